@@ -1,0 +1,60 @@
+# Two commands set everything up from a fresh clone: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+SPEC := openapi/openapi.json
+export FLASK_APP := wsgi
+
+.PHONY: run test spec lint-spec migrate migration lock vendor-docs clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+## Serve the API on http://127.0.0.1:5000 (docs at /docs) with the SQLite database in instance/.
+run: $(INSTALLED)
+	APP_ENV=development $(BIN)/flask db upgrade
+	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## Run the test suite (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL).
+## pytest's exit code 5 (no tests collected) is a failure, never a pass.
+test: $(INSTALLED)
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## Regenerate the committed OpenAPI document from the code.
+spec: $(INSTALLED)
+	$(BIN)/python -m api.spec $(SPEC)
+
+## Validate the committed spec: openapi-spec-validator, then Spectral (spectral:oas + OWASP).
+lint-spec: $(INSTALLED) openapi/node_modules/.installed
+	$(BIN)/openapi-spec-validator $(SPEC)
+	cd openapi && npx --no-install spectral lint openapi.json --ruleset .spectral.yaml --fail-severity error
+
+openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
+	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
+	touch $@
+
+## Apply migrations to DATABASE_URL (default: the development SQLite file).
+migrate: $(INSTALLED)
+	APP_ENV=development $(BIN)/flask db upgrade
+
+## Autogenerate a revision after a model change: make migration m="what changed"
+migration: $(INSTALLED)
+	APP_ENV=development $(BIN)/flask db upgrade
+	APP_ENV=development $(BIN)/flask db migrate -m "$(m)"
+
+## Re-pin requirements*.txt from requirements*.in (needs pip-tools).
+lock:
+	$(BIN)/pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements.in -o requirements.txt
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements-dev.in -o requirements-dev.txt
+
+## Refresh the vendored Swagger UI and ReDoc assets (versions in api/static/docs/VERSIONS).
+vendor-docs:
+	scripts/vendor-docs.sh
+
+clean:
+	rm -rf $(VENV) openapi/node_modules .pytest_cache

@@ -1,0 +1,42 @@
+"""Token families (one per password login) and the refresh tokens rotated within them."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.extensions import db
+from api.models import new_id, utcnow
+
+
+class TokenFamily(db.Model):
+    """Every access and refresh token minted from one login carries this family's id (`fam`).
+
+    Revoking the family revokes all of them at once: logout, refresh-token reuse, and the other
+    logins when the password changes. The state is in the database, so it holds on every instance
+    and across restarts.
+    """
+
+    __tablename__ = "token_families"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class RefreshToken(db.Model):
+    """One refresh token; single use: using it records `used_at` and the child that replaced it."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    family_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("token_families.id", ondelete="CASCADE"), index=True
+    )
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    used_at: Mapped[datetime | None]
+    replaced_by: Mapped[uuid.UUID | None]

@@ -1,0 +1,77 @@
+"""/v1/auth: register, sign in, refresh and sign out."""
+
+from flask_jwt_extended import current_user
+
+from api.access import auth_required
+from api.auth import service
+from api.auth.tokens import current_token_ids
+from api.auth.schemas import LoginSchema, TokenPairSchema
+from api.extensions import limiter
+from api.ratelimit import config_limit, counts_failures, login_email_key
+from api.smorest import Blueprint, document_responses, operation, public
+from api.users import service as users_service
+from api.users.schemas import RegistrationSchema, UserSchema
+
+blp = Blueprint(
+    "auth",
+    __name__,
+    url_prefix="/v1/auth",
+    description="Accounts and tokens: register, sign in, refresh a token pair, sign out.",
+)
+
+LOCATION = {
+    "Location": {
+        "description": "Where the created resource lives.",
+        "schema": {"type": "string", "format": "uri-reference", "maxLength": 2048},
+    }
+}
+
+
+@blp.route("/register", methods=["POST"])
+@public
+@operation("registerAccount")
+@document_responses(409)
+@limiter.limit(config_limit("RATELIMIT_REGISTER_PER_IP"))
+@blp.arguments(RegistrationSchema)
+@blp.response(201, UserSchema, headers=LOCATION)
+def register(data):
+    """Create a patient or therapist account."""
+    user = users_service.register(**data)
+    return user, {"Location": "/v1/me"}
+
+
+@blp.route("/login", methods=["POST"])
+@public
+@operation("logIn")
+@document_responses(401)
+@limiter.limit(config_limit("RATELIMIT_LOGIN_PER_IP"))
+@limiter.limit(
+    config_limit("RATELIMIT_LOGIN_FAILURES_PER_EMAIL"),
+    key_func=login_email_key,
+    deduct_when=counts_failures(401),
+)
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenPairSchema)
+def login(data):
+    """Sign in with e-mail and password; returns a fresh token pair."""
+    return service.log_in(email=data["email"], password=data["password"])
+
+
+@blp.route("/refresh", methods=["POST"])
+@auth_required(refresh=True)
+@operation("refreshTokens")
+@blp.response(200, TokenPairSchema)
+def refresh():
+    """Exchange a refresh token (as the Bearer token) for a new pair."""
+    family_id, jti = current_token_ids()
+    return service.rotate_refresh_token(user_id=current_user.id, family_id=family_id, jti=jti)
+
+
+@blp.route("/logout", methods=["POST"])
+@auth_required()
+@operation("logOut")
+@blp.response(204)
+def logout():
+    """Sign out: this login's access and refresh tokens stop working at once."""
+    family_id, _ = current_token_ids()
+    service.log_out(family_id=family_id)

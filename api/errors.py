@@ -1,0 +1,209 @@
+"""The one place that shapes every error response as RFC 9457 application/problem+json."""
+
+import logging
+from http import HTTPStatus
+
+from flask import current_app, g, json
+from sqlalchemy.exc import IntegrityError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://integration-journal.org/problems/"
+
+# One stable `type` per kind of problem; clients switch on it, never on `detail`.
+SLUG_BY_STATUS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    409: "conflict",
+    412: "precondition-failed",
+    413: "payload-too-large",
+    415: "unsupported-media-type",
+    422: "validation-error",
+    428: "precondition-required",
+    429: "rate-limited",
+    500: "internal-error",
+    503: "service-unavailable",
+}
+
+DEFAULT_DETAIL = {
+    404: "No such resource.",
+    422: "The request has invalid fields; see `errors`.",
+    500: "The server failed to handle this request. It has been logged; quote the X-Request-ID.",
+}
+
+log = logging.getLogger(__name__)
+
+
+def problem_type(slug):
+    return PROBLEM_TYPE_BASE + slug
+
+
+def problem_response(status, detail=None, *, slug=None, title=None, errors=None, headers=None, extra=None):
+    """Build a problem+json response; every error leaving the API goes through here."""
+    body = {
+        "type": problem_type(slug or SLUG_BY_STATUS.get(status, f"http-{status}")),
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+        "detail": detail or DEFAULT_DETAIL.get(status) or HTTPStatus(status).description,
+    }
+    if errors is not None:
+        body["errors"] = errors
+    if extra:
+        body.update(extra)
+    response = current_app.response_class(
+        json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE
+    )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+class Problem(Exception):
+    """A domain error that becomes a problem response; raise a subclass from services or routes."""
+
+    status = 400
+    slug = None
+    title = None
+
+    def __init__(self, detail=None, *, errors=None, headers=None, extra=None):
+        super().__init__(detail or self.title or HTTPStatus(self.status).phrase)
+        self.detail = detail
+        self.errors = errors
+        self.headers = headers
+        self.extra = extra
+
+    def to_response(self):
+        return problem_response(
+            self.status,
+            self.detail,
+            slug=self.slug,
+            title=self.title,
+            errors=self.errors,
+            headers=self.headers,
+            extra=self.extra,
+        )
+
+
+def bearer_challenge(error=None):
+    """RFC 6750 challenge; `error` is left out when no token was presented at all."""
+    challenge = 'Bearer realm="integration-journal"'
+    return f'{challenge}, error="{error}"' if error else challenge
+
+
+class Unauthorized(Problem):
+    status = 401
+
+    def __init__(self, detail, *, slug, error="invalid_token"):
+        self.slug = slug
+        super().__init__(detail, headers={"WWW-Authenticate": bearer_challenge(error)})
+
+
+class Forbidden(Problem):
+    status = 403
+
+
+class NotFound(Problem):
+    status = 404
+
+
+class Conflict(Problem):
+    status = 409
+
+
+class ValidationFailed(Problem):
+    """A 422 raised after schema validation, by a rule that needs the database."""
+
+    status = 422
+
+    def __init__(self, field, message):
+        super().__init__(errors={field: [message]})
+
+
+class PreconditionRequired(Problem):
+    status = 428
+
+    def __init__(self):
+        super().__init__("This request needs an If-Match header with the record's current ETag.")
+
+
+class PreconditionFailed(Problem):
+    status = 412
+
+    def __init__(self, current):
+        super().__init__(
+            "The record has changed since that ETag; `current` holds what it is now.",
+            extra={"current": current},
+        )
+
+
+def unauthorized_response(detail, *, error=None, slug="unauthorized"):
+    return problem_response(401, detail, slug=slug, headers={"WWW-Authenticate": bearer_challenge(error)})
+
+
+def flatten_webargs_messages(messages):
+    """webargs nests errors by location ({"json": {...}, "query": {...}}); clients want fields."""
+    errors = {}
+    for location_errors in messages.values():
+        if isinstance(location_errors, dict):
+            errors.update(location_errors)
+        else:
+            errors.setdefault("_schema", []).extend(location_errors)
+    return errors
+
+
+def http_exception_response(error):
+    """Shape werkzeug/flask-smorest/flask-limiter HTTP errors as problems."""
+    if error.code is None:
+        return error
+    data = getattr(error, "data", None) or {}
+    headers = {name: value for name, value in error.get_headers() if name.lower() != "content-type"}
+    headers.update(data.get("headers") or {})
+    errors = data.get("errors")
+    if errors is None and "messages" in data:
+        errors = flatten_webargs_messages(data["messages"])
+    detail = data.get("message")
+    if detail is None and error.code not in DEFAULT_DETAIL:
+        detail = error.description
+    if error.code == 422 and errors is None:
+        errors = {}
+    return problem_response(error.code, detail, errors=errors, headers=headers)
+
+
+def handle_problem(error):
+    return error.to_response()
+
+
+def handle_integrity_error(error):
+    from api.extensions import db
+
+    db.session.rollback()
+    log.warning("integrity error: %s", error.orig.__class__.__name__)
+    return problem_response(409, "The request conflicts with data that already exists.")
+
+
+def handle_database_unavailable(error):
+    from api.extensions import db
+
+    db.session.rollback()
+    log.error("database unavailable: %s", error.__class__.__name__)
+    return problem_response(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
+
+
+def handle_unexpected_error(error):
+    if isinstance(error, HTTPException):
+        return http_exception_response(error)
+    from api.extensions import db
+
+    db.session.rollback()
+    log.exception("unhandled error (request id %s)", g.get("request_id"))
+    return problem_response(500)
+
+
+def register_error_handlers(app):
+    app.register_error_handler(Problem, handle_problem)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected_error)

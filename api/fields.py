@@ -1,0 +1,84 @@
+"""Marshmallow fields shared by resources: timestamps, e-mail, time zones, countries, text."""
+
+import functools
+import zoneinfo
+
+import marshmallow as ma
+import pycountry
+
+from api.smorest import TIMESTAMP_MAX_LENGTH
+
+
+class Timestamp(ma.fields.AwareDateTime):
+    """RFC 3339 date-time that must carry an offset; returned in UTC."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("format", "iso")
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and len(value) > TIMESTAMP_MAX_LENGTH:
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Text(ma.fields.String):
+    """A string trimmed of surrounding white space, with a length range (always bounded)."""
+
+    def __init__(self, *, max_length, min_length=None, **kwargs):
+        kwargs.setdefault("validate", ma.validate.Length(min=min_length, max=max_length))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class EmailAddress(ma.fields.Email):
+    """An e-mail address, normalised to lower case so uniqueness ignores case."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", ma.validate.Length(max=254))
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.strip().lower()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+@functools.cache
+def time_zone_names():
+    return frozenset(zoneinfo.available_timezones())
+
+
+def validate_time_zone(name):
+    if name not in time_zone_names():
+        raise ma.ValidationError("Not an IANA time zone name (for example Europe/Berlin).")
+
+
+class TimeZoneName(ma.fields.String):
+    """An IANA time zone name such as America/New_York."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("validate", [ma.validate.Length(max=64), validate_time_zone])
+        kwargs.setdefault("metadata", {"example": "Europe/Berlin"})
+        super().__init__(**kwargs)
+
+
+def validate_country(code):
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ma.ValidationError("Not an ISO 3166-1 alpha-2 country code (for example US).")
+
+
+class CountryCode(ma.fields.String):
+    """An ISO 3166-1 alpha-2 country code, upper-cased."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault(
+            "validate", [ma.validate.Length(equal=2), ma.validate.Regexp("^[A-Z]{2}$"), validate_country]
+        )
+        kwargs.setdefault("metadata", {"example": "US", "pattern": "^[A-Za-z]{2}$"})
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).upper()

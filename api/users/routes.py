@@ -1,0 +1,65 @@
+"""/v1/me: the signed-in person's profile, password and erasure."""
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+
+from api.access import auth_required
+from api.auth.tokens import current_token_ids
+from api.extensions import limiter
+from api.ratelimit import bearer_token_key, config_limit, counts_failures
+from api.smorest import Blueprint, etag_headers, not_modified, operation, require_if_match, versioned
+from api.users import service
+from api.users.schemas import AccountErasureSchema, PasswordChangeSchema, ProfileUpdateSchema, UserSchema
+
+blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in person's own account.")
+
+password_check_limit = limiter.limit(
+    config_limit("RATELIMIT_PASSWORD_CHECK_PER_USER"), key_func=bearer_token_key, deduct_when=counts_failures(403)
+)
+
+
+@blp.route("")
+class Me(MethodView):
+    @auth_required()
+    @operation("getMe")
+    @versioned
+    @blp.response(200, UserSchema)
+    def get(self):
+        """Read your profile."""
+        return not_modified(current_user) or (current_user, etag_headers(current_user))
+
+    @auth_required()
+    @operation("updateMe")
+    @versioned
+    @blp.arguments(ProfileUpdateSchema)
+    @blp.response(200, UserSchema)
+    def patch(self, changes):
+        """Change your display name, time zone or country."""
+        require_if_match(current_user, UserSchema())
+        user = service.update_profile(user=current_user, changes=changes)
+        return user, etag_headers(user)
+
+    @auth_required(fresh=True)
+    @operation("deleteMe")
+    @password_check_limit
+    @blp.arguments(AccountErasureSchema)
+    @blp.response(204)
+    def delete(self, data):
+        """Erase your account and everything it owns (needs a fresh sign-in and your password)."""
+        service.erase_account(user=current_user, password=data["password"])
+
+
+@blp.route("/password", methods=["POST"])
+@auth_required(fresh=True)
+@operation("changePassword")
+@password_check_limit
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(data):
+    """Change your password (needs a fresh sign-in); signs out your other logins."""
+    service.change_password(
+        user=current_user,
+        family_id=current_token_ids()[0],
+        current_password=data["current_password"],
+        new_password=data["new_password"],
+    )

@@ -1,0 +1,70 @@
+"""Account schemas: registration, the profile, password change and erasure."""
+
+import marshmallow as ma
+
+from api.fields import CountryCode, EmailAddress, Text, TimeZoneName, Timestamp
+from api.users.models import Role
+
+PASSWORD_MIN_LENGTH = 10
+PASSWORD_MAX_LENGTH = 1024
+
+
+def Password(**kwargs):
+    return ma.fields.String(
+        load_only=True,
+        validate=ma.validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
+        metadata={"format": "password"},
+        **kwargs,
+    )
+
+
+class UserSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    email = ma.fields.Email(dump_only=True, metadata={"maxLength": 254})
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+    role = ma.fields.Enum(Role, by_value=True, dump_only=True)
+    timezone = ma.fields.String(dump_only=True, metadata={"maxLength": 64, "example": "Europe/Berlin"})
+    country = ma.fields.String(dump_only=True, allow_none=True, metadata={"maxLength": 2, "example": "US"})
+    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1})
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class RegistrationSchema(ma.Schema):
+    email = EmailAddress(required=True)
+    password = Password(required=True)
+    display_name = Text(required=True, min_length=1, max_length=100)
+    role = ma.fields.Enum(Role, by_value=True, required=True)
+    timezone = TimeZoneName(load_default="UTC")
+    country = CountryCode(load_default=None, allow_none=True)
+
+    @ma.validates("display_name")
+    def not_blank(self, value, **kwargs):
+        if not value.strip():
+            raise ma.ValidationError("Must not be blank.")
+
+
+class ProfileUpdateSchema(ma.Schema):
+    display_name = Text(min_length=1, max_length=100)
+    timezone = TimeZoneName()
+    country = CountryCode(allow_none=True)
+
+    @ma.validates("display_name")
+    def not_blank(self, value, **kwargs):
+        if not value.strip():
+            raise ma.ValidationError("Must not be blank.")
+
+
+class PasswordChangeSchema(ma.Schema):
+    current_password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
+        metadata={"format": "password"},
+    )
+    new_password = Password(required=True)
+
+
+class AccountErasureSchema(ma.Schema):
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
+        metadata={"format": "password"},
+    )

@@ -1,0 +1,77 @@
+"""Account rules: registration, profile edits, password change and erasure."""
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.auth import service as auth_service
+from api.auth.passwords import passwords
+from api.errors import Conflict, PreconditionFailed, Problem
+from api.extensions import db
+from api.users.models import User
+from api.users.schemas import UserSchema
+
+
+class WrongPassword(Problem):
+    status = 403
+    slug = "wrong-password"
+    title = "Wrong password"
+
+    def __init__(self):
+        super().__init__("The password is not correct.")
+
+
+EMAIL_TAKEN = "An account with this e-mail address already exists."
+
+
+def register(*, email, password, display_name, role, timezone, country):
+    if db.session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(EMAIL_TAKEN)
+    user = User(
+        email=email,
+        password_hash=passwords().hash(password),
+        display_name=display_name,
+        role=role,
+        timezone=timezone,
+        country=country,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(EMAIL_TAKEN) from None
+    return user
+
+
+def update_profile(*, user, changes):
+    for name, value in changes.items():
+        setattr(user, name, value)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # Another request updated the profile between our If-Match check and this write.
+        db.session.rollback()
+        db.session.refresh(user)
+        raise PreconditionFailed(current=UserSchema().dump(user)) from None
+    return user
+
+
+def check_password(*, user, password):
+    if not passwords().verify(user.password_hash, password):
+        raise WrongPassword()
+
+
+def change_password(*, user, family_id, current_password, new_password):
+    """Set a new password and sign out every other login; this one stays signed in."""
+    check_password(user=user, password=current_password)
+    user.password_hash = passwords().hash(new_password)
+    auth_service.revoke_families(user_id=user.id, reason="password_change", keep_family_id=family_id)
+    db.session.commit()
+
+
+def erase_account(*, user, password):
+    """Delete the account; the database cascades to every row it owns."""
+    check_password(user=user, password=password)
+    db.session.delete(user)
+    db.session.commit()

@@ -1,0 +1,115 @@
+"""Fixtures: an app on SQLite or PostgreSQL (TEST_DATABASE_URL), schema built by the migrations."""
+
+import os
+import uuid
+from dataclasses import dataclass, field
+
+import flask_migrate
+import pytest
+from sqlalchemy import create_engine, text
+
+from api import create_app
+from api.extensions import db, limiter
+from config import TestingConfig, database_url
+from tests.helpers import PASSWORD, bearer
+
+
+
+def test_database_url(tmp_path_factory):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'journal-test.db'}"
+    url = database_url(url)
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    return url
+
+
+test_database_url.__test__ = False
+
+
+@pytest.fixture(scope="session")
+def config_class(tmp_path_factory):
+    url = test_database_url(tmp_path_factory)
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = url
+
+    return Config
+
+
+@pytest.fixture(scope="session")
+def app(config_class):
+    app = create_app(config_class)
+    with app.app_context():
+        flask_migrate.upgrade()
+    return app
+
+
+@pytest.fixture(autouse=True)
+def clean_state(app):
+    """Each test starts with empty tables and fresh rate-limit counters."""
+    yield
+    with app.app_context():
+        db.session.remove()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        limiter.reset()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@dataclass
+class Account:
+    id: str
+    email: str
+    password: str
+    role: str
+    access_token: str
+    refresh_token: str
+    profile: dict = field(default_factory=dict)
+
+    @property
+    def headers(self):
+        return bearer(self.access_token)
+
+
+@pytest.fixture
+def make_account(client):
+    """Register and sign in an account; returns its tokens and profile."""
+
+    def make(role="patient", email=None, password=PASSWORD, **fields):
+        email = email or f"{role}-{uuid.uuid4().hex[:10]}@example.org"
+        body = {"email": email, "password": password, "display_name": f"Test {role}", "role": role, **fields}
+        registered = client.post("/v1/auth/register", json=body)
+        assert registered.status_code == 201, registered.json
+        tokens = client.post("/v1/auth/login", json={"email": email, "password": password})
+        assert tokens.status_code == 200, tokens.json
+        return Account(
+            id=registered.json["id"],
+            email=registered.json["email"],
+            password=password,
+            role=role,
+            access_token=tokens.json["access_token"],
+            refresh_token=tokens.json["refresh_token"],
+            profile=registered.json,
+        )
+
+    return make
+
+
+@pytest.fixture
+def patient(make_account):
+    return make_account("patient")
+
+
+@pytest.fixture
+def therapist(make_account):
+    return make_account("therapist")
