@@ -12,7 +12,8 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api.auth import passwords
 from api.errors import register_error_handlers
-from api.extensions import cors, db, jwt, limiter, migrate
+from api import ratelimit
+from api.extensions import cors, db, jwt, migrate
 from api.models import render_migration_type
 from api.smorest import Api
 from config import BASE_DIR, config_from_env
@@ -80,7 +81,6 @@ def create_app(config_class=None):
         render_item=render_migration_type,
     )
     jwt.init_app(app)
-    limiter.init_app(app)
     if app.config["CORS_ALLOWED_ORIGINS"]:
         cors.init_app(
             app,
@@ -104,6 +104,7 @@ def create_app(config_class=None):
     )
     for blueprint in resources():
         api.register_blueprint(blueprint)
+    ratelimit.init_app(app)
 
     register_error_handlers(app)
     _register_request_hooks(app)

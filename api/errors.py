@@ -167,6 +167,8 @@ def http_exception_response(error):
     detail = data.get("message")
     if detail is None and error.code not in DEFAULT_DETAIL:
         detail = error.description
+    if error.code == 429:
+        detail = f"Too many requests ({error.description}); retry after the seconds in Retry-After."
     if error.code == 422 and errors is None:
         errors = {}
     return problem_response(error.code, detail, errors=errors, headers=headers)

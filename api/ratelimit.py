@@ -1,8 +1,34 @@
-"""Rate-limit keys and limits: who a request is counted against, and how much it may do."""
+"""Rate limits: declared on routes, enforced by one flask-limiter Limiter per app.
+
+Routes say what they need with `@rate_limit(...)`; `init_app` builds the app's own Limiter
+(in-memory, or Redis when REDIS_URL is set so every instance shares the counters) and applies
+the declarations to the registered views. Two apps in one process never share counters.
+"""
 
 import hashlib
+from dataclasses import dataclass
 
 from flask import current_app, request
+from flask_limiter import HeaderNames, Limiter
+
+EXTENSION_KEY = "rate_limiter"
+
+
+@dataclass(frozen=True)
+class DeclaredLimit:
+    config_key: str
+    key_func: object = None
+    deduct_when: object = None
+
+
+def rate_limit(config_key, *, key_func=None, deduct_when=None):
+    """Limit a view by the limit string in app.config[config_key] (read per request)."""
+
+    def decorator(func):
+        func._rate_limits = [*getattr(func, "_rate_limits", []), DeclaredLimit(config_key, key_func, deduct_when)]
+        return func
+
+    return decorator
 
 
 def client_address():
@@ -10,12 +36,7 @@ def client_address():
     return request.remote_addr or "unknown"
 
 
-def default_limit():
-    return current_app.config["RATELIMIT_DEFAULT"]
-
-
 def config_limit(name):
-    """A limit read from configuration at request time, so deployments and tests can tune it."""
     return lambda: current_app.config[name]
 
 
@@ -39,3 +60,49 @@ def bearer_token_key():
 
 def counts_failures(status):
     return lambda response: response.status_code == status
+
+
+def _declared_limits(view):
+    """(limit, methods) pairs declared on a view function or on a MethodView's methods."""
+    declared = [(limit, None) for limit in getattr(view, "_rate_limits", [])]
+    view_class = getattr(view, "view_class", None)
+    for method in getattr(view_class, "methods", None) or ():
+        handler = getattr(view_class, method.lower())
+        declared += [(limit, [method]) for limit in getattr(handler, "_rate_limits", [])]
+    return declared
+
+
+# flask-limiter writes its Retry-After on every response; we keep it for 429s only.
+LIMITER_RETRY_AFTER = "X-Limiter-Retry-After"
+
+
+def _retry_after_on_429_only(response):
+    retry_after = response.headers.pop(LIMITER_RETRY_AFTER, None)
+    if response.status_code == 429 and retry_after is not None:
+        response.headers["Retry-After"] = str(max(int(retry_after), 1))
+    return response
+
+
+def init_app(app):
+    # Registered before the limiter's own hook, so it runs after it (Flask runs them in reverse).
+    app.after_request(_retry_after_on_429_only)
+    limiter = Limiter(
+        key_func=client_address,
+        default_limits=[config_limit("RATELIMIT_DEFAULT")],
+        header_name_mapping={HeaderNames.RETRY_AFTER: LIMITER_RETRY_AFTER},
+    )
+    limiter.init_app(app)
+    for endpoint, view in list(app.view_functions.items()):
+        for declared, methods in _declared_limits(view):
+            view = limiter.limit(
+                config_limit(declared.config_key),
+                key_func=declared.key_func,
+                deduct_when=declared.deduct_when,
+                methods=methods,
+            )(view)
+        app.view_functions[endpoint] = view
+    app.extensions[EXTENSION_KEY] = limiter
+
+
+def limiter_of(app):
+    return app.extensions[EXTENSION_KEY]

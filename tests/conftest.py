@@ -9,7 +9,8 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from api import create_app
-from api.extensions import db, limiter
+from api.extensions import db
+from api.ratelimit import limiter_of
 from config import TestingConfig, database_url
 from tests.helpers import PASSWORD, bearer
 
@@ -58,7 +59,7 @@ def clean_state(app):
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
         db.session.commit()
-        limiter.reset()
+        limiter_of(app).reset()
 
 
 @pytest.fixture

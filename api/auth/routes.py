@@ -6,8 +6,7 @@ from api.access import auth_required
 from api.auth import service
 from api.auth.tokens import current_token_ids
 from api.auth.schemas import LoginSchema, TokenPairSchema
-from api.extensions import limiter
-from api.ratelimit import config_limit, counts_failures, login_email_key
+from api.ratelimit import counts_failures, login_email_key, rate_limit
 from api.smorest import Blueprint, document_responses, operation, public
 from api.users import service as users_service
 from api.users.schemas import RegistrationSchema, UserSchema
@@ -31,7 +30,7 @@ LOCATION = {
 @public
 @operation("registerAccount")
 @document_responses(409)
-@limiter.limit(config_limit("RATELIMIT_REGISTER_PER_IP"))
+@rate_limit("RATELIMIT_REGISTER_PER_IP")
 @blp.arguments(RegistrationSchema)
 @blp.response(201, UserSchema, headers=LOCATION)
 def register(data):
@@ -44,12 +43,8 @@ def register(data):
 @public
 @operation("logIn")
 @document_responses(401)
-@limiter.limit(config_limit("RATELIMIT_LOGIN_PER_IP"))
-@limiter.limit(
-    config_limit("RATELIMIT_LOGIN_FAILURES_PER_EMAIL"),
-    key_func=login_email_key,
-    deduct_when=counts_failures(401),
-)
+@rate_limit("RATELIMIT_LOGIN_PER_IP")
+@rate_limit("RATELIMIT_LOGIN_FAILURES_PER_EMAIL", key_func=login_email_key, deduct_when=counts_failures(401))
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 def login(data):

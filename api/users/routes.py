@@ -5,16 +5,15 @@ from flask_jwt_extended import current_user
 
 from api.access import auth_required
 from api.auth.tokens import current_token_ids
-from api.extensions import limiter
-from api.ratelimit import bearer_token_key, config_limit, counts_failures
+from api.ratelimit import bearer_token_key, counts_failures, rate_limit
 from api.smorest import Blueprint, etag_headers, not_modified, operation, require_if_match, versioned
 from api.users import service
 from api.users.schemas import AccountErasureSchema, PasswordChangeSchema, ProfileUpdateSchema, UserSchema
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in person's own account.")
 
-password_check_limit = limiter.limit(
-    config_limit("RATELIMIT_PASSWORD_CHECK_PER_USER"), key_func=bearer_token_key, deduct_when=counts_failures(403)
+password_check_limit = rate_limit(
+    "RATELIMIT_PASSWORD_CHECK_PER_USER", key_func=bearer_token_key, deduct_when=counts_failures(403)
 )
 
 
