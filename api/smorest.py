@@ -13,7 +13,14 @@ from flask_smorest.utils import prepare_response
 from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 
-from api.errors import PROBLEM_MEDIA_TYPE, PreconditionFailed, PreconditionRequired, Problem, http_exception_response
+from api.errors import (
+    PROBLEM_MEDIA_TYPE,
+    PreconditionFailed,
+    PreconditionRequired,
+    Problem,
+    ValidationFailed,
+    http_exception_response,
+)
 
 UUID_MAX_LENGTH = 36
 TIMESTAMP_MAX_LENGTH = 40
@@ -45,7 +52,9 @@ class Parser(FlaskParser):
 
     def load_json(self, req, schema):
         has_body = bool(req.content_length) or "chunked" in req.headers.get("Transfer-Encoding", "")
-        if has_body and not is_json(req.mimetype):
+        if not has_body:
+            raise ValidationFailed("_schema", "This request needs a JSON object body.")
+        if not is_json(req.mimetype):
             raise UnsupportedMediaType()
         return super().load_json(req, schema)
 

@@ -49,9 +49,13 @@ def test_missing_fields_are_each_reported(client):
 
 @pytest.mark.parametrize("body", [[], "text", 42, None])
 def test_a_json_body_that_is_not_an_object_is_422(client, body):
-    response = client.post("/v1/auth/login", json=body)
-    assert response.status_code in (422,)
-    assert_problem(response, 422, "validation-error")
+    assert_problem(client.post("/v1/auth/login", json=body), 422, "validation-error")
+
+
+def test_a_missing_body_is_422_before_anything_else_is_checked(client, patient):
+    problem = assert_problem(client.patch("/v1/me", headers={**patient.headers, "If-Match": '"9"'}), 422)
+    assert problem["errors"] == {"_schema": ["This request needs a JSON object body."]}
+    assert_problem(client.post("/v1/auth/login"), 422)
 
 
 def test_an_unexpected_exception_is_a_500_problem_without_traceback(config_class):

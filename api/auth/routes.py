@@ -34,7 +34,13 @@ LOCATION = {
 @blp.arguments(RegistrationSchema)
 @blp.response(201, UserSchema, headers=LOCATION)
 def register(data):
-    """Create a patient or therapist account."""
+    """Create a patient or therapist account.
+
+    The e-mail address is unique regardless of case (409 when taken) and stored in lower case.
+    Passwords need at least 10 characters. `timezone` (IANA, default `UTC`) places mood check-ins
+    on the right local day; `country` (ISO 3166-1 alpha-2) picks crisis resources. Sign in with
+    `logIn` afterwards. Rate limited per IP.
+    """
     user = users_service.register(**data)
     return user, {"Location": "/v1/me"}
 
@@ -48,7 +54,13 @@ def register(data):
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 def login(data):
-    """Sign in with e-mail and password; returns a fresh token pair."""
+    """Sign in with e-mail and password; returns a fresh token pair.
+
+    Starts a new login (token family). The access token lives 15 minutes and is *fresh*, which
+    password change and account erasure require. A wrong password and an unknown e-mail give the
+    same 401. Repeated failures for one e-mail address, and many attempts from one IP, get 429
+    with `Retry-After`.
+    """
     return service.log_in(email=data["email"], password=data["password"])
 
 
@@ -57,7 +69,12 @@ def login(data):
 @operation("refreshTokens")
 @blp.response(200, TokenPairSchema)
 def refresh():
-    """Exchange a refresh token (as the Bearer token) for a new pair."""
+    """Exchange a refresh token (as the Bearer token) for a new pair.
+
+    Refresh tokens are single-use. Retrying with the same token within 30 seconds (a lost
+    response) returns the same new pair; replaying it later signs the whole login out (401
+    `refresh-token-reused`). Access tokens from a refresh are not fresh.
+    """
     family_id, jti = current_token_ids()
     return service.rotate_refresh_token(user_id=current_user.id, family_id=family_id, jti=jti)
 
@@ -67,6 +84,9 @@ def refresh():
 @operation("logOut")
 @blp.response(204)
 def logout():
-    """Sign out: this login's access and refresh tokens stop working at once."""
+    """Sign out: this login's access and refresh tokens stop working at once.
+
+    Other logins of the same account (other devices) stay signed in.
+    """
     family_id, _ = current_token_ids()
     service.log_out(family_id=family_id)

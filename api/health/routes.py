@@ -28,7 +28,10 @@ class DatabaseUnavailable(Problem):
 @operation("checkLiveness")
 @blp.response(200, HealthSchema)
 def live():
-    """Answer while the process is up."""
+    """Answer while the process is up.
+
+    For liveness probes; needs no token and touches no database.
+    """
     return {"status": "ok"}
 
 
@@ -38,7 +41,10 @@ def live():
 @document_responses(503)
 @blp.response(200, HealthSchema)
 def ready():
-    """Answer 200 when the database is reachable, 503 when it is not."""
+    """Answer 200 when the database is reachable, 503 when it is not.
+
+    For readiness probes and load balancers; needs no token.
+    """
     try:
         db.session.execute(text("SELECT 1"))
     except SQLAlchemyError:

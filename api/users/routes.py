@@ -24,7 +24,10 @@ class Me(MethodView):
     @versioned
     @blp.response(200, UserSchema)
     def get(self):
-        """Read your profile."""
+        """Read your profile.
+
+        Carries an `ETag`; send it back in `If-None-Match` to get 304 when nothing changed.
+        """
         return not_modified(current_user) or (current_user, etag_headers(current_user))
 
     @auth_required()
@@ -33,7 +36,11 @@ class Me(MethodView):
     @blp.arguments(ProfileUpdateSchema)
     @blp.response(200, UserSchema)
     def patch(self, changes):
-        """Change your display name, time zone or country."""
+        """Change your display name, time zone or country.
+
+        Needs `If-Match` with the profile's current ETag: 428 without it, 412 (with the current
+        profile under `current`) when another device changed it first. `country: null` clears it.
+        """
         require_if_match(current_user, UserSchema())
         user = service.update_profile(user=current_user, changes=changes)
         return user, etag_headers(user)
@@ -44,7 +51,12 @@ class Me(MethodView):
     @blp.arguments(AccountErasureSchema)
     @blp.response(204)
     def delete(self, data):
-        """Erase your account and everything it owns (needs a fresh sign-in and your password)."""
+        """Erase your account and everything it owns.
+
+        Needs a fresh token (from a password sign-in) and the password; the data is deleted for
+        real, every login ends, and the e-mail address becomes free. Wrong passwords are
+        throttled.
+        """
         service.erase_account(user=current_user, password=data["password"])
 
 
@@ -55,7 +67,11 @@ class Me(MethodView):
 @blp.arguments(PasswordChangeSchema)
 @blp.response(204)
 def change_password(data):
-    """Change your password (needs a fresh sign-in); signs out your other logins."""
+    """Change your password (needs a fresh sign-in); signs out your other logins.
+
+    This login stays signed in; every other device must sign in again with the new password.
+    A wrong `current_password` is 403, and wrong passwords are throttled.
+    """
     service.change_password(
         user=current_user,
         family_id=current_token_ids()[0],
