@@ -63,6 +63,8 @@ class Config:
     REDIS_URL = env_str("REDIS_URL")
     RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", REDIS_URL or "memory://")
     RATELIMIT_HEADERS_ENABLED = True
+    # If Redis goes away, limit in memory per instance rather than fail every request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = "ij"
     RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
     RATELIMIT_LOGIN_PER_IP = env_str("RATELIMIT_LOGIN_PER_IP", "30 per minute")

@@ -78,13 +78,10 @@ def test_request_id_is_echoed_when_given(client):
     assert response.headers["X-Request-ID"] == "app-1234.abc"
 
 
-@pytest.mark.parametrize("given", [None, "", "has spaces", "x" * 129, "new\nline"])
+@pytest.mark.parametrize("given", [None, "", "has spaces", "x" * 129, "<script>"])
 def test_request_id_is_generated_when_missing_or_unsafe(client, given):
     headers = {"X-Request-ID": given} if given is not None else {}
-    try:
-        response = client.get("/health/live", headers=headers)
-    except ValueError:  # werkzeug refuses to even send a header with a newline
-        return
+    response = client.get("/health/live", headers=headers)
     request_id = response.headers["X-Request-ID"]
     assert request_id and request_id != given and len(request_id) <= 128
 
