@@ -9,6 +9,7 @@ from flask import Flask, g, request
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import UUIDConverter
 
 from api.auth import passwords
 from api.errors import register_error_handlers
@@ -45,9 +46,11 @@ def resources():
     """The one ordered list of resource blueprints."""
     from api.auth.routes import blp as auth
     from api.health.routes import blp as health
+    from api.moods.routes import blp as moods
+    from api.sync.routes import blp as sync
     from api.users.routes import blp as me
 
-    return [health, auth, me]
+    return [health, auth, me, moods, sync]
 
 
 def create_app(config_class=None):
@@ -92,6 +95,7 @@ def create_app(config_class=None):
     passwords.init_app(app)
 
     api = Api(app)
+    api.register_converter(UUIDConverter, lambda converter: {"type": "string", "format": "uuid", "maxLength": 36})
     api.spec.components.security_scheme(
         "bearerAuth",
         {

@@ -6,6 +6,10 @@ from flask_jwt_extended import current_user, verify_jwt_in_request
 
 from api.errors import Forbidden
 from api.smorest import document_responses
+from api.users.models import Role
+
+PATIENTS = frozenset({Role.PATIENT})
+THERAPISTS = frozenset({Role.THERAPIST})
 
 
 def auth_required(*, roles=None, fresh=False, refresh=False):

@@ -82,3 +82,20 @@ class CountryCode(ma.fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).upper()
+
+
+def EmotionList(**kwargs):
+    """Names from GET /v1/reference/emotions."""
+    from api.reference.data import emotion_names
+
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf(emotion_names())),
+        validate=ma.validate.Length(max=20),
+        metadata={"description": "Names from GET /v1/reference/emotions."},
+        **kwargs,
+    )
+
+
+def Score(low, high, **kwargs):
+    """An integer rating on a closed scale, e.g. mood 1-10."""
+    return ma.fields.Integer(strict=True, validate=ma.validate.Range(low, high), **kwargs)

@@ -317,3 +317,25 @@ def require_if_match(record, schema):
         raise PreconditionRequired()
     if not request.if_match.contains(str(record.version)):
         raise PreconditionFailed(current=schema.dump(record))
+
+
+def item_response(record):
+    """A record with its ETag, or 304 when the client's copy is current."""
+    return not_modified(record) or (record, etag_headers(record))
+
+
+def created_response(record, *, location):
+    return record, 201, {"Location": location, "ETag": etag_of(record)}
+
+
+CREATED_HEADERS = {
+    "Location": {
+        "description": "URL of the created record.",
+        "schema": {"type": "string", "format": "uri-reference", "maxLength": 2048},
+    },
+    "ETag": "ETAG",
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}

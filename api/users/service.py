@@ -8,6 +8,7 @@ from api.auth import service as auth_service
 from api.auth.passwords import passwords
 from api.errors import Conflict, PreconditionFailed, Problem
 from api.extensions import db
+from api.records import SyncClock
 from api.users.models import User
 from api.users.schemas import UserSchema
 
@@ -36,6 +37,8 @@ def register(*, email, password, display_name, role, timezone, country):
         country=country,
     )
     db.session.add(user)
+    db.session.flush()
+    db.session.add(SyncClock(user_id=user.id, last_seq=0))
     try:
         db.session.commit()
     except IntegrityError:

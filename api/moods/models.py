@@ -1,0 +1,27 @@
+"""Mood check-ins."""
+
+from datetime import datetime
+
+from sqlalchemy import Float, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.extensions import db
+from api.jsonlists import JSONList
+from api.models import utcnow
+from api.records import OwnedRecord
+
+
+class Mood(OwnedRecord, db.Model):
+    __tablename__ = "moods"
+    TIME_FIELD = "recorded_at"
+    SYNC_TYPE = "mood"
+
+    mood: Mapped[int] = mapped_column(SmallInteger)
+    energy: Mapped[int | None] = mapped_column(SmallInteger)
+    anxiety: Mapped[int | None] = mapped_column(SmallInteger)
+    sleep_hours: Mapped[float | None] = mapped_column(Float)
+    emotions: Mapped[list] = mapped_column(JSONList, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The device's IANA zone when the check-in was made, so insights use the local day.
+    timezone: Mapped[str | None] = mapped_column(String(64))

@@ -1,0 +1,38 @@
+"""Mood check-in schemas."""
+
+import marshmallow as ma
+
+from api.fields import EmotionList, Score, Text, TimeZoneName, Timestamp
+from api.pagination import PageQuerySchema, page_schema
+from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
+from api.reference.data import emotion_names
+
+
+class MoodFields(ma.Schema):
+    mood = Score(1, 10, required=True, metadata={"description": "1 (worst) to 10 (best)."})
+    energy = Score(1, 10, allow_none=True)
+    anxiety = Score(1, 10, allow_none=True, metadata={"description": "1 (none) to 10 (extreme)."})
+    sleep_hours = ma.fields.Float(allow_none=True, validate=ma.validate.Range(0, 24))
+    emotions = EmotionList()
+    note = Text(max_length=2000, allow_none=True)
+    recorded_at = Timestamp(metadata={"description": "When the check-in was made; default now."})
+    timezone = TimeZoneName(allow_none=True, metadata={"description": "The device's IANA zone."})
+
+
+class MoodSchema(RecordSchema, MoodFields):
+    pass
+
+
+class MoodCreateSchema(RecordCreateSchema, MoodFields):
+    pass
+
+
+class MoodUpdateSchema(MoodFields):
+    mood = Score(1, 10)
+
+
+class MoodQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
+    emotion = ma.fields.String(validate=ma.validate.OneOf(emotion_names()))
+
+
+MoodPageSchema = page_schema(MoodSchema, "MoodPage")

@@ -1,0 +1,76 @@
+"""Keyset pagination: opaque cursors, `{items, next_cursor}` pages and the Link header."""
+
+import base64
+import json
+import uuid
+from datetime import datetime
+from urllib.parse import urlencode
+
+import marshmallow as ma
+from flask import request
+
+from api.errors import ValidationFailed
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 20
+CURSOR_MAX_LENGTH = 200
+
+
+class PageQuerySchema(ma.Schema):
+    """Query parameters every list takes; resources add their filters."""
+
+    limit = ma.fields.Integer(
+        load_default=DEFAULT_LIMIT,
+        validate=ma.validate.Range(1, MAX_LIMIT),
+        metadata={"description": f"Page size, 1 to {MAX_LIMIT}."},
+    )
+    cursor = ma.fields.String(
+        validate=ma.validate.Length(min=1, max=CURSOR_MAX_LENGTH),
+        metadata={"description": "`next_cursor` of the previous page.", "pattern": "^[A-Za-z0-9_-]+$"},
+    )
+
+
+def page_schema(item_schema, name):
+    """The `{items, next_cursor}` envelope around one resource's schema."""
+    return ma.Schema.from_dict(
+        {
+            "items": ma.fields.List(ma.fields.Nested(item_schema), validate=ma.validate.Length(max=MAX_LIMIT)),
+            "next_cursor": ma.fields.String(
+                allow_none=True,
+                metadata={"maxLength": CURSOR_MAX_LENGTH, "description": "Pass as `cursor` for the next page; null on the last."},
+            ),
+        },
+        name=name,
+    )
+
+
+def encode_cursor(values):
+    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else str(value) for value in values])
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def decode_time_cursor(cursor):
+    """(time, id) from a list cursor; a cursor that is not ours is a 422, never a 500."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        time_text, id_text = json.loads(raw)
+        moment = datetime.fromisoformat(time_text)
+        if moment.tzinfo is None:
+            raise ValueError
+        return moment, uuid.UUID(id_text)
+    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationFailed("cursor", "Not a cursor from this list.") from None
+
+
+def page_response(records, has_more, *, time_field):
+    """The page body and headers: next_cursor and Link rel="next" when more follow."""
+    next_cursor = None
+    headers = {}
+    if has_more:
+        last = records[-1]
+        next_cursor = encode_cursor([getattr(last, time_field), last.id])
+        args = request.args.to_dict()
+        args["cursor"] = next_cursor
+        query = urlencode(sorted(args.items()))
+        headers["Link"] = f'<{request.path}?{query}>; rel="next"'
+    return {"items": records, "next_cursor": next_cursor}, headers

@@ -1,0 +1,158 @@
+"""What every journal record shares: ownership, versions, soft delete, the sync sequence,
+and the service functions that read and write records scoped to their owner in SQL."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import BigInteger, ForeignKey, Index, select, tuple_, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.errors import Conflict, NotFound, PreconditionFailed
+from api.extensions import db
+from api.models import new_id, utcnow
+
+
+class SyncClock(db.Model):
+    """One counter per user. Every write takes the next value while holding this row's lock
+    until commit, so a user's changes commit in sequence order and a sync reader paging by
+    sequence can never miss one that commits late."""
+
+    __tablename__ = "sync_clocks"
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+def next_sync_seq(user_id):
+    """Take the user's next sequence number; the clock row stays locked until commit.
+
+    No autoflush: the record's own changes go out in the same single UPDATE as its new
+    sync_seq, so every write bumps the version exactly once.
+    """
+    with db.session.no_autoflush:
+        return db.session.execute(
+            update(SyncClock)
+            .where(SyncClock.user_id == user_id)
+            .values(last_seq=SyncClock.last_seq + 1)
+            .returning(SyncClock.last_seq)
+        ).scalar_one()
+
+
+class OwnedRecord:
+    """Mixin for a patient's journal record. Subclasses set TIME_FIELD (their own time column,
+    which lists order by) and SYNC_TYPE (the `type` in /v1/sync)."""
+
+    TIME_FIELD = "created_at"
+    SYNC_TYPE = None
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    version: Mapped[int] = mapped_column(default=1)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    deleted_at: Mapped[datetime | None]
+    sync_seq: Mapped[int] = mapped_column(BigInteger)
+
+    @declared_attr
+    def owner_id(cls) -> Mapped[uuid.UUID]:
+        return mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+
+    @declared_attr.directive
+    def __mapper_args__(cls):
+        return {"version_id_col": cls.__table__.c.version}
+
+    @declared_attr.directive
+    def __table_args__(cls):
+        return (
+            # A page of a list is one index range scan, however long the journal.
+            Index(f"ix_{cls.__tablename__}_owner_time", "owner_id", cls.TIME_FIELD, "id"),
+            # /v1/sync reads a user's changes in sequence order.
+            Index(f"ix_{cls.__tablename__}_owner_sync", "owner_id", "sync_seq", unique=True),
+        )
+
+    @classmethod
+    def time_column(cls):
+        return getattr(cls, cls.TIME_FIELD)
+
+
+def live(model, owner_id):
+    """Records of one owner that are not deleted: the WHERE every read starts from."""
+    return select(model).where(model.owner_id == owner_id, model.deleted_at.is_(None))
+
+
+def get_owned(model, *, owner_id, record_id):
+    """The owner's live record; anyone else's, a deleted one and a missing one are the same 404."""
+    record = db.session.execute(live(model, owner_id).where(model.id == record_id)).scalar_one_or_none()
+    if record is None:
+        raise NotFound()
+    return record
+
+
+def list_page(model, *, owner_id, filters=(), limit, after=None):
+    """One page, newest first by the record's own time, then id; `after` is the last
+    (time, id) of the previous page. Fetches one extra row to know whether more follow."""
+    time_column = model.time_column()
+    query = live(model, owner_id).where(*filters)
+    if after is not None:
+        query = query.where(tuple_(time_column, model.id) < tuple_(*after))
+    query = query.order_by(time_column.desc(), model.id.desc()).limit(limit + 1)
+    rows = db.session.execute(query).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+ID_TAKEN = "A record with this id already exists."
+
+
+def create_owned(model, *, owner_id, data):
+    """Insert a record (the client may choose its id, so records can be made offline)."""
+    record_id = data.pop("id", None) or new_id()
+    if db.session.get(model, record_id) is not None:
+        raise Conflict(ID_TAKEN)
+    record = model(id=record_id, owner_id=owner_id, **data)
+    record.sync_seq = next_sync_seq(owner_id)
+    db.session.add(record)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Conflict(ID_TAKEN) from None
+    return record
+
+
+def update_owned(record, *, changes, current):
+    """Apply changes under optimistic locking; `current` dumps the record for a 412."""
+    for name, value in changes.items():
+        setattr(record, name, value)
+    return _commit_write(record, current)
+
+
+def delete_owned(record, *, current):
+    """Soft delete: gone from reads at once; /v1/sync reports a tombstone."""
+    record.deleted_at = utcnow()
+    return _commit_write(record, current)
+
+
+def _commit_write(record, current):
+    if not db.session.is_modified(record):
+        return record
+    record.sync_seq = next_sync_seq(record.owner_id)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # Another request changed the record between the If-Match check and this write.
+        db.session.rollback()
+        db.session.refresh(record)
+        raise PreconditionFailed(current=current(record)) from None
+    return record
+
+
+def time_range(model, query):
+    """Filters for `from` (inclusive) and `to` (exclusive) on the record's own time."""
+    column = model.time_column()
+    filters = []
+    if query.get("from_") is not None:
+        filters.append(column >= query["from_"])
+    if query.get("to") is not None:
+        filters.append(column < query["to"])
+    return filters

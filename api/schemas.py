@@ -1,0 +1,27 @@
+"""Schema bases every journal resource shares."""
+
+import marshmallow as ma
+
+from api.fields import Timestamp
+
+
+class RecordSchema(ma.Schema):
+    """Read-only fields every record has."""
+
+    id = ma.fields.UUID(dump_only=True)
+    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1})
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class RecordCreateSchema(ma.Schema):
+    """A client may choose the id (a UUID), so a record can be made offline."""
+
+    id = ma.fields.UUID(load_default=None, metadata={"description": "Optional client-chosen UUID; 409 if taken."})
+
+
+class TimeRangeQuerySchema(ma.Schema):
+    """`from` (inclusive) and `to` (exclusive) on the record's own time field."""
+
+    from_ = Timestamp(data_key="from", metadata={"description": "Only records at or after this time."})
+    to = Timestamp(metadata={"description": "Only records before this time."})

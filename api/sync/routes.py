@@ -1,0 +1,36 @@
+"""/v1/sync: one change feed across all of the patient's records, for offline apps."""
+
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+import marshmallow as ma
+
+from api.access import PATIENTS, auth_required
+from api.smorest import Blueprint, operation
+from api.sync import service
+from api.sync.schemas import MAX_SYNC_LIMIT, SyncQuerySchema, change_schema
+
+blp = Blueprint("sync", __name__, url_prefix="/v1/sync", description="Delta sync for offline-first apps.")
+
+
+class SyncPageSchema(ma.Schema):
+    changes = ma.fields.List(ma.fields.Nested(change_schema(["session", "entry", "mood", "contact", "practice", "assessment"])), validate=ma.validate.Length(max=MAX_SYNC_LIMIT))
+    next_cursor = ma.fields.String(metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."})
+    has_more = ma.fields.Boolean()
+
+
+@blp.route("")
+class Sync(MethodView):
+    @auth_required(roles=PATIENTS)
+    @operation("syncChanges")
+    @blp.arguments(SyncQuerySchema, location="query")
+    @blp.response(200, SyncPageSchema)
+    def get(self, query):
+        """Changes to your records since a cursor: upserts and tombstones, oldest first.
+
+        Start without a cursor; follow `next_cursor` while `has_more` is true, then keep the
+        last `next_cursor` for the next sync. Every change appears exactly once, also when
+        several devices write at the same moment; a record changed twice appears once, in
+        its latest state, at its latest position.
+        """
+        after_seq = service.decode_cursor(query["cursor"]) if "cursor" in query else 0
+        return service.changes_since(owner_id=current_user.id, after_seq=after_seq, limit=query["limit"])
