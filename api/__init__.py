@@ -42,15 +42,21 @@ psychiatric therapy: what their apps record, and what they choose to share with 
 """
 
 
-def resources():
+def resource_blueprints():
     """The one ordered list of resource blueprints."""
+    from api.assessments.routes import blp as assessments
     from api.auth.routes import blp as auth
+    from api.contacts.routes import blp as contacts
+    from api.entries.routes import blp as entries
     from api.health.routes import blp as health
     from api.moods.routes import blp as moods
+    from api.practices.routes import blp as practices
+    from api.reference.routes import blp as reference
+    from api.sessions.routes import blp as sessions
     from api.sync.routes import blp as sync
     from api.users.routes import blp as me
 
-    return [health, auth, me, moods, sync]
+    return [health, auth, me, sessions, entries, moods, contacts, practices, assessments, sync, reference]
 
 
 def create_app(config_class=None):
@@ -106,7 +112,7 @@ def create_app(config_class=None):
             "fixed algorithm, issuer and audience checked, 15-minute lifetime, revocable).",
         },
     )
-    for blueprint in resources():
+    for blueprint in resource_blueprints():
         api.register_blueprint(blueprint)
     ratelimit.init_app(app)
 

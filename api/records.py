@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.errors import Conflict, NotFound, PreconditionFailed
+from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from api.extensions import db
 from api.models import new_id, utcnow
 
@@ -156,3 +156,12 @@ def time_range(model, query):
     if query.get("to") is not None:
         filters.append(column < query["to"])
     return filters
+
+
+def require_own_session(session_id, *, owner_id):
+    """A link to a treatment session must name one of the owner's live sessions (else 422)."""
+    from api.sessions.models import Session
+
+    exists = db.session.execute(live(Session, owner_id).where(Session.id == session_id).with_only_columns(Session.id))
+    if exists.first() is None:
+        raise ValidationFailed("session_id", "No such session.")

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import update
 
+from api import records
 from api.extensions import db
 from api.idempotency import IdempotencyKey
 from api.models import utcnow
@@ -93,17 +94,15 @@ def test_a_failed_create_frees_the_key(client, patient):
 
 
 def test_a_request_still_in_flight_is_409(app, client, patient):
-    from api.moods import service
-
     entered, release = threading.Event(), threading.Event()
-    original = service.create_mood
+    original = records.create_owned
 
-    def slow_create(**kwargs):
+    def slow_create(*args, **kwargs):
         entered.set()
         release.wait(10)
-        return original(**kwargs)
+        return original(*args, **kwargs)
 
-    service.create_mood = slow_create
+    records.create_owned = slow_create
     headers = {**patient.headers, "Idempotency-Key": "k-flight"}
     results = []
     worker = threading.Thread(target=lambda: results.append(app.test_client().post("/v1/moods", headers=headers, json={"mood": 4})))
@@ -114,7 +113,7 @@ def test_a_request_still_in_flight_is_409(app, client, patient):
     finally:
         release.set()
         worker.join()
-        service.create_mood = original
+        records.create_owned = original
     assert results[0].status_code == 201
     assert client.post("/v1/moods", headers=headers, json={"mood": 4}).headers["Idempotent-Replayed"] == "true"
 

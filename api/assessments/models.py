@@ -1,0 +1,28 @@
+"""Standard questionnaires (PHQ-9, GAD-7) with their server-side scores."""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, SmallInteger, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.assessments.scoring import Instrument
+from api.extensions import db
+from api.jsonlists import JSONList
+from api.models import utcnow
+from api.records import OwnedRecord
+from api.sessions.models import string_enum
+
+
+class Assessment(OwnedRecord, db.Model):
+    __tablename__ = "assessments"
+    TIME_FIELD = "taken_at"
+    SYNC_TYPE = "assessment"
+
+    instrument: Mapped[Instrument] = mapped_column(string_enum(Instrument, "instrument"))
+    answers: Mapped[list] = mapped_column(JSONList)
+    taken_at: Mapped[datetime] = mapped_column(default=utcnow)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"), index=True)
+    score: Mapped[int] = mapped_column(SmallInteger)
+    severity: Mapped[str] = mapped_column(String(32))
+    safety_flag: Mapped[bool] = mapped_column(Boolean)

@@ -1,0 +1,44 @@
+"""Assessment schemas."""
+
+import marshmallow as ma
+
+from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
+from api.fields import Timestamp
+from api.pagination import PageQuerySchema, page_schema
+from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
+
+
+class AssessmentFields(ma.Schema):
+    instrument = ma.fields.Enum(Instrument, by_value=True, required=True)
+    answers = ma.fields.List(
+        ma.fields.Integer(strict=True, validate=ma.validate.Range(0, 3)),
+        required=True,
+        validate=ma.validate.Length(min=7, max=9),
+        metadata={"description": "Item answers 0-3 in questionnaire order: 9 for PHQ-9, 7 for GAD-7."},
+    )
+    taken_at = Timestamp(metadata={"description": "Default now."})
+    session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
+
+    @ma.validates_schema
+    def answers_match_the_instrument(self, data, **kwargs):
+        instrument, answers = data.get("instrument"), data.get("answers")
+        if instrument is not None and answers is not None and len(answers) != ITEM_COUNT[instrument]:
+            raise ma.ValidationError(f"{instrument.value} has exactly {ITEM_COUNT[instrument]} answers.", "answers")
+
+
+class AssessmentSchema(RecordSchema, AssessmentFields):
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27})
+    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES)})
+    safety_flag = ma.fields.Boolean(dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."})
+
+
+class AssessmentCreateSchema(RecordCreateSchema, AssessmentFields):
+    pass
+
+
+class AssessmentQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
+    instrument = ma.fields.Enum(Instrument, by_value=True)
+    session_id = ma.fields.UUID()
+
+
+AssessmentPageSchema = page_schema(AssessmentSchema, "AssessmentPage")

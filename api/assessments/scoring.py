@@ -1,0 +1,27 @@
+"""PHQ-9 and GAD-7 scoring: total, severity band, and the PHQ-9 item-9 safety flag."""
+
+import enum
+
+
+class Instrument(enum.StrEnum):
+    PHQ9 = "phq9"
+    GAD7 = "gad7"
+
+
+ITEM_COUNT = {Instrument.PHQ9: 9, Instrument.GAD7: 7}
+
+# (lowest total of the band, band name), highest first.
+BANDS = {
+    Instrument.PHQ9: [(20, "severe"), (15, "moderately_severe"), (10, "moderate"), (5, "mild"), (0, "minimal")],
+    Instrument.GAD7: [(15, "severe"), (10, "moderate"), (5, "mild"), (0, "minimal")],
+}
+
+SEVERITIES = ("minimal", "mild", "moderate", "moderately_severe", "severe")
+
+
+def score(instrument, answers):
+    """(total, severity, safety_flag). PHQ-9 item 9 asks about thoughts of self-harm."""
+    total = sum(answers)
+    severity = next(name for lowest, name in BANDS[instrument] if total >= lowest)
+    safety_flag = instrument == Instrument.PHQ9 and answers[8] > 0
+    return total, severity, safety_flag

@@ -1,0 +1,37 @@
+"""The patient's support network. Never shared with therapists."""
+
+import enum
+
+from sqlalchemy import Boolean, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.extensions import db
+from api.records import OwnedRecord
+from api.sessions.models import string_enum
+
+
+class Relationship(enum.StrEnum):
+    PARTNER = "partner"
+    FAMILY = "family"
+    FRIEND = "friend"
+    THERAPIST = "therapist"
+    PSYCHIATRIST = "psychiatrist"
+    PHYSICIAN = "physician"
+    PEER_SUPPORT = "peer_support"
+    SITTER = "sitter"
+    CRISIS_LINE = "crisis_line"
+    OTHER = "other"
+
+
+class Contact(OwnedRecord, db.Model):
+    __tablename__ = "contacts"
+    TIME_FIELD = "created_at"
+    SYNC_TYPE = "contact"
+
+    name: Mapped[str] = mapped_column(String(100))
+    relationship: Mapped[Relationship] = mapped_column(string_enum(Relationship, "relationship"))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    email: Mapped[str | None] = mapped_column(String(254))
+    notes: Mapped[str | None] = mapped_column(Text)
+    is_emergency_contact: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_session_support: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,56 @@
+"""Journal entry schemas."""
+
+import marshmallow as ma
+
+from api.entries.models import Kind, Visibility
+from api.fields import EmotionList, Text, Timestamp
+from api.pagination import PageQuerySchema, page_schema
+from api.reference.data import emotion_names
+from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
+
+TAG_MAX_LENGTH = 50
+
+
+def Tag(**kwargs):
+    return Text(min_length=1, max_length=TAG_MAX_LENGTH, **kwargs)
+
+
+class EntryFields(ma.Schema):
+    body = Text(required=True, min_length=1, max_length=20000)
+    kind = ma.fields.Enum(Kind, by_value=True, metadata={"description": "Default `general`."})
+    title = Text(max_length=200, allow_none=True)
+    session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
+    emotions = EmotionList()
+    tags = ma.fields.List(Tag(), validate=ma.validate.Length(max=30))
+    occurred_at = Timestamp(metadata={"description": "Default now."})
+    visibility = ma.fields.Enum(
+        Visibility, by_value=True, metadata={"description": "`private` (default) or `care_team`: shared with linked therapists."}
+    )
+
+    @ma.validates("tags")
+    def tags_are_unique(self, value, **kwargs):
+        if len({tag.lower() for tag in value}) != len(value):
+            raise ma.ValidationError("List each tag once.")
+
+
+class EntrySchema(RecordSchema, EntryFields):
+    pass
+
+
+class EntryCreateSchema(RecordCreateSchema, EntryFields):
+    pass
+
+
+class EntryUpdateSchema(EntryFields):
+    body = Text(min_length=1, max_length=20000)
+
+
+class EntryQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
+    kind = ma.fields.Enum(Kind, by_value=True)
+    tag = Tag()
+    emotion = ma.fields.String(validate=ma.validate.OneOf(emotion_names()))
+    session_id = ma.fields.UUID()
+    visibility = ma.fields.Enum(Visibility, by_value=True)
+
+
+EntryPageSchema = page_schema(EntrySchema, "EntryPage")

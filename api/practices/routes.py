@@ -1,0 +1,37 @@
+"""/v1/practices: meditation, exercise, therapy and other practices, with mood before/after."""
+
+from api.practices.models import Practice
+from api.practices.schemas import (
+    PracticeCreateSchema,
+    PracticePageSchema,
+    PracticeQuerySchema,
+    PracticeSchema,
+    PracticeUpdateSchema,
+)
+from api.resources import ResourceSpec, register_resource
+from api.smorest import Blueprint
+
+blp = Blueprint("practices", __name__, url_prefix="/v1/practices", description="Holistic practices and how they felt.")
+
+
+def filters(query):
+    return [Practice.practice == query["practice"]] if query.get("practice") else []
+
+
+register_resource(
+    blp,
+    ResourceSpec(
+        model=Practice,
+        schema=PracticeSchema,
+        create_schema=PracticeCreateSchema,
+        update_schema=PracticeUpdateSchema,
+        query_schema=PracticeQuerySchema,
+        page_schema=PracticePageSchema,
+        singular="Practice",
+        plural="Practices",
+        noun="practice",
+        plural_noun="practices",
+        filters=filters,
+        list_notes="Filter by `from`/`to` (on `performed_at`) and `practice`.",
+    ),
+)

@@ -1,0 +1,60 @@
+"""/v1/reference: the emotion vocabulary and crisis resources, served from data files."""
+
+import marshmallow as ma
+from flask_jwt_extended import current_user
+
+from api.access import auth_required
+from api.fields import CountryCode
+from api.reference.data import crisis_resources, emotion_vocabulary
+from api.smorest import Blueprint, operation
+
+blp = Blueprint("reference", __name__, url_prefix="/v1/reference", description="Reference data for pickers and safety.")
+
+
+class EmotionGroupSchema(ma.Schema):
+    name = ma.fields.String(metadata={"maxLength": 50})
+    label = ma.fields.String(metadata={"maxLength": 100})
+    emotions = ma.fields.List(ma.fields.String(metadata={"maxLength": 50}), validate=ma.validate.Length(max=100))
+
+
+class EmotionVocabularySchema(ma.Schema):
+    description = ma.fields.String(metadata={"maxLength": 500})
+    groups = ma.fields.List(ma.fields.Nested(EmotionGroupSchema), validate=ma.validate.Length(max=50))
+
+
+class CrisisResourceSchema(ma.Schema):
+    name = ma.fields.String(metadata={"maxLength": 200})
+    phone = ma.fields.String(allow_none=True, metadata={"maxLength": 40})
+    sms = ma.fields.String(allow_none=True, metadata={"maxLength": 40})
+    url = ma.fields.String(allow_none=True, metadata={"maxLength": 500, "format": "uri"})
+
+
+class CrisisResourcesSchema(ma.Schema):
+    country = ma.fields.String(allow_none=True, metadata={"maxLength": 2, "description": "null: the international list."})
+    resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
+
+
+class CrisisQuerySchema(ma.Schema):
+    country = CountryCode(metadata={"description": "ISO 3166-1 alpha-2; default your profile's country."})
+
+
+@blp.route("/emotions")
+@auth_required()
+@operation("listEmotions")
+@blp.response(200, EmotionVocabularySchema)
+def emotions():
+    """The emotion vocabulary, grouped; entries and moods accept these names."""
+    return emotion_vocabulary()
+
+
+@blp.route("/crisis-resources")
+@auth_required()
+@operation("listCrisisResources")
+@blp.arguments(CrisisQuerySchema, location="query")
+@blp.response(200, CrisisResourcesSchema)
+def crisis(query):
+    """Crisis lines for a country (default: yours), or international ones when none are listed.
+
+    If you are in danger now, call your local emergency number.
+    """
+    return crisis_resources(query.get("country") or current_user.country)
