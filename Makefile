@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 SPEC := openapi/openapi.json
 export FLASK_APP := wsgi
 
-.PHONY: run test spec lint-spec migrate migration lock vendor-docs clean
+.PHONY: run test spec lint-spec bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ lint-spec: $(INSTALLED) openapi/node_modules/.installed
 openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
 	touch $@
+
+## List and sync latency at 1M+ rows against a bare endpoint (PostgreSQL at 127.0.0.1; see bench/README.md).
+bench: $(INSTALLED)
+	$(BIN)/python bench/bench_lists.py
 
 ## Apply migrations to DATABASE_URL (default: the development SQLite file).
 migrate: $(INSTALLED)

@@ -71,7 +71,7 @@ def validate_country(code):
 
 
 class CountryCode(ma.fields.String):
-    """An ISO 3166-1 alpha-2 country code, upper-cased."""
+    """An ISO 3166-1 alpha-2 country code, upper-cased; `UK` (ISO's reserved alias) means GB."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault(
@@ -81,7 +81,9 @@ class CountryCode(ma.fields.String):
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).upper()
+        if isinstance(value, str) and value.upper() == "UK":
+            value = "GB"
+        return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
 
 
 def EmotionList(**kwargs):

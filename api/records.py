@@ -89,15 +89,18 @@ def get_owned(model, *, owner_id, record_id):
     return record
 
 
-def list_page(model, *, owner_id, filters=(), limit, after=None):
-    """One page, newest first by the record's own time, then id; `after` is the last
-    (time, id) of the previous page. Fetches one extra row to know whether more follow."""
+def page_query(model, *, owner_id, filters=(), limit, after=None):
+    """Newest first by the record's own time, then id; `after` is the last (time, id) of the
+    previous page. One extra row tells whether more follow. Served by ix_<table>_owner_time."""
     time_column = model.time_column()
     query = live(model, owner_id).where(*filters)
     if after is not None:
         query = query.where(tuple_(time_column, model.id) < tuple_(*after))
-    query = query.order_by(time_column.desc(), model.id.desc()).limit(limit + 1)
-    rows = db.session.execute(query).scalars().all()
+    return query.order_by(time_column.desc(), model.id.desc()).limit(limit + 1)
+
+
+def list_page(model, *, owner_id, filters=(), limit, after=None):
+    rows = db.session.execute(page_query(model, owner_id=owner_id, filters=filters, limit=limit, after=after)).scalars().all()
     return rows[:limit], len(rows) > limit
 
 

@@ -30,6 +30,11 @@ def test_crisis_resources_by_country(client, patient, country, expected):
     assert expected <= numbers
 
 
+def test_uk_means_gb(client, patient):
+    body = client.get("/v1/reference/crisis-resources?country=UK", headers=patient.headers).json
+    assert body["country"] == "GB" and any(line["name"] == "Samaritans" for line in body["resources"])
+
+
 def test_unlisted_country_gets_the_international_fallback(client, patient):
     body = client.get("/v1/reference/crisis-resources?country=BR", headers=patient.headers).json
     assert body["country"] is None and any("findahelpline" in (line["url"] or "") for line in body["resources"])
