@@ -74,11 +74,16 @@ class ProblemSchema(ma.Schema):
     status = ma.fields.Integer(required=True, validate=ma.validate.Range(400, 599))
     detail = ma.fields.String(required=True, validate=ma.validate.Length(max=1000))
     errors = ma.fields.Dict(
-        keys=ma.fields.String(validate=ma.validate.Length(max=100)),
-        values=ma.fields.List(ma.fields.String(validate=ma.validate.Length(max=TEXT_LIMIT)), validate=ma.validate.Length(max=50)),
         metadata={
             "maxProperties": 100,
-            "description": "422 only: messages per field (nested objects for nested fields).",
+            "description": "422 only: messages per field. A nested field (an item of a list, a field of an "
+            "object) has an object of its own errors, keyed by index or name.",
+            "additionalProperties": {
+                "oneOf": [
+                    {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": TEXT_LIMIT}},
+                    {"type": "object", "maxProperties": 100},
+                ]
+            },
         },
     )
     current = ma.fields.Dict(

@@ -112,3 +112,20 @@ def test_docs_pages_load_with_no_internet(client, page, asset):
 def test_swagger_ui_stylesheet_and_preset_are_served(client):
     for name in ("swagger-ui.css", "swagger-ui-standalone-preset.js"):
         assert client.get(f"/static/docs/swagger-ui/{name}").status_code == 200
+
+
+def test_problem_bodies_match_the_documented_schema(client, patient, spec):
+    from openapi_schema_validator import OAS31Validator
+
+    validator = OAS31Validator(spec["components"]["schemas"]["Problem"])
+    bad_vitals = {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": "x", "systolic": "high"}], "tags": 1}
+    responses = [
+        client.post("/v1/sessions", headers=patient.headers, json=bad_vitals),
+        client.post("/v1/entries", headers=patient.headers, json={"body": "x", "tags": ["", "ok"]}),
+        client.get("/v1/moods?limit=0", headers=patient.headers),
+        client.get("/v1/moods"),
+        client.delete(f"/v1/moods/{patient.id}", headers=patient.headers),
+    ]
+    assert responses[0].json["errors"]["vitals"] == {"0": {"taken_at": ["Not a valid datetime."], "systolic": ["Not a valid integer."]}}
+    for response in responses:
+        validator.validate(response.json)

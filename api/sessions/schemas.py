@@ -25,7 +25,11 @@ class SessionFields(ma.Schema):
     started_at = Timestamp(required=True)
     medicine = ma.fields.Enum(Medicine, by_value=True, metadata={"description": "Default `ketamine`."})
     route = ma.fields.Enum(Route, by_value=True, allow_none=True)
-    dose_mg = ma.fields.Float(allow_none=True, validate=ma.validate.Range(0, 10000, min_inclusive=False))
+    dose_mg = ma.fields.Float(
+        allow_none=True,
+        validate=ma.validate.Range(0, 10000, min_inclusive=False),
+        metadata={"exclusiveMinimum": 0, "description": "Milligrams, above 0."},
+    )
     duration_minutes = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(1, 1440))
     setting = ma.fields.Enum(Setting, by_value=True, allow_none=True)
     provider = Text(max_length=200, allow_none=True)
