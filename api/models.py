@@ -3,7 +3,7 @@
 import uuid
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, MetaData
+from sqlalchemy import DateTime, Enum, MetaData
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 from sqlalchemy.types import TypeDecorator
 
@@ -46,6 +46,14 @@ class Base(DeclarativeBase):
     registry = registry(
         metadata=MetaData(naming_convention=NAMING_CONVENTION),
         type_annotation_map={datetime: UTCDateTime},
+    )
+
+
+def string_enum(enum_class, name):
+    """Enums stored as their values in a VARCHAR with a CHECK constraint (portable, readable)."""
+    return Enum(
+        enum_class, native_enum=False, create_constraint=True, length=32, name=name,
+        values_callable=lambda members: [member.value for member in members],
     )
 
 

@@ -9,9 +9,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from api.assessments.scoring import Instrument
 from api.extensions import db
 from api.jsonlists import JSONList
-from api.models import utcnow
+from api.models import string_enum, utcnow
 from api.records import OwnedRecord
-from api.sessions.models import string_enum
 
 
 class Assessment(OwnedRecord, db.Model):

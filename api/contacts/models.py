@@ -6,8 +6,8 @@ from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
+from api.models import string_enum
 from api.records import OwnedRecord
-from api.sessions.models import string_enum
 
 
 class Relationship(enum.StrEnum):

@@ -7,8 +7,8 @@ from sqlalchemy import Integer, SmallInteger, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
+from api.models import string_enum
 from api.records import OwnedRecord
-from api.sessions.models import string_enum
 
 
 class PracticeKind(enum.StrEnum):

@@ -3,20 +3,13 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, Float, Integer, String, Text
+from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
 from api.jsonlists import JSONList
+from api.models import string_enum
 from api.records import OwnedRecord
-
-
-def string_enum(enum_class, name):
-    """Enums stored as their values in a VARCHAR with a CHECK constraint (portable, readable)."""
-    return Enum(
-        enum_class, native_enum=False, create_constraint=True, length=32, name=name,
-        values_callable=lambda members: [member.value for member in members],
-    )
 
 
 class Medicine(enum.StrEnum):

@@ -6,7 +6,7 @@ from flask_jwt_extended import current_user
 from api.access import auth_required
 from api.auth.tokens import current_token_ids
 from api.ratelimit import bearer_token_key, counts_failures, rate_limit
-from api.smorest import Blueprint, etag_headers, not_modified, operation, require_if_match, versioned
+from api.smorest import Blueprint, etag_headers, item_response, operation, require_if_match, versioned
 from api.users import service
 from api.users.schemas import AccountErasureSchema, PasswordChangeSchema, ProfileUpdateSchema, UserSchema
 
@@ -28,7 +28,7 @@ class Me(MethodView):
 
         Carries an `ETag`; send it back in `If-None-Match` to get 304 when nothing changed.
         """
-        return not_modified(current_user) or (current_user, etag_headers(current_user))
+        return item_response(current_user)
 
     @auth_required()
     @operation("updateMe")
