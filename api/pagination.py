@@ -44,21 +44,29 @@ def page_schema(item_schema, name):
     )
 
 
-def encode_cursor(values):
-    raw = json.dumps([value.isoformat() if isinstance(value, datetime) else str(value) for value in values])
+def encode_cursor(value):
+    """Opaque cursor text for any JSON value (datetimes and UUIDs as strings)."""
+    raw = json.dumps(value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item))
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+def decode_cursor(cursor):
+    """The JSON value inside a cursor; raises ValueError for anything that is not one of ours."""
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError("not a cursor") from error
 
 
 def decode_time_cursor(cursor):
     """(time, id) from a list cursor; a cursor that is not ours is a 422, never a 500."""
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        time_text, id_text = json.loads(raw)
+        time_text, id_text = decode_cursor(cursor)
         moment = datetime.fromisoformat(time_text)
         if moment.tzinfo is None:
             raise ValueError
         return moment, uuid.UUID(id_text)
-    except (ValueError, TypeError, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, TypeError):
         raise ValidationFailed("cursor", "Not a cursor from this list.") from None
 
 

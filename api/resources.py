@@ -5,7 +5,7 @@ it a collection view (list, create) and an item view (read, update, delete) with
 auth, paging, ETag, idempotency and sync behaviour everywhere.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from flask import url_for
@@ -15,6 +15,7 @@ from flask_jwt_extended import current_user
 from api import records
 from api.access import PATIENTS, auth_required
 from api.idempotency import idempotent
+from api.jsonlists import contains
 from api.pagination import decode_time_cursor, page_response
 from api.smorest import (
     CREATED_HEADERS,
@@ -26,10 +27,6 @@ from api.smorest import (
     versioned,
 )
 from api.sync import service as sync
-
-
-def no_extra_filters(query):
-    return []
 
 
 def unchanged(data, *, owner_id):
@@ -48,11 +45,22 @@ class ResourceSpec:
     noun: str  # "journal entry", for summaries
     plural_noun: str  # "journal entries"
     update_schema: type | None = None  # None: no PATCH (e.g. assessments)
-    filters: Callable = no_extra_filters  # query -> extra WHERE conditions
+    # Query parameters that filter by equality, and ones that must be in a JSON list column:
+    # {"tag": "tags"} keeps records whose `tags` holds the `tag` asked for.
+    match: tuple = ()
+    contains: dict = field(default_factory=dict)
     prepare_create: Callable = unchanged  # (data, owner_id=) -> data, may raise a 422
     prepare_update: Callable = unchanged  # (changes, owner_id=) -> changes
     list_notes: str = ""
     create_notes: str = ""
+
+
+def query_filters(spec, query):
+    """WHERE conditions for the resource's own filters (time ranges are common to all)."""
+    model = spec.model
+    conditions = [getattr(model, name) == query[name] for name in spec.match if query.get(name) is not None]
+    conditions += [contains(getattr(model, column), query[name]) for name, column in spec.contains.items() if query.get(name)]
+    return conditions
 
 
 def _doc(summary, notes=""):
@@ -75,7 +83,7 @@ def register_resource(blp, spec):
 
     def list_records(self, query):
         after = decode_time_cursor(query["cursor"]) if "cursor" in query else None
-        filters = records.time_range(model, query) + spec.filters(query)
+        filters = records.time_range(model, query) + query_filters(spec, query)
         rows, more = records.list_page(model, owner_id=current_user.id, filters=filters, limit=query["limit"], after=after)
         return page_response(rows, more, time_field=model.TIME_FIELD)
 

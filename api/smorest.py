@@ -153,7 +153,6 @@ class ConventionsPlugin(BasePlugin):
     """
 
     def init_spec(self, spec):
-        self.spec = spec
         for name, header in COMMON_HEADERS.items():
             spec.components.header(name, header, lazy=True)
         for headers in EXTRA_HEADERS_BY_STATUS.values():

@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api import create_app  # noqa: E402
 from api.extensions import db  # noqa: E402
+from api.sync.service import encode_sync_cursor  # noqa: E402
 from config import TestingConfig  # noqa: E402
 
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -132,7 +133,7 @@ def main():
     seeded_in = time.perf_counter() - started
     client = app.test_client()
     light, heavy = token(client, "bench-500@example.org"), token(client, "bench-0@example.org")
-    sync_deep = "/v1/sync?limit=100&cursor=" + __import__("api.sync.service", fromlist=["x"]).encode_cursor(150_000)
+    sync_deep = "/v1/sync?limit=100&cursor=" + encode_sync_cursor(150_000)
     cases = [
         ("bare Flask endpoint (floor)", "/bench/bare", light),
         ("moods, first page, light patient (1k)", "/v1/moods", light),

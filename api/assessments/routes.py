@@ -11,14 +11,6 @@ from api.smorest import Blueprint
 blp = Blueprint("assessments", __name__, url_prefix="/v1/assessments", description="PHQ-9 and GAD-7 questionnaires.")
 
 
-def filters(query):
-    conditions = []
-    for name in ("instrument", "session_id"):
-        if query.get(name) is not None:
-            conditions.append(getattr(Assessment, name) == query[name])
-    return conditions
-
-
 def scored(data, *, owner_id):
     if data.get("session_id") is not None:
         require_own_session(data["session_id"], owner_id=owner_id)
@@ -39,7 +31,7 @@ register_resource(
         plural="Assessments",
         noun="questionnaire result",
         plural_noun="questionnaire results",
-        filters=filters,
+        match=("instrument", "session_id"),
         prepare_create=scored,
         list_notes="Filter by `from`/`to` (on `taken_at`), `instrument` and `session_id`.",
         create_notes="The server computes `score`, `severity` and `safety_flag` (PHQ-9 item 9 above 0). "

@@ -14,10 +14,6 @@ from api.smorest import Blueprint
 blp = Blueprint("contacts", __name__, url_prefix="/v1/contacts", description="Your support network; never shared.")
 
 
-def filters(query):
-    return [Contact.relationship == query["relationship"]] if query.get("relationship") else []
-
-
 def defaults(data, *, owner_id):
     data.setdefault("is_emergency_contact", False)
     data.setdefault("is_session_support", False)
@@ -37,7 +33,7 @@ register_resource(
         plural="Contacts",
         noun="support contact",
         plural_noun="support contacts",
-        filters=filters,
+        match=("relationship",),
         prepare_create=defaults,
         list_notes="Newest first by `created_at`; filter by `relationship` and `from`/`to`.",
     ),

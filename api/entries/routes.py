@@ -2,25 +2,12 @@
 
 from api.entries.models import Entry, Kind, Visibility
 from api.entries.schemas import EntryCreateSchema, EntryPageSchema, EntryQuerySchema, EntrySchema, EntryUpdateSchema
-from api.jsonlists import contains
 from api.models import utcnow
 from api.records import require_own_session
 from api.resources import ResourceSpec, register_resource
 from api.smorest import Blueprint
 
 blp = Blueprint("entries", __name__, url_prefix="/v1/entries", description="Journal entries: insights, reflections, dreams ...")
-
-
-def filters(query):
-    conditions = []
-    for name in ("kind", "session_id", "visibility"):
-        if query.get(name) is not None:
-            conditions.append(getattr(Entry, name) == query[name])
-    if query.get("tag"):
-        conditions.append(contains(Entry.tags, query["tag"]))
-    if query.get("emotion"):
-        conditions.append(contains(Entry.emotions, query["emotion"]))
-    return conditions
 
 
 def prepare_create(data, *, owner_id):
@@ -51,7 +38,8 @@ register_resource(
         plural="Entries",
         noun="journal entry",
         plural_noun="journal entries",
-        filters=filters,
+        match=("kind", "session_id", "visibility"),
+        contains={"tag": "tags", "emotion": "emotions"},
         prepare_create=prepare_create,
         prepare_update=prepare_update,
         list_notes="Filter by `from`/`to` (on `occurred_at`), `kind`, `tag`, `emotion`, `session_id`, `visibility`.",

@@ -1,6 +1,5 @@
 """/v1/moods: the patient's mood check-ins."""
 
-from api.jsonlists import contains
 from api.moods.models import Mood
 from api.moods.schemas import MoodCreateSchema, MoodPageSchema, MoodQuerySchema, MoodSchema, MoodUpdateSchema
 from api.models import utcnow
@@ -10,10 +9,6 @@ from api.smorest import Blueprint
 blp = Blueprint(
     "moods", __name__, url_prefix="/v1/moods", description="Mood check-ins: mood, energy, anxiety, sleep, emotions."
 )
-
-
-def filters(query):
-    return [contains(Mood.emotions, query["emotion"])] if query.get("emotion") else []
 
 
 def defaults(data, *, owner_id):
@@ -35,7 +30,7 @@ register_resource(
         plural="Moods",
         noun="mood check-in",
         plural_noun="mood check-ins",
-        filters=filters,
+        contains={"emotion": "emotions"},
         prepare_create=defaults,
         list_notes="Filter by `from`/`to` (on `recorded_at`) and `emotion`; page with `cursor`.",
         create_notes="`recorded_at` defaults to now; send the device's `timezone` so insights use its local day.",

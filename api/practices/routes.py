@@ -14,10 +14,6 @@ from api.smorest import Blueprint
 blp = Blueprint("practices", __name__, url_prefix="/v1/practices", description="Holistic practices and how they felt.")
 
 
-def filters(query):
-    return [Practice.practice == query["practice"]] if query.get("practice") else []
-
-
 register_resource(
     blp,
     ResourceSpec(
@@ -31,7 +27,7 @@ register_resource(
         plural="Practices",
         noun="practice",
         plural_noun="practices",
-        filters=filters,
+        match=("practice",),
         list_notes="Filter by `from`/`to` (on `performed_at`) and `practice`.",
     ),
 )

@@ -16,10 +16,6 @@ from api.smorest import Blueprint
 blp = Blueprint("sessions", __name__, url_prefix="/v1/sessions", description="Treatment sessions, e.g. ketamine infusions.")
 
 
-def filters(query):
-    return [Session.medicine == query["medicine"]] if query.get("medicine") else []
-
-
 def defaults(data, *, owner_id):
     data.setdefault("medicine", Medicine.KETAMINE)
     data.setdefault("side_effects", [])
@@ -51,7 +47,7 @@ register_resource(
         plural="Sessions",
         noun="treatment session",
         plural_noun="treatment sessions",
-        filters=filters,
+        match=("medicine",),
         prepare_create=prepare_create,
         prepare_update=vitals_as_json,
         list_notes="Filter by `from`/`to` (on `started_at`) and `medicine`.",

@@ -32,5 +32,5 @@ class Sync(MethodView):
         several devices write at the same moment; a record changed twice appears once, in
         its latest state, at its latest position.
         """
-        after_seq = service.decode_cursor(query["cursor"]) if "cursor" in query else 0
+        after_seq = service.decode_sync_cursor(query["cursor"]) if "cursor" in query else 0
         return service.changes_since(owner_id=current_user.id, after_seq=after_seq, limit=query["limit"])

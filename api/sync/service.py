@@ -1,10 +1,8 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
-import base64
-import json
-
 from api.errors import ValidationFailed
 from api.extensions import db
+from api.pagination import decode_cursor, encode_cursor
 
 # (model, schema) for each synced resource; the model's SYNC_TYPE names it in the feed.
 SYNCED = []
@@ -14,17 +12,17 @@ def register(model, schema):
     SYNCED.append((model, schema))
 
 
-def encode_cursor(seq):
-    return base64.urlsafe_b64encode(json.dumps({"seq": seq}).encode()).rstrip(b"=").decode()
+def encode_sync_cursor(seq):
+    return encode_cursor({"seq": seq})
 
 
-def decode_cursor(cursor):
+def decode_sync_cursor(cursor):
     try:
-        seq = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))["seq"]
+        seq = decode_cursor(cursor)["seq"]
         if not isinstance(seq, int) or seq < 0:
             raise ValueError
         return seq
-    except (ValueError, TypeError, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, TypeError, KeyError):
         raise ValidationFailed("cursor", "Not a cursor from /v1/sync.") from None
 
 
@@ -58,4 +56,4 @@ def changes_since(*, owner_id, after_seq, limit):
         for _, row, schema in page
     ]
     last_seq = page[-1][0] if page else after_seq
-    return {"changes": changes, "next_cursor": encode_cursor(last_seq), "has_more": has_more}
+    return {"changes": changes, "next_cursor": encode_sync_cursor(last_seq), "has_more": has_more}

@@ -38,21 +38,11 @@ class RegistrationSchema(ma.Schema):
     timezone = TimeZoneName(load_default="UTC")
     country = CountryCode(load_default=None, allow_none=True)
 
-    @ma.validates("display_name")
-    def not_blank(self, value, **kwargs):
-        if not value.strip():
-            raise ma.ValidationError("Must not be blank.")
-
 
 class ProfileUpdateSchema(ma.Schema):
     display_name = Text(min_length=1, max_length=100)
     timezone = TimeZoneName()
     country = CountryCode(allow_none=True)
-
-    @ma.validates("display_name")
-    def not_blank(self, value, **kwargs):
-        if not value.strip():
-            raise ma.ValidationError("Must not be blank.")
 
 
 class PasswordChangeSchema(ma.Schema):
