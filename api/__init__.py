@@ -45,18 +45,24 @@ psychiatric therapy: what their apps record, and what they choose to share with 
 def resource_blueprints():
     """The one ordered list of resource blueprints."""
     from api.assessments.routes import blp as assessments
+    from api.audit.routes import blp as access_log
     from api.auth.routes import blp as auth
+    from api.care_team.routes import care_team, invitations
     from api.contacts.routes import blp as contacts
     from api.entries.routes import blp as entries
     from api.health.routes import blp as health
     from api.moods.routes import blp as moods
+    from api.patients.routes import blp as patients
     from api.practices.routes import blp as practices
     from api.reference.routes import blp as reference
     from api.sessions.routes import blp as sessions
     from api.sync.routes import blp as sync
     from api.users.routes import blp as me
 
-    return [health, auth, me, sessions, entries, moods, contacts, practices, assessments, sync, reference]
+    return [
+        health, auth, me, access_log, sessions, entries, moods, contacts, practices, assessments, sync,
+        invitations, care_team, patients, reference,
+    ]
 
 
 def create_app(config_class=None):

@@ -1,10 +1,14 @@
-"""Who may call what: the token an operation needs and the roles it admits."""
+"""Who may call what and see what: the token and role an operation needs, and the care-team
+link through which a therapist sees a patient's shared records."""
 
 from functools import wraps
 
 from flask_jwt_extended import current_user, verify_jwt_in_request
+from sqlalchemy import select
 
+from api.care_team.models import CareLink
 from api.errors import Forbidden
+from api.jsonlists import contains
 from api.smorest import document_responses
 from api.users.models import Role
 
@@ -30,3 +34,21 @@ def auth_required(*, roles=None, fresh=False, refresh=False):
         return document_responses(403)(wrapper) if roles else wrapper
 
     return decorator
+
+
+def shared_with(*, therapist_id, patient_id, scope):
+    """SQL condition: the therapist holds an active link to the patient that grants `scope`.
+
+    Every therapist read puts this in its WHERE, so a revoked link or a withdrawn scope takes
+    effect on the very next request.
+    """
+    return (
+        select(CareLink.id)
+        .where(
+            CareLink.therapist_id == therapist_id,
+            CareLink.patient_id == patient_id,
+            CareLink.revoked_at.is_(None),
+            contains(CareLink.scopes, scope),
+        )
+        .exists()
+    )

@@ -8,8 +8,10 @@ from urllib.parse import urlencode
 
 import marshmallow as ma
 from flask import request
+from sqlalchemy import tuple_
 
 from api.errors import ValidationFailed
+from api.extensions import db
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 20
@@ -70,8 +72,26 @@ def decode_time_cursor(cursor):
         raise ValidationFailed("cursor", "Not a cursor from this list.") from None
 
 
-def page_response(records, has_more, *, time_field):
-    """The page body and headers: next_cursor and Link rel="next" when more follow."""
+def keyset(query, *, time_column, id_column, limit, after=None):
+    """Newest first by time, then id; `after` is the last (time, id) of the previous page. One
+    extra row tells whether more follow. An index on (..., time, id) serves it as one range scan."""
+    if after is not None:
+        query = query.where(tuple_(time_column, id_column) < tuple_(*after))
+    return query.order_by(time_column.desc(), id_column.desc()).limit(limit + 1)
+
+
+def fetch_page(query, *, time_column, id_column, limit, after=None):
+    """(rows, has_more) for one page of `query` in keyset order."""
+    paged = keyset(query, time_column=time_column, id_column=id_column, limit=limit, after=after)
+    rows = db.session.execute(paged).scalars().all()
+    return rows[:limit], len(rows) > limit
+
+
+def page_response(records, has_more, *, time_field, items=None):
+    """The page body and headers: next_cursor and Link rel="next" when more follow.
+
+    `items` replaces `records` in the body when the page shows something built from them.
+    """
     next_cursor = None
     headers = {}
     if has_more:
@@ -81,4 +101,4 @@ def page_response(records, has_more, *, time_field):
         args["cursor"] = next_cursor
         query = urlencode(sorted(args.items()))
         headers["Link"] = f'<{request.path}?{query}>; rel="next"'
-    return {"items": records, "next_cursor": next_cursor}, headers
+    return {"items": records if items is None else items, "next_cursor": next_cursor}, headers

@@ -4,7 +4,7 @@ and the service functions that read and write records scoped to their owner in S
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, select, tuple_, update
+from sqlalchemy import BigInteger, ForeignKey, Index, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from api.extensions import db
 from api.models import new_id, utcnow
+from api.pagination import fetch_page
 
 
 class SyncClock(db.Model):
@@ -69,7 +70,12 @@ class OwnedRecord:
             Index(f"ix_{cls.__tablename__}_owner_time", "owner_id", cls.TIME_FIELD, "id"),
             # /v1/sync reads a user's changes in sequence order.
             Index(f"ix_{cls.__tablename__}_owner_sync", "owner_id", "sync_seq", unique=True),
+            *cls.extra_indexes(),
         )
+
+    @classmethod
+    def extra_indexes(cls):
+        return ()
 
     @classmethod
     def time_column(cls):
@@ -89,19 +95,10 @@ def get_owned(model, *, owner_id, record_id):
     return record
 
 
-def page_query(model, *, owner_id, filters=(), limit, after=None):
-    """Newest first by the record's own time, then id; `after` is the last (time, id) of the
-    previous page. One extra row tells whether more follow. Served by ix_<table>_owner_time."""
-    time_column = model.time_column()
-    query = live(model, owner_id).where(*filters)
-    if after is not None:
-        query = query.where(tuple_(time_column, model.id) < tuple_(*after))
-    return query.order_by(time_column.desc(), model.id.desc()).limit(limit + 1)
-
-
 def list_page(model, *, owner_id, filters=(), limit, after=None):
-    rows = db.session.execute(page_query(model, owner_id=owner_id, filters=filters, limit=limit, after=after)).scalars().all()
-    return rows[:limit], len(rows) > limit
+    """One page of the owner's live records, newest first; served by ix_<table>_owner_time."""
+    query = live(model, owner_id).where(*filters)
+    return fetch_page(query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after)
 
 
 ID_TAKEN = "A record with this id already exists."
@@ -152,7 +149,11 @@ def _commit_write(record, current):
 
 def time_range(model, query):
     """Filters for `from` (inclusive) and `to` (exclusive) on the record's own time."""
-    column = model.time_column()
+    return time_filters(model.time_column(), query)
+
+
+def time_filters(column, query):
+    """`from` (inclusive) and `to` (exclusive) of a TimeRangeQuerySchema, on any time column."""
     filters = []
     if query.get("from_") is not None:
         filters.append(column >= query["from_"])

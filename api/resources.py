@@ -49,6 +49,10 @@ class ResourceSpec:
     # {"tag": "tags"} keeps records whose `tags` holds the `tag` asked for.
     match: tuple = ()
     contains: dict = field(default_factory=dict)
+    # The care-team scope that shares this resource with linked therapists (None: never shared),
+    # and any further SQL conditions a record must meet to be shared.
+    scope: str | None = None
+    shared_when: tuple = ()
     prepare_create: Callable = unchanged  # (data, owner_id=) -> data, may raise a 422
     prepare_update: Callable = unchanged  # (changes, owner_id=) -> changes
     list_notes: str = ""
@@ -67,7 +71,7 @@ def _doc(summary, notes=""):
     return f"{summary}\n\n{notes}" if notes else summary
 
 
-def _decorate(func, *decorators):
+def decorate(func, *decorators):
     for decorator in reversed(decorators):
         func = decorator(func)
     return func
@@ -115,14 +119,14 @@ def register_resource(blp, spec):
 
     patient_only = auth_required(roles=PATIENTS)
     collection = {
-        "get": _decorate(
+        "get": decorate(
             list_records,
             patient_only,
             operation(f"list{spec.plural}"),
             blp.arguments(spec.query_schema, location="query"),
             blp.response(200, spec.page_schema),
         ),
-        "post": _decorate(
+        "post": decorate(
             create_record,
             patient_only,
             operation(f"create{spec.singular}"),
@@ -132,11 +136,11 @@ def register_resource(blp, spec):
         ),
     }
     item = {
-        "get": _decorate(read_record, patient_only, operation(f"get{spec.singular}"), versioned, blp.response(200, spec.schema)),
-        "delete": _decorate(delete_record, patient_only, operation(f"delete{spec.singular}"), versioned, blp.response(204)),
+        "get": decorate(read_record, patient_only, operation(f"get{spec.singular}"), versioned, blp.response(200, spec.schema)),
+        "delete": decorate(delete_record, patient_only, operation(f"delete{spec.singular}"), versioned, blp.response(204)),
     }
     if spec.update_schema is not None:
-        item["patch"] = _decorate(
+        item["patch"] = decorate(
             update_record,
             patient_only,
             operation(f"update{spec.singular}"),

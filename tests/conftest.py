@@ -114,3 +114,28 @@ def patient(make_account):
 @pytest.fixture
 def therapist(make_account):
     return make_account("therapist")
+
+
+@pytest.fixture
+def invite(client):
+    """A therapist's new invitation (its body, with the code)."""
+
+    def make(therapist):
+        created = client.post("/v1/invitations", headers=therapist.headers)
+        assert created.status_code == 201, created.json
+        return created.json
+
+    return make
+
+
+@pytest.fixture
+def link(client, invite):
+    """Link a patient to a therapist with the given scopes; returns the link."""
+
+    def make(patient, therapist, scopes=("entries", "moods", "assessments", "practices", "sessions")):
+        code = invite(therapist)["code"]
+        linked = client.post("/v1/care-team", headers=patient.headers, json={"code": code, "scopes": list(scopes)})
+        assert linked.status_code == 201, linked.json
+        return linked.json
+
+    return make

@@ -19,22 +19,21 @@ def scored(data, *, owner_id):
     return data
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Assessment,
-        schema=AssessmentSchema,
-        create_schema=AssessmentCreateSchema,
-        query_schema=AssessmentQuerySchema,
-        page_schema=AssessmentPageSchema,
-        singular="Assessment",
-        plural="Assessments",
-        noun="questionnaire result",
-        plural_noun="questionnaire results",
-        match=("instrument", "session_id"),
-        prepare_create=scored,
-        list_notes="Filter by `from`/`to` (on `taken_at`), `instrument` and `session_id`.",
-        create_notes="The server computes `score`, `severity` and `safety_flag` (PHQ-9 item 9 above 0). "
-        "Answers are not edited afterwards: delete and take it again.",
-    ),
+spec = ResourceSpec(
+    model=Assessment,
+    schema=AssessmentSchema,
+    create_schema=AssessmentCreateSchema,
+    query_schema=AssessmentQuerySchema,
+    page_schema=AssessmentPageSchema,
+    scope="assessments",
+    singular="Assessment",
+    plural="Assessments",
+    noun="questionnaire result",
+    plural_noun="questionnaire results",
+    match=("instrument", "session_id"),
+    prepare_create=scored,
+    list_notes="Filter by `from`/`to` (on `taken_at`), `instrument` and `session_id`.",
+    create_notes="The server computes `score`, `severity` and `safety_flag` (PHQ-9 item 9 above 0). "
+    "Answers are not edited afterwards: delete and take it again.",
 )
+register_resource(blp, spec)

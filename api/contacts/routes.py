@@ -20,21 +20,19 @@ def defaults(data, *, owner_id):
     return data
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Contact,
-        schema=ContactSchema,
-        create_schema=ContactCreateSchema,
-        update_schema=ContactUpdateSchema,
-        query_schema=ContactQuerySchema,
-        page_schema=ContactPageSchema,
-        singular="Contact",
-        plural="Contacts",
-        noun="support contact",
-        plural_noun="support contacts",
-        match=("relationship",),
-        prepare_create=defaults,
-        list_notes="Newest first by `created_at`; filter by `relationship` and `from`/`to`.",
-    ),
+spec = ResourceSpec(
+    model=Contact,
+    schema=ContactSchema,
+    create_schema=ContactCreateSchema,
+    update_schema=ContactUpdateSchema,
+    query_schema=ContactQuerySchema,
+    page_schema=ContactPageSchema,
+    singular="Contact",
+    plural="Contacts",
+    noun="support contact",
+    plural_noun="support contacts",
+    match=("relationship",),
+    prepare_create=defaults,
+    list_notes="Newest first by `created_at`; filter by `relationship` and `from`/`to`.",
 )
+register_resource(blp, spec)

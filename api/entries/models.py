@@ -4,13 +4,14 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
 from api.jsonlists import JSONList
 from api.models import string_enum, utcnow
 from api.records import OwnedRecord
+from api.users.models import User
 
 
 class Kind(enum.StrEnum):
@@ -41,3 +42,23 @@ class Entry(OwnedRecord, db.Model):
     tags: Mapped[list] = mapped_column(JSONList, default=list)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     visibility: Mapped[Visibility] = mapped_column(string_enum(Visibility, "visibility"), default=Visibility.PRIVATE)
+    # Set when a linked therapist marks the shared entry read (API.md §4).
+    acknowledged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    acknowledged_at: Mapped[datetime | None]
+
+    acknowledged_by: Mapped[User | None] = relationship(foreign_keys=[acknowledged_by_id], lazy="selectin")
+
+    @classmethod
+    def extra_indexes(cls):
+        # A therapist's page of shared entries stays one range scan however many are private.
+        shared = "visibility = 'care_team' AND deleted_at IS NULL"
+        return (
+            Index(
+                "ix_entries_owner_shared_time",
+                "owner_id",
+                "occurred_at",
+                "id",
+                sqlite_where=text(shared),
+                postgresql_where=text(shared),
+            ),
+        )

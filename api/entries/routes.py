@@ -25,25 +25,25 @@ def prepare_update(changes, *, owner_id):
     return changes
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Entry,
-        schema=EntrySchema,
-        create_schema=EntryCreateSchema,
-        update_schema=EntryUpdateSchema,
-        query_schema=EntryQuerySchema,
-        page_schema=EntryPageSchema,
-        singular="Entry",
-        plural="Entries",
-        noun="journal entry",
-        plural_noun="journal entries",
-        match=("kind", "session_id", "visibility"),
-        contains={"tag": "tags", "emotion": "emotions"},
-        prepare_create=prepare_create,
-        prepare_update=prepare_update,
-        list_notes="Filter by `from`/`to` (on `occurred_at`), `kind`, `tag`, `emotion`, `session_id`, `visibility`.",
-        create_notes="Entries are `private` unless `visibility` is `care_team`. `session_id` must be one of your "
-        "sessions (422 otherwise, also for a deleted one).",
-    ),
+spec = ResourceSpec(
+    model=Entry,
+    schema=EntrySchema,
+    create_schema=EntryCreateSchema,
+    update_schema=EntryUpdateSchema,
+    query_schema=EntryQuerySchema,
+    page_schema=EntryPageSchema,
+    scope="entries",
+    shared_when=(Entry.visibility == Visibility.CARE_TEAM,),  # private entries are never shared
+    singular="Entry",
+    plural="Entries",
+    noun="journal entry",
+    plural_noun="journal entries",
+    match=("kind", "session_id", "visibility"),
+    contains={"tag": "tags", "emotion": "emotions"},
+    prepare_create=prepare_create,
+    prepare_update=prepare_update,
+    list_notes="Filter by `from`/`to` (on `occurred_at`), `kind`, `tag`, `emotion`, `session_id`, `visibility`.",
+    create_notes="Entries are `private` unless `visibility` is `care_team`. `session_id` must be one of your "
+    "sessions (422 otherwise, also for a deleted one).",
 )
+register_resource(blp, spec)

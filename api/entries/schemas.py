@@ -7,6 +7,7 @@ from api.fields import EmotionList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.reference.data import emotion_names
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
+from api.users.schemas import PersonSchema
 
 TAG_MAX_LENGTH = 50
 
@@ -34,7 +35,13 @@ class EntryFields(ma.Schema):
 
 
 class EntrySchema(RecordSchema, EntryFields):
-    pass
+    acknowledged_by = ma.fields.Nested(
+        PersonSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The linked therapist who marked this shared entry read; null until then."},
+    )
+    acknowledged_at = Timestamp(dump_only=True, allow_none=True)
 
 
 class EntryCreateSchema(RecordCreateSchema, EntryFields):

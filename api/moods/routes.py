@@ -17,22 +17,21 @@ def defaults(data, *, owner_id):
     return data
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Mood,
-        schema=MoodSchema,
-        create_schema=MoodCreateSchema,
-        update_schema=MoodUpdateSchema,
-        query_schema=MoodQuerySchema,
-        page_schema=MoodPageSchema,
-        singular="Mood",
-        plural="Moods",
-        noun="mood check-in",
-        plural_noun="mood check-ins",
-        contains={"emotion": "emotions"},
-        prepare_create=defaults,
-        list_notes="Filter by `from`/`to` (on `recorded_at`) and `emotion`; page with `cursor`.",
-        create_notes="`recorded_at` defaults to now; send the device's `timezone` so insights use its local day.",
-    ),
+spec = ResourceSpec(
+    model=Mood,
+    schema=MoodSchema,
+    create_schema=MoodCreateSchema,
+    update_schema=MoodUpdateSchema,
+    query_schema=MoodQuerySchema,
+    page_schema=MoodPageSchema,
+    scope="moods",
+    singular="Mood",
+    plural="Moods",
+    noun="mood check-in",
+    plural_noun="mood check-ins",
+    contains={"emotion": "emotions"},
+    prepare_create=defaults,
+    list_notes="Filter by `from`/`to` (on `recorded_at`) and `emotion`; page with `cursor`.",
+    create_notes="`recorded_at` defaults to now; send the device's `timezone` so insights use its local day.",
 )
+register_resource(blp, spec)

@@ -14,20 +14,19 @@ from api.smorest import Blueprint
 blp = Blueprint("practices", __name__, url_prefix="/v1/practices", description="Holistic practices and how they felt.")
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Practice,
-        schema=PracticeSchema,
-        create_schema=PracticeCreateSchema,
-        update_schema=PracticeUpdateSchema,
-        query_schema=PracticeQuerySchema,
-        page_schema=PracticePageSchema,
-        singular="Practice",
-        plural="Practices",
-        noun="practice",
-        plural_noun="practices",
-        match=("practice",),
-        list_notes="Filter by `from`/`to` (on `performed_at`) and `practice`.",
-    ),
+spec = ResourceSpec(
+    model=Practice,
+    schema=PracticeSchema,
+    create_schema=PracticeCreateSchema,
+    update_schema=PracticeUpdateSchema,
+    query_schema=PracticeQuerySchema,
+    page_schema=PracticePageSchema,
+    scope="practices",
+    singular="Practice",
+    plural="Practices",
+    noun="practice",
+    plural_noun="practices",
+    match=("practice",),
+    list_notes="Filter by `from`/`to` (on `performed_at`) and `practice`.",
 )
+register_resource(blp, spec)

@@ -34,23 +34,22 @@ def prepare_create(data, *, owner_id):
     return vitals_as_json(defaults(data, owner_id=owner_id), owner_id=owner_id)
 
 
-register_resource(
-    blp,
-    ResourceSpec(
-        model=Session,
-        schema=SessionSchema,
-        create_schema=SessionCreateSchema,
-        update_schema=SessionUpdateSchema,
-        query_schema=SessionQuerySchema,
-        page_schema=SessionPageSchema,
-        singular="Session",
-        plural="Sessions",
-        noun="treatment session",
-        plural_noun="treatment sessions",
-        match=("medicine",),
-        prepare_create=prepare_create,
-        prepare_update=vitals_as_json,
-        list_notes="Filter by `from`/`to` (on `started_at`) and `medicine`.",
-        create_notes="`medicine` defaults to `ketamine`; `vitals` is a list of readings taken during the session.",
-    ),
+spec = ResourceSpec(
+    model=Session,
+    schema=SessionSchema,
+    create_schema=SessionCreateSchema,
+    update_schema=SessionUpdateSchema,
+    query_schema=SessionQuerySchema,
+    page_schema=SessionPageSchema,
+    scope="sessions",
+    singular="Session",
+    plural="Sessions",
+    noun="treatment session",
+    plural_noun="treatment sessions",
+    match=("medicine",),
+    prepare_create=prepare_create,
+    prepare_update=vitals_as_json,
+    list_notes="Filter by `from`/`to` (on `started_at`) and `medicine`.",
+    create_notes="`medicine` defaults to `ketamine`; `vitals` is a list of readings taken during the session.",
 )
+register_resource(blp, spec)

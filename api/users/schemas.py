@@ -30,6 +30,13 @@ class UserSchema(ma.Schema):
     updated_at = Timestamp(dump_only=True)
 
 
+class PersonSchema(ma.Schema):
+    """Another account as the caller may see it: its id and display name, nothing more."""
+
+    id = ma.fields.UUID(dump_only=True)
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+
+
 class RegistrationSchema(ma.Schema):
     email = EmailAddress(required=True)
     password = Password(required=True)

@@ -1,0 +1,72 @@
+"""Audit events: who read (or tried to read) which patient's data. Ids and enums only, never
+health text. The application only ever inserts them (see `_refuse_changes`)."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import Index, String, event
+from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
+
+from api.extensions import db
+from api.models import new_id, string_enum, utcnow
+from api.users.models import User
+
+
+class Action(enum.StrEnum):
+    LIST = "list"
+    READ = "read"
+    ACKNOWLEDGE = "acknowledge"
+
+
+class Outcome(enum.StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+
+
+class ResourceType(enum.StrEnum):
+    PATIENT_SUMMARY = "patient_summary"
+    ENTRY = "entry"
+    MOOD = "mood"
+    ASSESSMENT = "assessment"
+    PRACTICE = "practice"
+    SESSION = "session"
+
+
+class AuditEvent(db.Model):
+    __tablename__ = "audit_events"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Bare ids, not foreign keys: events outlive the accounts they mention (API.md §2, erasure).
+    actor_id: Mapped[uuid.UUID]
+    actor_role: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[uuid.UUID]
+    action: Mapped[Action] = mapped_column(string_enum(Action, "audit_action"))
+    resource_type: Mapped[ResourceType] = mapped_column(string_enum(ResourceType, "audit_resource_type"))
+    resource_id: Mapped[uuid.UUID | None]
+    outcome: Mapped[Outcome] = mapped_column(string_enum(Outcome, "audit_outcome"))
+    request_id: Mapped[str] = mapped_column(String(128))
+
+    # The actor's current name, if the account still exists; erased accounts leave only the id.
+    actor: Mapped[User | None] = relationship(
+        primaryjoin=lambda: foreign(AuditEvent.actor_id) == User.id, viewonly=True, lazy="selectin"
+    )
+
+    __table_args__ = (Index("ix_audit_events_patient_time", "patient_id", "occurred_at", "id"),)
+
+    @property
+    def actor_summary(self):
+        return {"id": self.actor_id, "display_name": self.actor.display_name if self.actor else None, "role": self.actor_role}
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    pass
+
+
+@event.listens_for(Session, "before_flush")
+def _refuse_changes(session, flush_context, instances):
+    """No code path may change or delete an audit event once written."""
+    for instance in (*session.dirty, *session.deleted):
+        if isinstance(instance, AuditEvent):
+            raise AuditLogIsAppendOnly("audit events are append-only")

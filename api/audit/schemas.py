@@ -1,0 +1,39 @@
+"""The access log as the patient reads it."""
+
+import marshmallow as ma
+
+from api.audit.models import Action, Outcome, ResourceType
+from api.fields import Timestamp
+from api.pagination import PageQuerySchema, page_schema
+from api.schemas import TimeRangeQuerySchema
+from api.users.models import Role
+
+
+class ActorSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    display_name = ma.fields.String(
+        dump_only=True, allow_none=True, metadata={"maxLength": 100, "description": "Null once that account is erased."}
+    )
+    role = ma.fields.Enum(Role, by_value=True, dump_only=True)
+
+
+class AccessEventSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    occurred_at = Timestamp(dump_only=True)
+    actor = ma.fields.Nested(ActorSchema, attribute="actor_summary", dump_only=True)
+    action = ma.fields.Enum(Action, by_value=True, dump_only=True)
+    resource_type = ma.fields.Enum(ResourceType, by_value=True, dump_only=True)
+    resource_id = ma.fields.UUID(
+        dump_only=True, allow_none=True, metadata={"description": "The record read; null for a list."}
+    )
+    outcome = ma.fields.Enum(
+        Outcome, by_value=True, dump_only=True, metadata={"description": "`denied`: the read was refused (404)."}
+    )
+    request_id = ma.fields.String(dump_only=True, metadata={"maxLength": 128})
+
+
+class AccessLogQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
+    pass
+
+
+AccessLogPageSchema = page_schema(AccessEventSchema, "AccessLogPage")

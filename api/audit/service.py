@@ -1,0 +1,32 @@
+"""Writing audit events, and reading a patient's access log."""
+
+from sqlalchemy import select
+
+from api.audit.models import AuditEvent
+from api.extensions import db
+from api.pagination import fetch_page
+
+
+def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
+    """Append one event per patient and commit it before any data leaves: a read that cannot be
+    logged does not happen."""
+    db.session.add_all(
+        AuditEvent(
+            actor_id=actor.id,
+            actor_role=actor.role.value,
+            patient_id=patient_id,
+            action=action,
+            resource_type=resource_type,
+            resource_id=resource_id,
+            outcome=outcome,
+            request_id=request_id,
+        )
+        for patient_id in patient_ids
+    )
+    db.session.commit()
+
+
+def access_log(*, patient_id, filters=(), limit, after=None):
+    """The events about one patient, newest first (served by ix_audit_events_patient_time)."""
+    query = select(AuditEvent).where(AuditEvent.patient_id == patient_id, *filters)
+    return fetch_page(query, time_column=AuditEvent.occurred_at, id_column=AuditEvent.id, limit=limit, after=after)

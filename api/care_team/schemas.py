@@ -1,0 +1,84 @@
+"""Invitation and care-team link schemas."""
+
+import marshmallow as ma
+
+from api.care_team import codes
+from api.care_team.models import Scope
+from api.fields import Timestamp
+from api.pagination import PageQuerySchema, page_schema
+from api.users.schemas import PersonSchema
+
+VERSION = {"minimum": 1, "maximum": 2**31 - 1}
+
+
+class InvitationSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    version = ma.fields.Integer(dump_only=True, metadata=VERSION)
+    created_at = Timestamp(dump_only=True)
+    expires_at = Timestamp(dump_only=True)
+    used_at = Timestamp(dump_only=True, allow_none=True, metadata={"description": "When a patient redeemed it."})
+    status = ma.fields.String(
+        dump_only=True,
+        metadata={"enum": ["open", "used", "expired"], "description": "`open` until used or expired."},
+    )
+
+
+class InvitationCreatedSchema(InvitationSchema):
+    code = ma.fields.String(
+        dump_only=True,
+        metadata={
+            "description": f"Give it to the patient. Shown only in this response; {codes.LENGTH} characters "
+            f"in groups of {codes.GROUP}, no 0/O or 1/I/L; case, spaces and dashes are ignored on input.",
+            "maxLength": 32,
+            "example": "K7QXM-3PW9D-HT4RC",
+        },
+    )
+
+
+InvitationPageSchema = page_schema(InvitationSchema, "InvitationPage")
+
+
+def Scopes(**kwargs):
+    return ma.fields.List(
+        ma.fields.String(validate=ma.validate.OneOf([scope.value for scope in Scope])),
+        validate=ma.validate.Length(max=len(Scope)),
+        metadata={
+            "uniqueItems": True,
+            "description": "What the therapist may read. Entries also need `visibility: care_team`; "
+            "contacts are never shared.",
+        },
+        **kwargs,
+    )
+
+
+class ScopesMixin(ma.Schema):
+    @ma.validates("scopes")
+    def scopes_are_unique(self, value, **kwargs):
+        if len(set(value)) != len(value):
+            raise ma.ValidationError("List each scope once.")
+
+
+class CareLinkSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    version = ma.fields.Integer(dump_only=True, metadata=VERSION)
+    therapist = ma.fields.Nested(PersonSchema, dump_only=True)
+    scopes = Scopes(dump_only=True)
+    created_at = Timestamp(dump_only=True)
+    updated_at = Timestamp(dump_only=True)
+
+
+class CareLinkCreateSchema(ScopesMixin):
+    code = ma.fields.String(
+        required=True,
+        load_only=True,
+        validate=ma.validate.Length(min=1, max=64),
+        metadata={"description": "The invitation code from your therapist.", "example": "K7QXM-3PW9D-HT4RC"},
+    )
+    scopes = Scopes(required=True)
+
+
+class CareLinkUpdateSchema(ScopesMixin):
+    scopes = Scopes(required=True)
+
+
+CareLinkPageSchema = page_schema(CareLinkSchema, "CareLinkPage")

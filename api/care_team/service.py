@@ -1,0 +1,144 @@
+"""Care-team rules: therapists' invitation codes, and patients' links with the scopes they grant."""
+
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.care_team import codes
+from api.care_team.models import CareLink, Invitation
+from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from api.extensions import db
+from api.models import utcnow
+from api.pagination import fetch_page
+
+INVITATION_LIFETIME = timedelta(hours=72)
+
+
+class InvalidCode(ValidationFailed):
+    """The one answer for every code that cannot be redeemed, so codes cannot be probed."""
+
+    def __init__(self):
+        super().__init__(
+            "code", "This code cannot be used: it may be mistyped, used, expired or withdrawn. Ask your therapist for a new one."
+        )
+
+
+class AlreadyLinked(Conflict):
+    def __init__(self):
+        super().__init__("This therapist is already on your care team; change the scopes of that link instead.")
+
+
+# --- invitations (therapists) ---------------------------------------------------------------
+
+
+def create_invitation(*, therapist_id):
+    """A new invitation and its code; the code is returned once and only its hash is kept."""
+    code = codes.new_code()
+    now = utcnow()
+    invitation = Invitation(
+        therapist_id=therapist_id, code_hash=codes.code_hash(code), created_at=now, expires_at=now + INVITATION_LIFETIME
+    )
+    db.session.add(invitation)
+    db.session.commit()
+    return invitation, code
+
+
+def list_invitations(*, therapist_id, limit, after=None):
+    query = select(Invitation).where(Invitation.therapist_id == therapist_id)
+    return fetch_page(query, time_column=Invitation.created_at, id_column=Invitation.id, limit=limit, after=after)
+
+
+def get_invitation(*, therapist_id, invitation_id):
+    invitation = db.session.execute(
+        select(Invitation).where(Invitation.id == invitation_id, Invitation.therapist_id == therapist_id)
+    ).scalar_one_or_none()
+    if invitation is None:
+        raise NotFound()
+    return invitation
+
+
+def delete_invitation(invitation, *, current):
+    """Withdraw an invitation: its code stops working at once. Links made with it stay."""
+    db.session.delete(invitation)
+    try:
+        db.session.commit()
+    except StaleDataError:
+        # Redeemed (or withdrawn) between the If-Match check and this delete.
+        db.session.rollback()
+        now = db.session.get(Invitation, invitation.id)
+        if now is None:
+            raise NotFound() from None
+        raise PreconditionFailed(current=current(now)) from None
+
+
+# --- links (patients) -----------------------------------------------------------------------
+
+
+def redeem(*, patient_id, code, scopes):
+    """Link the patient to the therapist whose open invitation this is, using the code up.
+
+    One conditional UPDATE claims the code, so two patients racing for it cannot both win; a
+    link that cannot be made rolls the claim back, and the code stays usable.
+    """
+    now = utcnow()
+    therapist_id = db.session.execute(
+        update(Invitation)
+        .where(Invitation.code_hash == codes.code_hash(code), Invitation.used_at.is_(None), Invitation.expires_at > now)
+        .values(used_at=now, version=Invitation.version + 1)
+        .returning(Invitation.therapist_id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if therapist_id is None:
+        db.session.rollback()
+        raise InvalidCode()
+    link = CareLink(patient_id=patient_id, therapist_id=therapist_id, scopes=list(scopes), created_at=now, updated_at=now)
+    db.session.add(link)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise AlreadyLinked() from None
+    return link
+
+
+def active_links(patient_id):
+    return select(CareLink).where(CareLink.patient_id == patient_id, CareLink.revoked_at.is_(None))
+
+
+def list_links(*, patient_id, limit, after=None):
+    return fetch_page(
+        active_links(patient_id), time_column=CareLink.created_at, id_column=CareLink.id, limit=limit, after=after
+    )
+
+
+def get_link(*, patient_id, link_id):
+    link = db.session.execute(active_links(patient_id).where(CareLink.id == link_id)).scalar_one_or_none()
+    if link is None:
+        raise NotFound()
+    return link
+
+
+def change_scopes(link, *, scopes, current):
+    """New scopes apply to the therapist's very next request."""
+    link.scopes = list(scopes)
+    return _commit(link, current)
+
+
+def revoke(link, *, current):
+    """End the link: the therapist loses every view of the patient on the next request."""
+    link.revoked_at = utcnow()
+    return _commit(link, current)
+
+
+def _commit(link, current):
+    if not db.session.is_modified(link):
+        return link
+    try:
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        db.session.refresh(link)
+        raise PreconditionFailed(current=current(link)) from None
+    return link

@@ -1,0 +1,1 @@
+"""The therapist's side: linked patients and the records they share, read-only."""

@@ -1,0 +1,68 @@
+"""The therapist's view of a linked patient: who, what they share, and the latest measures."""
+
+import marshmallow as ma
+
+from api.assessments.scoring import SEVERITIES, Instrument
+from api.care_team.schemas import Scopes
+from api.fields import Timestamp
+from api.pagination import PageQuerySchema, page_schema
+
+
+class MoodSnapshotSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    mood = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 10})
+    energy = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10})
+    anxiety = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10})
+    recorded_at = Timestamp(dump_only=True)
+
+
+class AssessmentSnapshotSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    instrument = ma.fields.Enum(Instrument, by_value=True, dump_only=True)
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27})
+    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES)})
+    safety_flag = ma.fields.Boolean(dump_only=True)
+    taken_at = Timestamp(dump_only=True)
+
+
+class PatientSummarySchema(ma.Schema):
+    patient_id = ma.fields.UUID(dump_only=True)
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+    link_id = ma.fields.UUID(dump_only=True)
+    linked_at = Timestamp(dump_only=True)
+    scopes = Scopes(dump_only=True)
+    latest_mood = ma.fields.Nested(
+        MoodSnapshotSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Null without the `moods` scope, or before the first check-in."},
+    )
+    latest_phq9 = ma.fields.Nested(
+        AssessmentSnapshotSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Null without the `assessments` scope, or before the first PHQ-9."},
+    )
+    latest_gad7 = ma.fields.Nested(
+        AssessmentSnapshotSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "Null without the `assessments` scope, or before the first GAD-7."},
+    )
+    open_safety_flags = ma.fields.List(
+        ma.fields.Nested(AssessmentSnapshotSchema),
+        dump_only=True,
+        allow_none=True,
+        validate=ma.validate.Length(max=5),
+        metadata={
+            "description": "The newest (up to 5) PHQ-9s with item 9 above 0, newest first; null without the "
+            "`assessments` scope."
+        },
+    )
+
+
+PatientSummaryPageSchema = page_schema(PatientSummarySchema, "PatientSummaryPage")
+
+
+class PatientListQuerySchema(PageQuerySchema):
+    pass

@@ -1,0 +1,199 @@
+"""What a therapist may read of a patient: shared records through an active care-team link, each
+read (and each refused attempt) written to the audit log before any data leaves."""
+
+from sqlalchemy import func, select
+from sqlalchemy.orm.exc import StaleDataError
+
+from api.access import shared_with
+from api.assessments.models import Assessment
+from api.assessments.scoring import Instrument
+from api.audit import service as audit
+from api.audit.models import Action, Outcome, ResourceType
+from api.care_team.models import CareLink, Scope
+from api.errors import Conflict, NotFound
+from api.extensions import db
+from api.models import utcnow
+from api.moods.models import Mood
+from api.pagination import fetch_page, keyset
+from api.records import live, next_sync_seq
+from api.users.models import User
+
+OPEN_SAFETY_FLAGS_SHOWN = 5
+
+
+def _audit_type(spec):
+    return ResourceType(spec.model.SYNC_TYPE)
+
+
+def shared_records(spec, *, therapist_id, patient_id):
+    """The patient's live records of this kind that the therapist may see, scoped in SQL."""
+    return live(spec.model, patient_id).where(
+        shared_with(therapist_id=therapist_id, patient_id=patient_id, scope=spec.scope), *spec.shared_when
+    )
+
+
+def _log(*, actor, patient_id, action, resource_type, resource_id=None, allowed, request_id):
+    audit.record(
+        actor=actor,
+        patient_ids=[patient_id],
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
+        request_id=request_id,
+    )
+
+
+def list_shared(spec, *, actor, patient_id, filters, limit, after, request_id):
+    """A page of shared records; 404 (and a `denied` event) without an active link and scope."""
+    allowed = db.session.execute(
+        select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=spec.scope))
+    ).scalar_one()
+    _log(
+        actor=actor, patient_id=patient_id, action=Action.LIST, resource_type=_audit_type(spec),
+        allowed=allowed, request_id=request_id,
+    )
+    if not allowed:
+        raise NotFound()
+    model = spec.model
+    query = shared_records(spec, therapist_id=actor.id, patient_id=patient_id).where(*filters)
+    return fetch_page(query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after)
+
+
+def read_shared(spec, *, actor, patient_id, record_id, request_id, action=Action.READ):
+    """One shared record; a missing, private, unscoped or unlinked one is the same 404."""
+    model = spec.model
+    record = db.session.execute(
+        shared_records(spec, therapist_id=actor.id, patient_id=patient_id).where(model.id == record_id)
+    ).scalar_one_or_none()
+    _log(
+        actor=actor, patient_id=patient_id, action=action, resource_type=_audit_type(spec), resource_id=record_id,
+        allowed=record is not None, request_id=request_id,
+    )
+    if record is None:
+        raise NotFound()
+    return record
+
+
+def acknowledge_entry(spec, *, actor, patient_id, entry_id, request_id):
+    """Mark a shared entry read. The first acknowledgement stays; repeating it changes nothing."""
+    entry = read_shared(
+        spec, actor=actor, patient_id=patient_id, record_id=entry_id, request_id=request_id, action=Action.ACKNOWLEDGE
+    )
+    if entry.acknowledged_at is None:
+        entry.acknowledged_by_id = actor.id
+        entry.acknowledged_at = utcnow()
+        # A change the patient's devices pick up through /v1/sync, like their own edits.
+        entry.sync_seq = next_sync_seq(entry.owner_id)
+        try:
+            db.session.commit()
+        except StaleDataError:
+            db.session.rollback()
+            raise Conflict("The entry changed while it was being acknowledged; try again.") from None
+    return entry
+
+
+# --- the therapist's patient list -------------------------------------------------------------
+
+
+def patient_summaries(*, actor, limit, after, request_id):
+    """A page of the therapist's linked patients with what each one's scopes allow.
+
+    A fixed number of queries per page, whatever its size: the links, then one query per kind
+    of summary for all the page's patients. Each patient shown gets an audit event.
+    """
+    links = (
+        select(
+            CareLink.id,
+            CareLink.created_at,
+            CareLink.patient_id,
+            CareLink.scopes,
+            User.display_name,
+        )
+        .join(User, User.id == CareLink.patient_id)
+        .where(CareLink.therapist_id == actor.id, CareLink.revoked_at.is_(None))
+    )
+    rows = db.session.execute(
+        keyset(links, time_column=CareLink.created_at, id_column=CareLink.id, limit=limit, after=after)
+    ).all()
+    rows, more = rows[:limit], len(rows) > limit
+    if rows:
+        audit.record(
+            actor=actor,
+            patient_ids=[row.patient_id for row in rows],
+            action=Action.LIST,
+            resource_type=ResourceType.PATIENT_SUMMARY,
+            outcome=Outcome.ALLOWED,
+            request_id=request_id,
+        )
+
+    sharing_moods = [row.patient_id for row in rows if Scope.MOODS in row.scopes]
+    sharing_assessments = [row.patient_id for row in rows if Scope.ASSESSMENTS in row.scopes]
+    moods = _latest_per_patient(Mood, sharing_moods)
+    phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
+    gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
+    flags = _open_safety_flags(sharing_assessments)
+
+    summaries = []
+    for row in rows:
+        shares_assessments = Scope.ASSESSMENTS in row.scopes
+        summaries.append(
+            {
+                "patient_id": row.patient_id,
+                "display_name": row.display_name,
+                "link_id": row.id,
+                "linked_at": row.created_at,
+                "scopes": row.scopes,
+                "latest_mood": moods.get(row.patient_id),
+                "latest_phq9": phq9.get(row.patient_id),
+                "latest_gad7": gad7.get(row.patient_id),
+                "open_safety_flags": flags.get(row.patient_id, []) if shares_assessments else None,
+            }
+        )
+    return rows, more, summaries
+
+
+def _latest_per_patient(model, patient_ids, *conditions):
+    """{patient id: their newest live record of `model`}: one query, one index probe per patient."""
+    if not patient_ids:
+        return {}
+    newest = (
+        select(model.id)
+        .where(model.owner_id == User.id, model.deleted_at.is_(None), *conditions)
+        .order_by(model.time_column().desc(), model.id.desc())
+        .limit(1)
+        .correlate(User)
+        .scalar_subquery()
+    )
+    ids = select(newest).select_from(User).where(User.id.in_(patient_ids))
+    records = db.session.execute(select(model).where(model.id.in_(ids))).scalars()
+    return {record.owner_id: record for record in records}
+
+
+def _open_safety_flags(patient_ids):
+    """{patient id: their newest flagged assessments}, up to OPEN_SAFETY_FLAGS_SHOWN each.
+
+    Every flagged assessment counts as open until safety events can be acknowledged (API.md §5).
+    """
+    if not patient_ids:
+        return {}
+    ranked = (
+        select(
+            Assessment.id,
+            func.row_number()
+            .over(partition_by=Assessment.owner_id, order_by=(Assessment.taken_at.desc(), Assessment.id.desc()))
+            .label("rank"),
+        )
+        .where(Assessment.owner_id.in_(patient_ids), Assessment.deleted_at.is_(None), Assessment.safety_flag.is_(True))
+        .subquery()
+    )
+    flagged = db.session.execute(
+        select(Assessment)
+        .join(ranked, ranked.c.id == Assessment.id)
+        .where(ranked.c.rank <= OPEN_SAFETY_FLAGS_SHOWN)
+        .order_by(Assessment.taken_at.desc(), Assessment.id.desc())
+    ).scalars()
+    by_patient = {}
+    for assessment in flagged:
+        by_patient.setdefault(assessment.owner_id, []).append(assessment)
+    return by_patient
