@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 SPEC := openapi/openapi.json
 export FLASK_APP := wsgi
 
-.PHONY: run test spec lint-spec bench migrate migration lock vendor-docs clean
+.PHONY: run demo test spec lint-spec bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,11 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 run: $(INSTALLED)
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask run --host 127.0.0.1 --port 5000
+
+## Add the demo patient and therapist (a month of journal, linked) to the development database.
+demo: $(INSTALLED)
+	APP_ENV=development $(BIN)/flask db upgrade
+	APP_ENV=development $(BIN)/flask seed-demo
 
 ## Run the test suite (TEST_DATABASE_URL=postgresql+psycopg://... to run it on PostgreSQL).
 ## pytest's exit code 5 (no tests collected) is a failure, never a pass.

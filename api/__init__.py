@@ -124,6 +124,10 @@ def create_app(config_class=None):
 
     register_error_handlers(app)
     _register_request_hooks(app)
+
+    from api.demo import seed_demo
+
+    app.cli.add_command(seed_demo)
     return app
 
 

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
 
 from api.extensions import db
 from api.models import new_id, string_enum, utcnow
-from api.users.models import User
+from api.users.models import Role, User
 
 
 class Action(enum.StrEnum):
@@ -57,7 +57,7 @@ class AuditEvent(db.Model):
 
     @property
     def actor_summary(self):
-        return {"id": self.actor_id, "display_name": self.actor.display_name if self.actor else None, "role": self.actor_role}
+        return {"id": self.actor_id, "display_name": self.actor.display_name if self.actor else None, "role": Role(self.actor_role)}
 
 
 class AuditLogIsAppendOnly(RuntimeError):
