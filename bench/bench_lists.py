@@ -1,10 +1,12 @@
 """List and sync latency over a journal of 1,000,000+ rows, against a bare Flask endpoint.
 
 Seeds PostgreSQL (BENCH_DATABASE_URL, default the local `bench` database, recreated) with
-1,000 patients x 1,000 mood check-ins and 1,000 journal entries each, plus one heavy patient
-with 200,000 check-ins, then times requests through the real app in one process: a bare
-endpoint (the floor: Flask, routing, hooks), first and deep list pages for a light and the
-heavy patient, and /v1/sync at the start and deep into the heavy patient's feed.
+1,000 patients x 1,000 mood check-ins and 1,000 journal entries each (1 in 10 entries shared
+with the care team), one heavy patient with 200,000 check-ins, and a therapist linked to 101
+patients. Then times requests through the real app in one process: a bare endpoint (the floor:
+Flask, routing, hooks), first and deep list pages for a light and the heavy patient, a
+therapist's pages of shared records and of linked patients (each also writing its audit
+events), and /v1/sync at the start and deep into the heavy patient's feed.
 
     .venv/bin/python bench/bench_lists.py            # make bench
 """
@@ -63,7 +65,8 @@ def seed(app):
             (
                 "INSERT INTO entries (id, owner_id, body, kind, emotions, tags, occurred_at, visibility, version, created_at, updated_at, sync_seq) "
                 "SELECT gen_random_uuid(), u.id, 'Entry ' || g || ': what the session showed me.', 'insight', '[]'::jsonb, "
-                "'[\"integration\"]'::jsonb, now() - g * interval '11 minutes', 'private', 1, now(), now(), :per_user + g "
+                "'[\"integration\"]'::jsonb, now() - g * interval '11 minutes', "
+                "CASE WHEN g % 10 = 0 THEN 'care_team' ELSE 'private' END, 1, now(), now(), :per_user + g "
                 "FROM users u CROSS JOIN generate_series(1, :per_user) g WHERE u.email <> 'bench-0@example.org'",
                 {"per_user": PER_USER},
             ),
@@ -72,6 +75,21 @@ def seed(app):
                 "SELECT gen_random_uuid(), u.id, 1 + g % 10, '[]'::jsonb, now() - g * interval '3 minutes', 1, now(), now(), g "
                 "FROM users u CROSS JOIN generate_series(1, :heavy) g WHERE u.email = 'bench-0@example.org'",
                 {"heavy": HEAVY},
+            ),
+            (
+                "INSERT INTO users (id, email, password_hash, display_name, role, timezone, version, created_at, updated_at) "
+                "VALUES (gen_random_uuid(), 'bench-therapist@example.org', :hash, 'Bench therapist', 'therapist', 'UTC', 1, now(), now())",
+                {"hash": password_hash},
+            ),
+            (
+                # The therapist is linked to 100 patients (and bench-500), with every scope.
+                "INSERT INTO care_links (id, patient_id, therapist_id, scopes, created_at, updated_at, version) "
+                "SELECT gen_random_uuid(), u.id, t.id, "
+                "'[\"entries\", \"moods\", \"assessments\", \"practices\", \"sessions\"]'::jsonb, "
+                "now() - (substring(u.email from 'bench-([0-9]+)')::int) * interval '1 minute', now(), 1 "
+                "FROM users u, users t WHERE t.email = 'bench-therapist@example.org' "
+                "AND u.email ~ '^bench-([1-9][0-9]?|100|500)@example.org$'",
+                {},
             ),
             (
                 "UPDATE sync_clocks SET last_seq = CASE WHEN user_id = (SELECT id FROM users WHERE email = 'bench-0@example.org') "
@@ -133,6 +151,9 @@ def main():
     seeded_in = time.perf_counter() - started
     client = app.test_client()
     light, heavy = token(client, "bench-500@example.org"), token(client, "bench-0@example.org")
+    therapist = token(client, "bench-therapist@example.org")
+    with app.app_context():
+        light_id = db.session.execute(text("SELECT id FROM users WHERE email = 'bench-500@example.org'")).scalar()
     sync_deep = "/v1/sync?limit=100&cursor=" + encode_sync_cursor(150_000)
     cases = [
         ("bare Flask endpoint (floor)", "/bench/bare", light),
@@ -141,6 +162,10 @@ def main():
         ("moods, page 900 deep, light patient", cursor_after(client, light, "/v1/moods", 900), light),
         ("moods, page 150,000 deep, heavy patient", cursor_after(client, heavy, "/v1/moods", 150_000), heavy),
         ("entries, first page, tag filter", "/v1/entries?tag=integration", light),
+        ("therapist: shared entries (1 in 10), first page", f"/v1/patients/{light_id}/entries", therapist),
+        ("therapist: shared moods, first page", f"/v1/patients/{light_id}/moods", therapist),
+        ("therapist: patient list, 20 patients", "/v1/patients", therapist),
+        ("therapist: patient list, 100 patients", "/v1/patients?limit=100", therapist),
         ("sync, first 100 changes, light patient", "/v1/sync?limit=100", light),
         ("sync, 100 changes from seq 150,000, heavy", sync_deep, heavy),
     ]

@@ -60,7 +60,6 @@ class CareLink(db.Model):
     version: Mapped[int] = mapped_column(default=1)
 
     therapist: Mapped[User] = relationship(foreign_keys=[therapist_id], lazy="selectin")
-    patient: Mapped[User] = relationship(foreign_keys=[patient_id], lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -73,7 +72,21 @@ class CareLink(db.Model):
             sqlite_where=db.text("revoked_at IS NULL"),
             postgresql_where=db.text("revoked_at IS NULL"),
         ),
-        # The patient's care team and the therapist's patients, newest link first.
-        Index("ix_care_links_patient_created", "patient_id", "created_at", "id"),
-        Index("ix_care_links_therapist_created", "therapist_id", "created_at", "id"),
+        # The patient's care team and the therapist's patients: active links, newest first.
+        Index(
+            "ix_care_links_patient_created",
+            "patient_id",
+            "created_at",
+            "id",
+            sqlite_where=db.text("revoked_at IS NULL"),
+            postgresql_where=db.text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ix_care_links_therapist_created",
+            "therapist_id",
+            "created_at",
+            "id",
+            sqlite_where=db.text("revoked_at IS NULL"),
+            postgresql_where=db.text("revoked_at IS NULL"),
+        ),
     )

@@ -55,7 +55,10 @@ class InvitationList(MethodView):
     @invitations.arguments(PageQuerySchema, location="query")
     @invitations.response(200, InvitationPageSchema)
     def get(self, query):
-        """List your invitations, newest first (codes are never shown again)."""
+        """List your invitations, newest first.
+
+        `status` says whether each is still `open`, `used` or `expired`. Codes are never shown again.
+        """
         rows, more = service.list_invitations(therapist_id=current_user.id, limit=query["limit"], after=_after(query))
         return page_response(rows, more, time_field="created_at")
 
@@ -84,7 +87,10 @@ class InvitationItem(MethodView):
     @versioned
     @invitations.response(200, InvitationSchema)
     def get(self, invitation_id):
-        """Read one of your invitations (without its code)."""
+        """Read one of your invitations.
+
+        Without its code, which only the creating response showed. Carries an ETag (If-None-Match → 304).
+        """
         invitation = service.get_invitation(therapist_id=current_user.id, invitation_id=invitation_id)
         return item_response(invitation)
 
@@ -123,7 +129,10 @@ class CareLinkList(MethodView):
     @care_team.arguments(PageQuerySchema, location="query")
     @care_team.response(200, CareLinkPageSchema)
     def get(self, query):
-        """List the therapists on your care team, newest link first."""
+        """List the therapists on your care team, newest link first.
+
+        Each link names the therapist and the scopes you grant them. Revoked links are gone from here.
+        """
         rows, more = service.list_links(patient_id=current_user.id, limit=query["limit"], after=_after(query))
         return page_response(rows, more, time_field="created_at")
 
@@ -152,7 +161,10 @@ class CareLinkItem(MethodView):
     @versioned
     @care_team.response(200, CareLinkSchema)
     def get(self, link_id):
-        """Read one link of your care team."""
+        """Read one link of your care team.
+
+        Carries an ETag: send it as If-Match to change scopes or revoke, or as If-None-Match (304).
+        """
         return item_response(service.get_link(patient_id=current_user.id, link_id=link_id))
 
     @auth_required(roles=PATIENTS)

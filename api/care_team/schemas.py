@@ -30,6 +30,7 @@ class InvitationCreatedSchema(InvitationSchema):
             "description": f"Give it to the patient. Shown only in this response; {codes.LENGTH} characters "
             f"in groups of {codes.GROUP}, no 0/O or 1/I/L; case, spaces and dashes are ignored on input.",
             "maxLength": 32,
+            "pattern": "^[2-9A-HJKMNP-TV-Z]{5}-[2-9A-HJKMNP-TV-Z]{5}-[2-9A-HJKMNP-TV-Z]{5}$",
             "example": "K7QXM-3PW9D-HT4RC",
         },
     )
@@ -72,7 +73,11 @@ class CareLinkCreateSchema(ScopesMixin):
         required=True,
         load_only=True,
         validate=ma.validate.Length(min=1, max=64),
-        metadata={"description": "The invitation code from your therapist.", "example": "K7QXM-3PW9D-HT4RC"},
+        metadata={
+            "description": "The invitation code from your therapist; case, spaces and dashes do not matter.",
+            "pattern": "^[A-Za-z0-9 ._-]+$",
+            "example": "K7QXM-3PW9D-HT4RC",
+        },
     )
     scopes = Scopes(required=True)
 

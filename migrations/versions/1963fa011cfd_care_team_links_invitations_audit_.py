@@ -48,8 +48,8 @@ def upgrade():
     )
     with op.batch_alter_table('care_links', schema=None) as batch_op:
         batch_op.create_index('ix_care_links_active_pair', ['patient_id', 'therapist_id'], unique=True, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
-        batch_op.create_index('ix_care_links_patient_created', ['patient_id', 'created_at', 'id'], unique=False)
-        batch_op.create_index('ix_care_links_therapist_created', ['therapist_id', 'created_at', 'id'], unique=False)
+        batch_op.create_index('ix_care_links_patient_created', ['patient_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+        batch_op.create_index('ix_care_links_therapist_created', ['therapist_id', 'created_at', 'id'], unique=False, sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
 
     op.create_table('invitations',
     sa.Column('id', sa.Uuid(), nullable=False),
@@ -85,8 +85,8 @@ def downgrade():
 
     op.drop_table('invitations')
     with op.batch_alter_table('care_links', schema=None) as batch_op:
-        batch_op.drop_index('ix_care_links_therapist_created')
-        batch_op.drop_index('ix_care_links_patient_created')
+        batch_op.drop_index('ix_care_links_therapist_created', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
+        batch_op.drop_index('ix_care_links_patient_created', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
         batch_op.drop_index('ix_care_links_active_pair', sqlite_where=sa.text('revoked_at IS NULL'), postgresql_where=sa.text('revoked_at IS NULL'))
 
     op.drop_table('care_links')
