@@ -86,12 +86,19 @@ class CountryCode(ma.fields.String):
         return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
 
 
-def EmotionList(**kwargs):
-    """Names from GET /v1/reference/emotions."""
+def EmotionName(**kwargs):
+    """One name from GET /v1/reference/emotions (the error names the endpoint, not all 60 names)."""
     from api.reference.data import emotion_names
 
+    return ma.fields.String(
+        validate=ma.validate.OneOf(emotion_names(), error="Not an emotion name from GET /v1/reference/emotions."), **kwargs
+    )
+
+
+def EmotionList(**kwargs):
+    """Names from GET /v1/reference/emotions."""
     return ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(emotion_names())),
+        EmotionName(),
         validate=ma.validate.Length(max=20),
         metadata={"description": "Names from GET /v1/reference/emotions."},
         **kwargs,

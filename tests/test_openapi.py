@@ -125,6 +125,10 @@ def test_problem_bodies_match_the_documented_schema(client, patient, spec):
         client.get("/v1/moods?limit=0", headers=patient.headers),
         client.get("/v1/moods"),
         client.delete(f"/v1/moods/{patient.id}", headers=patient.headers),
+        # a closed vocabulary names where to look, rather than listing every choice
+        client.get("/v1/entries?emotion=meh", headers=patient.headers),
+        client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "emotions": ["meh"]}),
+        client.post("/v1/care-team", headers=patient.headers, json={"code": "nope", "scopes": ["moods"]}),
     ]
     assert responses[0].json["errors"]["vitals"] == {"0": {"taken_at": ["Not a valid datetime."], "systolic": ["Not a valid integer."]}}
     for response in responses:

@@ -3,9 +3,8 @@
 import marshmallow as ma
 
 from api.entries.models import Kind, Visibility
-from api.fields import EmotionList, Text, Timestamp
+from api.fields import EmotionList, EmotionName, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
-from api.reference.data import emotion_names
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 from api.users.schemas import PersonSchema
 
@@ -55,7 +54,7 @@ class EntryUpdateSchema(EntryFields):
 class EntryQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
     kind = ma.fields.Enum(Kind, by_value=True)
     tag = Tag()
-    emotion = ma.fields.String(validate=ma.validate.OneOf(emotion_names()))
+    emotion = EmotionName()
     session_id = ma.fields.UUID()
     visibility = ma.fields.Enum(Visibility, by_value=True)
 

@@ -2,10 +2,9 @@
 
 import marshmallow as ma
 
-from api.fields import EmotionList, Score, Text, TimeZoneName, Timestamp
+from api.fields import EmotionList, EmotionName, Score, Text, TimeZoneName, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
-from api.reference.data import emotion_names
 
 
 class MoodFields(ma.Schema):
@@ -32,7 +31,7 @@ class MoodUpdateSchema(MoodFields):
 
 
 class MoodQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
-    emotion = ma.fields.String(validate=ma.validate.OneOf(emotion_names()))
+    emotion = EmotionName()
 
 
 MoodPageSchema = page_schema(MoodSchema, "MoodPage")
