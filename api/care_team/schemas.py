@@ -5,7 +5,7 @@ import marshmallow as ma
 from api.care_team import codes
 from api.care_team.models import Scope
 from api.fields import Timestamp
-from api.pagination import PageQuerySchema, page_schema
+from api.pagination import page_schema
 from api.users.schemas import PersonSchema
 
 VERSION = {"minimum": 1, "maximum": 2**31 - 1}
