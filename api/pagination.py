@@ -72,6 +72,11 @@ def decode_time_cursor(cursor):
         raise ValidationFailed("cursor", "Not a cursor from this list.") from None
 
 
+def page_position(query):
+    """The (time, id) a list request continues after: from its `cursor`, or None on page one."""
+    return decode_time_cursor(query["cursor"]) if "cursor" in query else None
+
+
 def keyset(query, *, time_column, id_column, limit, after=None):
     """Newest first by time, then id; `after` is the last (time, id) of the previous page. One
     extra row tells whether more follow. An index on (..., time, id) serves it as one range scan."""

@@ -16,7 +16,7 @@ from api import records
 from api.access import PATIENTS, auth_required
 from api.idempotency import idempotent
 from api.jsonlists import contains
-from api.pagination import decode_time_cursor, page_response
+from api.pagination import page_position, page_response
 from api.smorest import (
     CREATED_HEADERS,
     created_response,
@@ -86,7 +86,7 @@ def register_resource(blp, spec):
         return records.get_owned(model, owner_id=current_user.id, record_id=path[id_arg])
 
     def list_records(self, query):
-        after = decode_time_cursor(query["cursor"]) if "cursor" in query else None
+        after = page_position(query)
         filters = records.time_range(model, query) + query_filters(spec, query)
         rows, more = records.list_page(model, owner_id=current_user.id, filters=filters, limit=query["limit"], after=after)
         return page_response(rows, more, time_field=model.TIME_FIELD)

@@ -7,7 +7,7 @@ from api.access import PATIENTS, auth_required
 from api.audit import service
 from api.audit.models import AuditEvent
 from api.audit.schemas import AccessLogPageSchema, AccessLogQuerySchema
-from api.pagination import decode_time_cursor, page_response
+from api.pagination import page_position, page_response
 from api.records import time_filters
 from api.smorest import Blueprint, operation
 
@@ -32,11 +32,10 @@ class AccessLog(MethodView):
         attempt: who, their role, what kind of record (and which, for a single one), when, and
         whether it was allowed. Events hold no health text. Filter by `from`/`to`.
         """
-        after = decode_time_cursor(query["cursor"]) if "cursor" in query else None
         events, more = service.access_log(
             patient_id=current_user.id,
             filters=time_filters(AuditEvent.occurred_at, query),
             limit=query["limit"],
-            after=after,
+            after=page_position(query),
         )
         return page_response(events, more, time_field="occurred_at")

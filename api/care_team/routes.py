@@ -16,7 +16,7 @@ from api.care_team.schemas import (
     InvitationSchema,
 )
 from api.idempotency import idempotent
-from api.pagination import PageQuerySchema, decode_time_cursor, page_response
+from api.pagination import PageQuerySchema, page_position, page_response
 from api.ratelimit import bearer_token_key, client_address, counts_failures, rate_limit
 from api.smorest import (
     CREATED_HEADERS,
@@ -44,8 +44,8 @@ care_team = Blueprint(
 )
 
 
-def _after(query):
-    return decode_time_cursor(query["cursor"]) if "cursor" in query else None
+# Not idempotent (see createInvitation), so no Idempotent-Replayed header.
+INVITATION_CREATED_HEADERS = {name: header for name, header in CREATED_HEADERS.items() if name != "Idempotent-Replayed"}
 
 
 @invitations.route("")
@@ -59,12 +59,12 @@ class InvitationList(MethodView):
 
         `status` says whether each is still `open`, `used` or `expired`. Codes are never shown again.
         """
-        rows, more = service.list_invitations(therapist_id=current_user.id, limit=query["limit"], after=_after(query))
+        rows, more = service.list_invitations(therapist_id=current_user.id, limit=query["limit"], after=page_position(query))
         return page_response(rows, more, time_field="created_at")
 
     @auth_required(roles=THERAPISTS)
     @operation("createInvitation")
-    @invitations.response(201, InvitationCreatedSchema, headers=CREATED_HEADERS)
+    @invitations.response(201, InvitationCreatedSchema, headers=INVITATION_CREATED_HEADERS)
     def post(self):
         """Create an invitation code for a patient.
 
@@ -133,7 +133,7 @@ class CareLinkList(MethodView):
 
         Each link names the therapist and the scopes you grant them. Revoked links are gone from here.
         """
-        rows, more = service.list_links(patient_id=current_user.id, limit=query["limit"], after=_after(query))
+        rows, more = service.list_links(patient_id=current_user.id, limit=query["limit"], after=page_position(query))
         return page_response(rows, more, time_field="created_at")
 
     @auth_required(roles=PATIENTS)

@@ -9,7 +9,7 @@ from api.assessments.routes import spec as assessments
 from api.entries.routes import spec as entries
 from api.entries.schemas import EntrySchema
 from api.moods.routes import spec as moods
-from api.pagination import decode_time_cursor, page_response
+from api.pagination import page_position, page_response
 from api.patients import service
 from api.patients.schemas import PatientListQuerySchema, PatientSummaryPageSchema
 from api.practices.routes import spec as practices
@@ -35,10 +35,6 @@ NOT_SHARED_404 = (
 )
 
 
-def _after(query):
-    return decode_time_cursor(query["cursor"]) if "cursor" in query else None
-
-
 @blp.route("")
 class PatientList(MethodView):
     @auth_required(roles=THERAPISTS)
@@ -52,7 +48,7 @@ class PatientList(MethodView):
         PHQ-9 and GAD-7 with severity, and open safety flags.
         """
         links, more, summaries = service.patient_summaries(
-            actor=current_user, limit=query["limit"], after=_after(query), request_id=g.request_id
+            actor=current_user, limit=query["limit"], after=page_position(query), request_id=g.request_id
         )
         return page_response(links, more, time_field="created_at", items=summaries)
 
@@ -73,7 +69,7 @@ def register_shared_resource(blp, spec):
             patient_id=patient_id,
             filters=filters,
             limit=query["limit"],
-            after=_after(query),
+            after=page_position(query),
             request_id=g.request_id,
         )
         return page_response(rows, more, time_field=spec.model.TIME_FIELD)
