@@ -296,3 +296,22 @@ def test_therapists_cannot_use_the_care_team_routes(client, make_account, link):
     for method, path in (("get", "/v1/care-team"), ("get", f"/v1/care-team/{made['id']}"),
                          ("delete", f"/v1/care-team/{made['id']}")):
         assert_problem(client.open(path, method=method, headers={**therapist.headers, "If-Match": '"1"'}), 403)
+
+
+def test_an_invitation_code_is_never_kept_for_a_replay(app, client, therapist):
+    """Replaying a create would mean storing its code, so Idempotency-Key is not honoured here."""
+    headers = {**therapist.headers, "Idempotency-Key": "invite-1"}
+    first, retry = (client.post("/v1/invitations", headers=headers) for _ in range(2))
+    assert first.status_code == retry.status_code == 201
+    assert first.json["code"] != retry.json["code"] and "Idempotent-Replayed" not in retry.headers
+    with app.app_context():
+        stored = db.session.execute(db.text("SELECT * FROM idempotency_keys")).all()
+    assert not any(code.replace("-", "") in repr(stored).replace("-", "") for code in (first.json["code"], retry.json["code"]))
+
+
+def test_an_invitation_carries_an_etag(client, therapist, invite):
+    invitation = invite(therapist)
+    url = f"/v1/invitations/{invitation['id']}"
+    read = client.get(url, headers=therapist.headers)
+    assert read.headers["ETag"] == '"1"'
+    assert client.get(url, headers={**therapist.headers, "If-None-Match": '"1"'}).status_code == 304
