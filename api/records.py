@@ -137,10 +137,18 @@ def _commit_write(record, current):
     if not db.session.is_modified(record):
         return record
     record.sync_seq = next_sync_seq(record.owner_id)
+    return commit_versioned(record, current)
+
+
+def commit_versioned(record, current):
+    """Commit a change to a record that has a version column; `current` dumps it for a 412.
+
+    If-Match was checked before the write; the version in the UPDATE's WHERE catches another
+    request that changed the record in between.
+    """
     try:
         db.session.commit()
     except StaleDataError:
-        # Another request changed the record between the If-Match check and this write.
         db.session.rollback()
         db.session.refresh(record)
         raise PreconditionFailed(current=current(record)) from None

@@ -12,6 +12,7 @@ from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.pagination import fetch_page
+from api.records import commit_versioned
 
 INVITATION_LIFETIME = timedelta(hours=72)
 
@@ -133,12 +134,4 @@ def revoke(link, *, current):
 
 
 def _commit(link, current):
-    if not db.session.is_modified(link):
-        return link
-    try:
-        db.session.commit()
-    except StaleDataError:
-        db.session.rollback()
-        db.session.refresh(link)
-        raise PreconditionFailed(current=current(link)) from None
-    return link
+    return commit_versioned(link, current) if db.session.is_modified(link) else link

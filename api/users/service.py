@@ -2,13 +2,12 @@
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm.exc import StaleDataError
 
 from api.auth import service as auth_service
 from api.auth.passwords import passwords
-from api.errors import Conflict, PreconditionFailed, Problem
+from api.errors import Conflict, Problem
 from api.extensions import db
-from api.records import SyncClock
+from api.records import SyncClock, commit_versioned
 from api.users.models import User
 from api.users.schemas import UserSchema
 
@@ -50,14 +49,7 @@ def register(*, email, password, display_name, role, timezone, country):
 def update_profile(*, user, changes):
     for name, value in changes.items():
         setattr(user, name, value)
-    try:
-        db.session.commit()
-    except StaleDataError:
-        # Another request updated the profile between our If-Match check and this write.
-        db.session.rollback()
-        db.session.refresh(user)
-        raise PreconditionFailed(current=UserSchema().dump(user)) from None
-    return user
+    return commit_versioned(user, UserSchema().dump)
 
 
 def check_password(*, user, password):
