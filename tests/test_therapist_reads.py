@@ -297,6 +297,27 @@ def test_patient_list_pages_without_a_query_per_patient(app, client, make_accoun
     assert len({item["patient_id"] for item in first["items"] + rest["items"]}) == 6 and rest["next_cursor"] is None
 
 
+def test_a_shared_record_is_read_once_then_logged(app, client, world):
+    """Token check, the record, the audit event: the commit does not send the record back for a
+    second fetch before it is serialised."""
+    from sqlalchemy import event
+
+    from api.extensions import db
+
+    therapist, pid = world.callers["linked with scope"], world.patient.id
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: statements.append(args[2].split()[0].upper())  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        read = client.get(f"/v1/patients/{pid}/moods/{world.records['moods']['id']}", headers=therapist.headers)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert read.json == world.records["moods"]
+    assert statements == ["SELECT", "SELECT", "INSERT"]
+
+
 def test_erasing_the_patient_removes_them_from_every_therapist_view(client, world):
     patient, therapist, pid = world.patient, world.callers["linked with scope"], world.patient.id
     login = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json

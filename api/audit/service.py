@@ -9,7 +9,11 @@ from api.pagination import fetch_page
 
 def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
     """Append one event per patient and commit it before any data leaves: a read that cannot be
-    logged does not happen."""
+    logged does not happen.
+
+    The commit leaves what the request has already read in place: the response shows exactly
+    the records the event is about, and they are not fetched a second time to serialise them.
+    """
     db.session.add_all(
         AuditEvent(
             actor_id=actor.id,
@@ -23,7 +27,12 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
         )
         for patient_id in patient_ids
     )
-    db.session.commit()
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def access_log(*, patient_id, filters=(), limit, after=None):

@@ -59,7 +59,8 @@ class CareLink(db.Model):
     revoked_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(default=1)
 
-    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id], lazy="selectin")
+    therapist: Mapped[User] = relationship(foreign_keys=[therapist_id])
+    patient: Mapped[User] = relationship(foreign_keys=[patient_id])
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (

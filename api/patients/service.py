@@ -2,6 +2,7 @@
 read (and each refused attempt) written to the audit log before any data leaves."""
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.access import shared_with
@@ -14,7 +15,7 @@ from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.models import utcnow
 from api.moods.models import Mood
-from api.pagination import fetch_page, keyset
+from api.pagination import fetch_page
 from api.records import live, next_sync_seq
 from api.users.models import User
 
@@ -55,6 +56,8 @@ def list_shared(spec, *, actor, patient_id, filters, limit, after, request_id):
     )
     if not allowed:
         raise NotFound()
+    # shared_records checks the link again, in the page's own WHERE: a link revoked between the
+    # two statements still shows nothing.
     model = spec.model
     query = shared_records(spec, therapist_id=actor.id, patient_id=patient_id).where(*filters)
     return fetch_page(query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after)
@@ -102,55 +105,47 @@ def patient_summaries(*, actor, limit, after, request_id):
     A fixed number of queries per page, whatever its size: the links, then one query per kind
     of summary for all the page's patients. Each patient shown gets an audit event.
     """
-    links = (
-        select(
-            CareLink.id,
-            CareLink.created_at,
-            CareLink.patient_id,
-            CareLink.scopes,
-            User.display_name,
-        )
-        .join(User, User.id == CareLink.patient_id)
-        .where(CareLink.therapist_id == actor.id, CareLink.revoked_at.is_(None))
+    links, more = fetch_page(
+        select(CareLink)
+        .options(joinedload(CareLink.patient))
+        .where(CareLink.therapist_id == actor.id, CareLink.revoked_at.is_(None)),
+        time_column=CareLink.created_at,
+        id_column=CareLink.id,
+        limit=limit,
+        after=after,
     )
-    rows = db.session.execute(
-        keyset(links, time_column=CareLink.created_at, id_column=CareLink.id, limit=limit, after=after)
-    ).all()
-    rows, more = rows[:limit], len(rows) > limit
-    if rows:
+    if links:
         audit.record(
             actor=actor,
-            patient_ids=[row.patient_id for row in rows],
+            patient_ids=[link.patient_id for link in links],
             action=Action.LIST,
             resource_type=ResourceType.PATIENT_SUMMARY,
             outcome=Outcome.ALLOWED,
             request_id=request_id,
         )
 
-    sharing_moods = [row.patient_id for row in rows if Scope.MOODS in row.scopes]
-    sharing_assessments = [row.patient_id for row in rows if Scope.ASSESSMENTS in row.scopes]
+    sharing_moods = [link.patient_id for link in links if Scope.MOODS in link.scopes]
+    sharing_assessments = [link.patient_id for link in links if Scope.ASSESSMENTS in link.scopes]
     moods = _latest_per_patient(Mood, sharing_moods)
     phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
     gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
     flags = _open_safety_flags(sharing_assessments)
 
-    summaries = []
-    for row in rows:
-        shares_assessments = Scope.ASSESSMENTS in row.scopes
-        summaries.append(
-            {
-                "patient_id": row.patient_id,
-                "display_name": row.display_name,
-                "link_id": row.id,
-                "linked_at": row.created_at,
-                "scopes": row.scopes,
-                "latest_mood": moods.get(row.patient_id),
-                "latest_phq9": phq9.get(row.patient_id),
-                "latest_gad7": gad7.get(row.patient_id),
-                "open_safety_flags": flags.get(row.patient_id, []) if shares_assessments else None,
-            }
-        )
-    return rows, more, summaries
+    summaries = [
+        {
+            "patient_id": link.patient_id,
+            "display_name": link.patient.display_name,
+            "link_id": link.id,
+            "linked_at": link.created_at,
+            "scopes": link.scopes,
+            "latest_mood": moods.get(link.patient_id),
+            "latest_phq9": phq9.get(link.patient_id),
+            "latest_gad7": gad7.get(link.patient_id),
+            "open_safety_flags": flags.get(link.patient_id, []) if Scope.ASSESSMENTS in link.scopes else None,
+        }
+        for link in links
+    ]
+    return links, more, summaries
 
 
 def _latest_per_patient(model, patient_ids, *conditions):
