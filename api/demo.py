@@ -135,18 +135,17 @@ def journal(start):
 def account(details, role):
     user = db.session.execute(select(User).where(User.email == details["email"])).scalar_one_or_none()
     if user is not None:
-        return user, False
-    user = users.register(
+        return user
+    return users.register(
         email=details["email"], password=details["password"], display_name=details["display_name"],
         role=role, timezone="America/New_York", country="US",
     )
-    return user, True
 
 
 def seed(now=None):
     """Create whatever part of the demo is missing; returns how many records it added."""
-    patient, _ = account(PATIENT, Role.PATIENT)
-    therapist, _ = account(THERAPIST, Role.THERAPIST)
+    patient = account(PATIENT, Role.PATIENT)
+    therapist = account(THERAPIST, Role.THERAPIST)
     start = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)
     added = 0
     for spec, body in journal(start):

@@ -3,7 +3,7 @@ the patient changes and links they revoke, effective on the therapist's next req
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
@@ -31,7 +31,7 @@ def test_an_invitation_shows_its_code_once_and_stores_only_a_hash(app, client, t
     assert CODE_SHAPE.fullmatch(invitation["code"])
     assert created.headers["Location"] == f"/v1/invitations/{invitation['id']}"
     assert invitation["status"] == "open" and invitation["used_at"] is None
-    lifetime = invitation_time(invitation["expires_at"]) - invitation_time(invitation["created_at"])
+    lifetime = datetime.fromisoformat(invitation["expires_at"]) - datetime.fromisoformat(invitation["created_at"])
     assert lifetime == timedelta(hours=72)
     # never shown again: not in the list, not in the item
     listed = client.get("/v1/invitations", headers=therapist.headers).json["items"]
@@ -42,12 +42,6 @@ def test_an_invitation_shows_its_code_once_and_stores_only_a_hash(app, client, t
         stored = db.session.execute(select(Invitation)).scalar_one()
         assert stored.code_hash == codes.code_hash(invitation["code"])
         assert invitation["code"].replace("-", "") not in repr(stored.__dict__)
-
-
-def invitation_time(text):
-    from datetime import datetime
-
-    return datetime.fromisoformat(text)
 
 
 def test_codes_carry_at_least_64_bits_and_no_ambiguous_characters():

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import Index, String, event
-from sqlalchemy.orm import Mapped, Session, foreign, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from api.extensions import db
 from api.models import new_id, string_enum, utcnow
@@ -64,9 +64,8 @@ class AuditLogIsAppendOnly(RuntimeError):
     pass
 
 
-@event.listens_for(Session, "before_flush")
-def _refuse_changes(session, flush_context, instances):
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_changes(mapper, connection, target):
     """No code path may change or delete an audit event once written."""
-    for instance in (*session.dirty, *session.deleted):
-        if isinstance(instance, AuditEvent):
-            raise AuditLogIsAppendOnly("audit events are append-only")
+    raise AuditLogIsAppendOnly("audit events are append-only")

@@ -108,20 +108,6 @@ class InvitationItem(MethodView):
         service.delete_invitation(invitation, current=InvitationSchema().dump)
 
 
-# Wrong codes are counted per token and per address; a code has 73 bits, so this only keeps
-# a guesser from trying at all.
-redemption_limits = [
-    rate_limit("RATELIMIT_CODE_FAILURES_PER_TOKEN", key_func=bearer_token_key, deduct_when=counts_failures(422)),
-    rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, deduct_when=counts_failures(422)),
-]
-
-
-def _throttled(func):
-    for limit in redemption_limits:
-        func = limit(func)
-    return func
-
-
 @care_team.route("")
 class CareLinkList(MethodView):
     @auth_required(roles=PATIENTS)
@@ -138,7 +124,10 @@ class CareLinkList(MethodView):
 
     @auth_required(roles=PATIENTS)
     @operation("createCareLink")
-    @_throttled
+    # Unusable codes are counted per token and per address. A code has 73 bits, so this only
+    # keeps a guesser from trying at all.
+    @rate_limit("RATELIMIT_CODE_FAILURES_PER_TOKEN", key_func=bearer_token_key, deduct_when=counts_failures(422))
+    @rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, deduct_when=counts_failures(422))
     @document_responses(409)
     @idempotent
     @care_team.arguments(CareLinkCreateSchema)

@@ -39,10 +39,15 @@ class InvitationCreatedSchema(InvitationSchema):
 InvitationPageSchema = page_schema(InvitationSchema, "InvitationPage")
 
 
+def _listed_once(scopes):
+    if len(set(scopes)) != len(scopes):
+        raise ma.ValidationError("List each scope once.")
+
+
 def Scopes(**kwargs):
     return ma.fields.List(
         ma.fields.String(validate=ma.validate.OneOf([scope.value for scope in Scope])),
-        validate=ma.validate.Length(max=len(Scope)),
+        validate=[ma.validate.Length(max=len(Scope)), _listed_once],
         metadata={
             "uniqueItems": True,
             "description": "What the therapist may read. Entries also need `visibility: care_team`; "
@@ -50,13 +55,6 @@ def Scopes(**kwargs):
         },
         **kwargs,
     )
-
-
-class ScopesMixin(ma.Schema):
-    @ma.validates("scopes")
-    def scopes_are_unique(self, value, **kwargs):
-        if len(set(value)) != len(value):
-            raise ma.ValidationError("List each scope once.")
 
 
 class CareLinkSchema(ma.Schema):
@@ -68,7 +66,7 @@ class CareLinkSchema(ma.Schema):
     updated_at = Timestamp(dump_only=True)
 
 
-class CareLinkCreateSchema(ScopesMixin):
+class CareLinkCreateSchema(ma.Schema):
     code = ma.fields.String(
         required=True,
         load_only=True,
@@ -82,7 +80,7 @@ class CareLinkCreateSchema(ScopesMixin):
     scopes = Scopes(required=True)
 
 
-class CareLinkUpdateSchema(ScopesMixin):
+class CareLinkUpdateSchema(ma.Schema):
     scopes = Scopes(required=True)
 
 
