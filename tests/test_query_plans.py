@@ -112,3 +112,19 @@ def test_the_access_log_and_care_team_lists_are_index_range_scans(app, deep):
     assert_range_scan(
         app, lambda: care_team.list_invitations(therapist_id=someone, limit=20, after=after), "ix_invitations_therapist_created"
     )
+
+
+def test_a_sync_page_reads_every_table_through_its_sync_index(app):
+    """The feed's one statement is a range scan of ix_<table>_owner_sync per kind; only the
+    merge of those few rows (at most limit + 1 from each) is sorted."""
+    from api.sync import service as sync
+
+    with app.app_context():
+        statement, parameters = executed_statement(
+            app, lambda: sync.changes_since(owner_id=uuid.uuid4(), after_seq=150_000, limit=100)
+        )
+        assert statement.count("UNION ALL") == 5, statement
+        plan, _ = plan_of(statement, parameters)
+        for model in (Mood, Entry, Session, Contact, Practice, Assessment):
+            assert f"ix_{model.__tablename__}_owner_sync" in plan, plan
+        db.session.rollback()

@@ -1,7 +1,13 @@
 """/v1/sync: one change feed of upserts and tombstones that never skips a change."""
 
+import base64
+import json
 import threading
 
+import pytest
+from sqlalchemy import event
+
+from api.extensions import db
 from tests.helpers import assert_problem
 
 
@@ -69,69 +75,137 @@ def test_therapists_and_anonymous_cannot_sync(client, therapist):
     assert_problem(client.get("/v1/sync"), 401)
 
 
+def test_tampered_cursors_are_422(client, patient):
+    def cursor(value):
+        return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
+
+    for value in ({"seq": True}, {"seq": 2**63}, {"seq": -1}, {"seq": 1.5}, {"seq": "1"}, {"seq": None}, [1], "x", 7):
+        response = client.get(f"/v1/sync?cursor={cursor(value)}", headers=patient.headers)
+        assert "cursor" in assert_problem(response, 422)["errors"], value
+    assert client.get(f"/v1/sync?cursor={cursor({'seq': 2**63 - 1})}", headers=patient.headers).json["changes"] == []
+
+
+# One record of each kind, and a change where the kind has PATCH.
+KINDS = {
+    "sessions": ("session", {"started_at": "2026-03-01T09:00:00Z"}, {"dose_mg": 35.0}),
+    "entries": ("entry", {"body": "The fog lifted."}, {"title": "After"}),
+    "moods": ("mood", {"mood": 5}, {"mood": 8}),
+    "contacts": ("contact", {"name": "Sam", "relationship": "friend"}, {"phone": "+1 555 0100"}),
+    "practices": ("practice", {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z"}, {"duration_minutes": 20}),
+    "assessments": ("assessment", {"instrument": "gad7", "answers": [1] * 7}, None),
+}
+
+
+def server_state(client, account):
+    """Every live record of the account, from the lists: {(type, id): record}."""
+    state = {}
+    for path, (kind, _, _) in KINDS.items():
+        cursor = None
+        while True:
+            page = client.get(f"/v1/{path}?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=account.headers).json
+            state.update({(kind, item["id"]): item for item in page["items"]})
+            cursor = page["next_cursor"]
+            if not cursor:
+                break
+    return state
+
+
+def replay(changes):
+    """Apply a feed the way a phone does; also check that no change came twice."""
+    deliveries = [(change["type"], change["id"], change["version"], change["op"]) for change in changes]
+    assert len(deliveries) == len(set(deliveries)), "a change was delivered twice"
+    replica = {}
+    for change in changes:
+        key = (change["type"], change["id"])
+        if change["op"] == "delete":
+            replica.pop(key, None)
+        else:
+            replica[key] = change["data"]
+    return replica
+
+
 def test_concurrent_writers_never_make_the_reader_skip_a_change(app, patient):
-    """Two devices write at once while a third pages through the feed: replaying the feed
-    must rebuild exactly the server's state, with no change delivered twice."""
-    writes_per_device = 30
+    """Four devices create, change and delete records of every kind while a fifth keeps its
+    cursor and pages through the feed in small pages: replaying what it saw must rebuild
+    exactly the server's state, with no change delivered twice. (Before the feed was read
+    from one snapshot, this missed one to eight changes of the ~380 in every run.)"""
+    devices, rounds = 4, 60
     done = threading.Event()
     errors = []
 
-    def device(tag):
+    def device(number):
         client = app.test_client()
+        paths = list(KINDS)
         try:
-            for index in range(writes_per_device):
-                created = client.post("/v1/moods", headers=patient.headers, json={"mood": 1 + index % 10, "note": f"{tag}-{index}"})
+            for index in range(rounds):
+                path = paths[(number + index) % len(paths)]
+                _, body, change = KINDS[path]
+                created = client.post(f"/v1/{path}", headers=patient.headers, json=body)
                 assert created.status_code == 201, created.json
-                url = f"/v1/moods/{created.json['id']}"
-                if index % 3 == 0:
-                    assert client.patch(url, headers={**patient.headers, "If-Match": '"1"'}, json={"mood": 10}).status_code == 200
+                url = f"/v1/{path}/{created.json['id']}"
+                if change and index % 2 == 0:
+                    changed = client.patch(url, headers={**patient.headers, "If-Match": '"1"'}, json=change)
+                    assert changed.status_code == 200, changed.json
                 if index % 5 == 0:
                     etag = client.get(url, headers=patient.headers).headers["ETag"]
                     assert client.delete(url, headers={**patient.headers, "If-Match": etag}).status_code == 204
         except Exception as error:  # surfaced below
             errors.append(error)
 
-    seen_changes = []
+    seen = []
     reader_client = app.test_client()
 
     def reader():
         cursor = None
         while True:
             finished = done.is_set()
-            changes, cursor = drain(reader_client, patient, cursor, limit=7)
-            seen_changes.extend(changes)
+            changes, cursor = drain(reader_client, patient, cursor, limit=5)
+            seen.extend(changes)
             if finished:
                 return
 
-    devices = [threading.Thread(target=device, args=(tag,)) for tag in ("phone", "tablet")]
+    writers = [threading.Thread(target=device, args=(number,)) for number in range(devices)]
     reading = threading.Thread(target=reader)
     reading.start()
-    for thread in devices:
+    for thread in writers:
         thread.start()
-    for thread in devices:
+    for thread in writers:
         thread.join()
     done.set()
     reading.join()
     assert not errors, errors
 
-    # replay the feed the way a phone would
-    replica = {}
-    for change in seen_changes:
-        if change["op"] == "delete":
-            replica.pop(change["id"], None)
-        else:
-            replica[change["id"]] = change["data"]
-    deliveries = [(change["id"], change["version"], change["op"]) for change in seen_changes]
-    assert len(deliveries) == len(set(deliveries)), "a change was delivered twice"
+    server = server_state(app.test_client(), patient)
+    assert len(server) == devices * rounds - devices * len(range(0, rounds, 5))
+    assert replay(seen) == server
 
-    server = {}
-    cursor = None
-    client = app.test_client()
-    while True:
-        page = client.get("/v1/moods?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=patient.headers).json
-        server.update({item["id"]: item for item in page["items"]})
-        cursor = page["next_cursor"]
-        if not cursor:
-            break
-    assert len(server) == 2 * writes_per_device - 2 * len(range(0, writes_per_device, 5))
-    assert replica == server
+
+def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client, patient):
+    """Records of every kind commit, one after another, while the feed's query is running.
+    Twice through all six kinds, so whatever order the feed reads its tables in, some older
+    change lands where the read has already been and a newer one where it has not. Whatever
+    that page shows, a reader that keeps its cursor must get every one of them."""
+    reader = threading.get_ident()
+    written = []
+
+    def write_every_kind_twice():
+        other = app.test_client()
+        for path in [*KINDS, *KINDS]:
+            written.append(other.post(f"/v1/{path}", headers=patient.headers, json=KINDS[path][1]).json["id"])
+
+    def during_the_read(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() == reader and "sync_seq >" in statement and not written:
+            writer = threading.Thread(target=write_every_kind_twice)
+            writer.start()
+            writer.join()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "after_cursor_execute", during_the_read)
+    try:
+        first, cursor = drain(client, patient)
+    finally:
+        event.remove(engine, "after_cursor_execute", during_the_read)
+    assert len(written) == 12
+    later, _ = drain(client, patient, cursor)
+    assert sorted(change["id"] for change in first + later) == sorted(written)

@@ -1,11 +1,16 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
+from sqlalchemy import String, literal, select, union_all
+
 from api.errors import ValidationFailed
 from api.extensions import db
 from api.pagination import decode_cursor, encode_cursor
 
 # (model, schema) for each synced resource; the model's SYNC_TYPE names it in the feed.
 SYNCED = []
+
+# Sequence numbers are BIGINT: a cursor beyond that range is not one of ours.
+MAX_SEQ = 2**63 - 1
 
 
 def register(model, schema):
@@ -19,41 +24,66 @@ def encode_sync_cursor(seq):
 def decode_sync_cursor(cursor):
     try:
         seq = decode_cursor(cursor)["seq"]
-        if not isinstance(seq, int) or seq < 0:
+        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:  # noqa: E721 (a bool is not a sequence number)
             raise ValueError
         return seq
     except (ValueError, TypeError, KeyError):
         raise ValidationFailed("cursor", "Not a cursor from /v1/sync.") from None
 
 
+def _positions(*, owner_id, after_seq, limit):
+    """(type, id, sync_seq) of the next limit + 1 changes, oldest first, read in ONE statement.
+
+    One statement sees one snapshot of every table. Six separate SELECTs would each see the
+    database at a different moment, and a newer change in a table read later could move the
+    cursor past an older one that committed in between. Each branch is one range scan of
+    ix_<table>_owner_sync.
+    """
+    branches = [
+        select(literal(model.SYNC_TYPE, String).label("type"), model.id.label("id"), model.sync_seq.label("seq"))
+        .where(model.owner_id == owner_id, model.sync_seq > after_seq)
+        .order_by(model.sync_seq)
+        .limit(limit + 1)
+        .subquery()
+        .select()
+        for model, _ in SYNCED
+    ]
+    feed = union_all(*branches).subquery()
+    return db.session.execute(select(feed).order_by(feed.c.seq).limit(limit + 1)).all()
+
+
 def changes_since(*, owner_id, after_seq, limit):
     """Up to `limit` changes after `after_seq`, oldest first.
 
     Every write takes the owner's next sequence number under a lock held until commit (see
-    records.SyncClock), so sequence order is commit order and nothing can appear behind a
-    cursor. Each resource contributes one index range scan of at most limit + 1 rows: the cost
-    follows the page size, not the size of the journal.
+    records.SyncClock), so sequence order is commit order: the snapshot of `_positions` holds
+    every change up to some number and none after it. The records are then loaded by id; one
+    that changed again since the snapshot now carries a higher sequence number, beyond every
+    position on this page, so it is left for the later page where it belongs. Cost follows the
+    page size, not the size of the journal.
     """
-    candidates = []
+    positions = _positions(owner_id=owner_id, after_seq=after_seq, limit=limit)
+    page, has_more = positions[:limit], len(positions) > limit
+    records = {}
     for model, schema in SYNCED:
-        rows = db.session.execute(
-            db.select(model)
-            .where(model.owner_id == owner_id, model.sync_seq > after_seq)
-            .order_by(model.sync_seq)
-            .limit(limit + 1)
-        ).scalars()
-        candidates.extend((row.sync_seq, row, schema) for row in rows)
-    candidates.sort(key=lambda candidate: candidate[0])
-    page, has_more = candidates[:limit], len(candidates) > limit
-    changes = [
-        {
-            "type": row.SYNC_TYPE,
-            "id": row.id,
-            "op": "delete" if row.deleted_at is not None else "upsert",
-            "version": row.version,
-            "data": None if row.deleted_at is not None else schema().dump(row),
-        }
-        for _, row, schema in page
-    ]
-    last_seq = page[-1][0] if page else after_seq
+        ids = [position.id for position in page if position.type == model.SYNC_TYPE]
+        if ids:
+            rows = db.session.execute(select(model).where(model.owner_id == owner_id, model.id.in_(ids))).scalars()
+            records.update(((model.SYNC_TYPE, row.id), (row, schema)) for row in rows)
+    changes = []
+    for position in page:
+        row, schema = records.get((position.type, position.id), (None, None))
+        if row is None or row.sync_seq != position.seq:
+            continue
+        deleted = row.deleted_at is not None
+        changes.append(
+            {
+                "type": position.type,
+                "id": row.id,
+                "op": "delete" if deleted else "upsert",
+                "version": row.version,
+                "data": None if deleted else schema().dump(row),
+            }
+        )
+    last_seq = page[-1].seq if page else after_seq
     return {"changes": changes, "next_cursor": encode_sync_cursor(last_seq), "has_more": has_more}
