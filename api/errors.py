@@ -41,6 +41,32 @@ def problem_type(slug):
     return PROBLEM_TYPE_BASE + slug
 
 
+# A 422 lists at most this many messages (and counts them all), so a body of a hundred thousand
+# bad fields costs a small answer, not a large one.
+MAX_LISTED_ERRORS = 20
+
+
+def cap_errors(errors, limit=MAX_LISTED_ERRORS):
+    """(the first `limit` messages, in the same nesting, and the count of all of them)."""
+    total = 0
+
+    def take(node):
+        nonlocal total
+        if isinstance(node, dict):
+            kept = {}
+            for key, child in node.items():
+                child = take(child)
+                if child:
+                    kept[key] = child
+            return kept
+        messages = node if isinstance(node, list) else [node]
+        room = max(limit - total, 0)
+        total += len(messages)
+        return messages[:room]
+
+    return take(errors), total
+
+
 def problem_response(status, detail=None, *, slug=None, title=None, errors=None, headers=None, extra=None):
     """Build a problem+json response; every error leaving the API goes through here."""
     body = {
@@ -50,7 +76,10 @@ def problem_response(status, detail=None, *, slug=None, title=None, errors=None,
         "detail": detail or DEFAULT_DETAIL.get(status) or HTTPStatus(status).description,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["errors"], count = cap_errors(errors)
+        if count > MAX_LISTED_ERRORS:
+            body["error_count"] = count
+            body["detail"] = f"{body['detail']} Only the first {MAX_LISTED_ERRORS} of {count} problems are listed."
     if extra:
         body.update(extra)
     response = current_app.response_class(
@@ -114,12 +143,12 @@ class Conflict(Problem):
 
 
 class ValidationFailed(Problem):
-    """A 422 raised after schema validation, by a rule that needs the database."""
+    """A 422 with field errors: one field's message, or `errors` nested as marshmallow nests them."""
 
     status = 422
 
-    def __init__(self, field, message):
-        super().__init__(errors={field: [message]})
+    def __init__(self, field=None, message=None, *, errors=None):
+        super().__init__(errors=errors if errors is not None else {field: [message]})
 
 
 class PreconditionRequired(Problem):

@@ -2,6 +2,7 @@
 
 import functools
 import zoneinfo
+from datetime import UTC
 
 import marshmallow as ma
 import pycountry
@@ -9,16 +10,45 @@ import pycountry
 from api.smorest import TIMESTAMP_MAX_LENGTH
 
 
+# Years a timestamp may have, as written. Far enough either way for any journal, and near enough
+# that converting to UTC can never leave the range a datetime can hold.
+EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
+YEAR_PATTERN = "^(19|20|21)[0-9]{2}-"
+
+
 class Timestamp(ma.fields.AwareDateTime):
-    """RFC 3339 date-time that must carry an offset; returned in UTC."""
+    """RFC 3339 date-time that must carry an offset, in the years 1900-2199; loaded as UTC."""
+
+    default_error_messages = {"out_of_range": f"Must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}."}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("format", "iso")
+        if not kwargs.get("dump_only"):
+            kwargs["metadata"] = {"pattern": YEAR_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, str) and len(value) > TIMESTAMP_MAX_LENGTH:
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        moment = super()._deserialize(value, attr, data, **kwargs)
+        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+            raise self.make_error("out_of_range")
+        return moment.astimezone(UTC)
+
+
+class BoundedList(ma.fields.List):
+    """A list with a maximum length that is checked before its items are: a body with 200,000
+    bad items costs one error, not 200,000. (The Length validator also gives the spec its
+    minItems/maxItems.)"""
+
+    def __init__(self, cls_or_instance, *, max_items, min_items=None, validate=(), **kwargs):
+        self.length = ma.validate.Length(min=min_items, max=max_items)
+        extra = [validate] if callable(validate) else list(validate)
+        super().__init__(cls_or_instance, validate=[self.length, *extra], **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if ma.utils.is_collection(value) and len(value) > self.length.max:
+            raise ma.ValidationError(self.length.message_max.format(max=self.length.max))
         return super()._deserialize(value, attr, data, **kwargs)
 
 
@@ -97,9 +127,9 @@ def EmotionName(**kwargs):
 
 def EmotionList(**kwargs):
     """Names from GET /v1/reference/emotions."""
-    return ma.fields.List(
+    return BoundedList(
         EmotionName(),
-        validate=ma.validate.Length(max=20),
+        max_items=20,
         metadata={"description": "Names from GET /v1/reference/emotions."},
         **kwargs,
     )

@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 import uuid
 from datetime import datetime, timedelta
 from functools import wraps
@@ -12,12 +13,14 @@ from sqlalchemy import ForeignKey, String, Text, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.body import json_body
 from api.errors import Problem, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.smorest import Blueprint
 
 HEADER = "Idempotency-Key"
+KEY_PATTERN = re.compile("[\x20-\x7e]{1,255}")
 REPLAY_WINDOW = timedelta(hours=24)
 # A claim still in flight after this long belonged to a request that died; a retry takes it over.
 ABANDONED_AFTER = timedelta(minutes=2)
@@ -58,11 +61,7 @@ class RequestInFlight(Problem):
 
 def fingerprint_request():
     """Method, path and body; JSON is canonicalised so a retry may order its keys differently."""
-    body = request.get_data()
-    try:
-        body = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
-        pass
+    body = json.dumps(json_body(), sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     digest.update(body)
     return digest.hexdigest()
@@ -121,8 +120,8 @@ def idempotent(func):
         key = request.headers.get(HEADER)
         if key is None:
             return func(*args, **kwargs)
-        if not 1 <= len(key) <= 255:
-            raise ValidationFailed(HEADER, "Must be 1 to 255 characters.")
+        if not KEY_PATTERN.fullmatch(key):
+            raise ValidationFailed(HEADER, "Must be 1 to 255 printable ASCII characters.")
         user_id = current_user.id
         fingerprint = fingerprint_request()
         claim = _claim(user_id, key, fingerprint)
@@ -152,7 +151,7 @@ def idempotent(func):
                 "description": "1-255 characters, unique per create; a retry within 24 h with the same body "
                 "replays the first response (`Idempotent-Replayed: true`). Same key, other body: 422; "
                 "first request still running: 409.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
             }
         ],
         responses={"409": "CONFLICT"},

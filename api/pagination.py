@@ -3,7 +3,7 @@
 import base64
 import json
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import marshmallow as ma
@@ -64,11 +64,13 @@ def decode_time_cursor(cursor):
     """(time, id) from a list cursor; a cursor that is not ours is a 422, never a 500."""
     try:
         time_text, id_text = decode_cursor(cursor)
+        if not (isinstance(time_text, str) and isinstance(id_text, str)):
+            raise ValueError
         moment = datetime.fromisoformat(time_text)
         if moment.tzinfo is None:
             raise ValueError
-        return moment, uuid.UUID(id_text)
-    except (ValueError, TypeError):
+        return moment.astimezone(UTC), uuid.UUID(id_text)
+    except (ValueError, TypeError, OverflowError):
         raise ValidationFailed("cursor", "Not a cursor from this list.") from None
 
 

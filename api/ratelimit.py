@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 from flask import current_app, request
 from flask_limiter import HeaderNames, Limiter
+from werkzeug.exceptions import HTTPException
+
+from api.body import json_body
+from api.errors import Problem
 
 EXTENSION_KEY = "rate_limiter"
 
@@ -46,8 +50,15 @@ def hashed(value):
 
 
 def login_email_key():
-    """Failed sign-ins are counted per normalised e-mail, whether or not an account has it."""
-    body = request.get_json(silent=True)
+    """Failed sign-ins are counted per normalised e-mail, whether or not an account has it.
+
+    A body that cannot be read counts under one shared key; the request is refused (400/413/422)
+    before any password is checked.
+    """
+    try:
+        body = json_body()
+    except (Problem, HTTPException):
+        body = None
     email = body.get("email") if isinstance(body, dict) else None
     email = email.strip().lower() if isinstance(email, str) else ""
     return "login-email:" + hashed(email)

@@ -24,6 +24,7 @@ from api.smorest import (
     item_response,
     operation,
     require_if_match,
+    takes_no_body,
     versioned,
 )
 from api.sync import service as sync
@@ -137,7 +138,9 @@ def register_resource(blp, spec):
     }
     item = {
         "get": decorate(read_record, patient_only, operation(f"get{spec.singular}"), versioned, blp.response(200, spec.schema)),
-        "delete": decorate(delete_record, patient_only, operation(f"delete{spec.singular}"), versioned, blp.response(204)),
+        "delete": decorate(
+            delete_record, patient_only, takes_no_body, operation(f"delete{spec.singular}"), versioned, blp.response(204)
+        ),
     }
     if spec.update_schema is not None:
         item["patch"] = decorate(

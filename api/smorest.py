@@ -13,6 +13,7 @@ from flask_smorest.utils import prepare_response
 from webargs.core import is_json
 from webargs.flaskparser import FlaskParser
 
+from api.body import FORBIDDEN_TEXT_MESSAGE, forbidden_text, has_body, json_body, raw_body
 from api.errors import (
     PROBLEM_MEDIA_TYPE,
     PreconditionFailed,
@@ -34,15 +35,9 @@ class UnsupportedMediaType(Problem):
         super().__init__("Send the request body as application/json.")
 
 
-class InvalidJSON(Problem):
-    status = 400
-
-    def __init__(self):
-        super().__init__("The request body is not valid JSON.")
-
-
 class Parser(FlaskParser):
-    """webargs parser: JSON bodies only, and unknown fields are errors in every location."""
+    """webargs parser: JSON bodies only, read through api.body's limits; unknown fields are
+    errors in every location; no query value may hold NUL or a lone surrogate."""
 
     DEFAULT_UNKNOWN_BY_LOCATION = {
         **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
@@ -51,15 +46,17 @@ class Parser(FlaskParser):
     }
 
     def load_json(self, req, schema):
-        has_body = bool(req.content_length) or "chunked" in req.headers.get("Transfer-Encoding", "")
-        if not has_body:
+        if not has_body():
             raise ValidationFailed("_schema", "This request needs a JSON object body.")
         if not is_json(req.mimetype):
             raise UnsupportedMediaType()
-        return super().load_json(req, schema)
+        return json_body()
 
-    def _handle_invalid_json_error(self, error, req, *args, **kwargs):
-        raise InvalidJSON()
+    def load_querystring(self, req, schema):
+        errors = {name: [FORBIDDEN_TEXT_MESSAGE] for name, values in req.args.lists() if any(map(forbidden_text, values))}
+        if errors:
+            raise ValidationFailed(errors=errors)
+        return super().load_querystring(req, schema)
 
 
 class ProblemSchema(ma.Schema):
@@ -84,6 +81,12 @@ class ProblemSchema(ma.Schema):
                     {"type": "object", "maxProperties": 100},
                 ]
             },
+        },
+    )
+    error_count = ma.fields.Integer(
+        validate=ma.validate.Range(1, 1000000),
+        metadata={
+            "description": "422 only, when `errors` lists just the first 20 problems: how many there are in all."
         },
     )
     current = ma.fields.Dict(
@@ -282,6 +285,19 @@ def document_responses(*statuses):
         return Blueprint.doc(responses=responses)(func)
 
     return decorator
+
+
+def takes_no_body(func):
+    """For operations without a request body: a body sent anyway is a 422, as an unknown field
+    would be, not silently ignored. Goes right below auth_required."""
+
+    @wraps(func)
+    def wrapper(*args, **kwargs):
+        if has_body() and raw_body():
+            raise ValidationFailed("_schema", "This operation takes no request body.")
+        return func(*args, **kwargs)
+
+    return document_responses(422)(wrapper)
 
 
 # --- versions and ETags ---------------------------------------------------------------------

@@ -4,7 +4,6 @@ import base64
 import json
 import threading
 
-import pytest
 from sqlalchemy import event
 
 from api.extensions import db

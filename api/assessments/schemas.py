@@ -3,17 +3,18 @@
 import marshmallow as ma
 
 from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
-from api.fields import Timestamp
+from api.fields import BoundedList, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 
 class AssessmentFields(ma.Schema):
     instrument = ma.fields.Enum(Instrument, by_value=True, required=True)
-    answers = ma.fields.List(
+    answers = BoundedList(
         ma.fields.Integer(strict=True, validate=ma.validate.Range(0, 3)),
         required=True,
-        validate=ma.validate.Length(min=7, max=9),
+        min_items=7,
+        max_items=9,
         metadata={"description": "Item answers 0-3 in questionnaire order: 9 for PHQ-9, 7 for GAD-7."},
     )
     taken_at = Timestamp(metadata={"description": "Default now."})

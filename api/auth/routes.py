@@ -7,7 +7,7 @@ from api.auth import service
 from api.auth.tokens import current_token_ids
 from api.auth.schemas import LoginSchema, TokenPairSchema
 from api.ratelimit import counts_failures, login_email_key, rate_limit
-from api.smorest import Blueprint, document_responses, operation, public
+from api.smorest import Blueprint, document_responses, operation, public, takes_no_body
 from api.users import service as users_service
 from api.users.schemas import RegistrationSchema, UserSchema
 
@@ -66,6 +66,7 @@ def login(data):
 
 @blp.route("/refresh", methods=["POST"])
 @auth_required(refresh=True)
+@takes_no_body
 @operation("refreshTokens")
 @blp.response(200, TokenPairSchema)
 def refresh():
@@ -81,6 +82,7 @@ def refresh():
 
 @blp.route("/logout", methods=["POST"])
 @auth_required()
+@takes_no_body
 @operation("logOut")
 @blp.response(204)
 def logout():

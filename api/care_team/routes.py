@@ -27,6 +27,7 @@ from api.smorest import (
     item_response,
     operation,
     require_if_match,
+    takes_no_body,
     versioned,
 )
 
@@ -63,6 +64,7 @@ class InvitationList(MethodView):
         return page_response(rows, more, time_field="created_at")
 
     @auth_required(roles=THERAPISTS)
+    @takes_no_body
     @operation("createInvitation")
     @invitations.response(201, InvitationCreatedSchema, headers=INVITATION_CREATED_HEADERS)
     def post(self):
@@ -95,6 +97,7 @@ class InvitationItem(MethodView):
         return item_response(invitation)
 
     @auth_required(roles=THERAPISTS)
+    @takes_no_body
     @operation("deleteInvitation")
     @versioned
     @invitations.response(204)
@@ -172,6 +175,7 @@ class CareLinkItem(MethodView):
         return link, etag_headers(link)
 
     @auth_required(roles=PATIENTS)
+    @takes_no_body
     @operation("deleteCareLink")
     @versioned
     @care_team.response(204)

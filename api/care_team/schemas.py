@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from api.care_team import codes
 from api.care_team.models import Scope
-from api.fields import Timestamp
+from api.fields import BoundedList, Timestamp
 from api.pagination import page_schema
 from api.users.schemas import PersonSchema
 
@@ -45,9 +45,10 @@ def _listed_once(scopes):
 
 
 def Scopes(**kwargs):
-    return ma.fields.List(
+    return BoundedList(
         ma.fields.String(validate=ma.validate.OneOf([scope.value for scope in Scope])),
-        validate=[ma.validate.Length(max=len(Scope)), _listed_once],
+        max_items=len(Scope),
+        validate=_listed_once,
         metadata={
             "uniqueItems": True,
             "description": "What the therapist may read. Entries also need `visibility: care_team`; "

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.entries.models import Kind, Visibility
-from api.fields import EmotionList, EmotionName, Text, Timestamp
+from api.fields import BoundedList, EmotionList, EmotionName, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 from api.users.schemas import PersonSchema
@@ -21,7 +21,7 @@ class EntryFields(ma.Schema):
     title = Text(max_length=200, allow_none=True)
     session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
     emotions = EmotionList()
-    tags = ma.fields.List(Tag(), validate=ma.validate.Length(max=30))
+    tags = BoundedList(Tag(), max_items=30)
     occurred_at = Timestamp(metadata={"description": "Default now."})
     visibility = ma.fields.Enum(
         Visibility, by_value=True, metadata={"description": "`private` (default) or `care_team`: shared with linked therapists."}

@@ -16,7 +16,15 @@ from api.practices.routes import spec as practices
 from api.records import time_range
 from api.resources import decorate, query_filters
 from api.sessions.routes import spec as sessions
-from api.smorest import Blueprint, document_responses, etag_headers, item_response, operation, versioned
+from api.smorest import (
+    Blueprint,
+    document_responses,
+    etag_headers,
+    item_response,
+    operation,
+    takes_no_body,
+    versioned,
+)
 
 blp = Blueprint(
     "patients",
@@ -113,6 +121,7 @@ for shared in SHARED:
 @blp.route("/<uuid:patient_id>/entries/<uuid:entry_id>/acknowledgement")
 class PatientEntryAcknowledgement(MethodView):
     @auth_required(roles=THERAPISTS)
+    @takes_no_body
     @operation("acknowledgePatientEntry")
     @document_responses(409)
     @blp.response(200, EntrySchema)

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import Text, Timestamp
+from api.fields import BoundedList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
@@ -34,10 +34,8 @@ class SessionFields(ma.Schema):
     setting = ma.fields.Enum(Setting, by_value=True, allow_none=True)
     provider = Text(max_length=200, allow_none=True)
     intention = Text(max_length=5000, allow_none=True)
-    side_effects = ma.fields.List(
-        ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS)), validate=ma.validate.Length(max=len(SIDE_EFFECTS))
-    )
-    vitals = ma.fields.List(ma.fields.Nested(VitalsSchema), validate=ma.validate.Length(max=50))
+    side_effects = BoundedList(ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS)), max_items=len(SIDE_EFFECTS))
+    vitals = BoundedList(ma.fields.Nested(VitalsSchema), max_items=50)
     notes = Text(max_length=10000, allow_none=True)
 
     @ma.validates("side_effects")

@@ -24,7 +24,8 @@ def encode_sync_cursor(seq):
 def decode_sync_cursor(cursor):
     try:
         seq = decode_cursor(cursor)["seq"]
-        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:  # noqa: E721 (a bool is not a sequence number)
+        # type(), not isinstance(): JSON `true` is a bool, and a bool is an int to Python.
+        if type(seq) is not int or not 0 <= seq <= MAX_SEQ:
             raise ValueError
         return seq
     except (ValueError, TypeError, KeyError):
