@@ -13,7 +13,7 @@ from werkzeug.routing import UUIDConverter
 
 from api.auth import passwords
 from api.errors import register_error_handlers
-from api import ratelimit
+from api import ratelimit, transactions
 from api.extensions import cors, db, jwt, migrate
 from api.models import render_migration_type
 from api.smorest import Api
@@ -120,14 +120,17 @@ def create_app(config_class=None):
     )
     for blueprint in resource_blueprints():
         api.register_blueprint(blueprint)
+    transactions.init_app(app)
     ratelimit.init_app(app)
 
     register_error_handlers(app)
     _register_request_hooks(app)
 
     from api.demo import seed_demo
+    from api.idempotency import purge_expired_answers
 
     app.cli.add_command(seed_demo)
+    app.cli.add_command(purge_expired_answers)
     return app
 
 

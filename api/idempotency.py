@@ -1,20 +1,30 @@
-"""Idempotency-Key on creating POSTs: a retried create replays the first answer, never makes two."""
+"""Idempotency-Key on creating POSTs: a retried create replays the first answer, never makes two.
+
+The stored answer is added to the same transaction as the record it answers for (see
+api/transactions.py), so a key is either unused or answered: a request that dies before its
+commit leaves nothing behind, and its retry simply runs. The answer holds the status and the
+record's id, never the body: a replay shows the record as it is now, and no journal text is
+kept beside it. Answers are kept 24 hours.
+"""
 
 import hashlib
 import json
 import re
+import threading
 import uuid
 from datetime import datetime, timedelta
 from functools import wraps
 
-from flask import current_app, request
+import click
+from flask import request
+from flask.cli import with_appcontext
 from flask_jwt_extended import current_user
-from sqlalchemy import ForeignKey, String, Text, delete, select
+from sqlalchemy import ForeignKey, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
-from api.errors import Problem, ValidationFailed
+from api.errors import NotFound, Problem, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.smorest import Blueprint
@@ -22,22 +32,19 @@ from api.smorest import Blueprint
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile("[\x20-\x7e]{1,255}")
 REPLAY_WINDOW = timedelta(hours=24)
-# A claim still in flight after this long belonged to a request that died; a retry takes it over.
-ABANDONED_AFTER = timedelta(minutes=2)
-REPLAYED_HEADERS = ("Location", "ETag")
 
 
 class IdempotencyKey(db.Model):
+    """The answer to a create that carried an Idempotency-Key: committed with the record it made."""
+
     __tablename__ = "idempotency_keys"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(255), primary_key=True)
     fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    # None while the first request is in flight.
-    status_code: Mapped[int | None]
-    response_body: Mapped[str | None] = mapped_column(Text)
-    response_headers: Mapped[str | None] = mapped_column(Text)
+    status_code: Mapped[int]
+    resource_id: Mapped[uuid.UUID]
 
 
 class KeyReusedWithAnotherBody(Problem):
@@ -59,6 +66,16 @@ class RequestInFlight(Problem):
         super().__init__("A request with this Idempotency-Key is still being processed; retry shortly.")
 
 
+class CreatedRecordGone(Problem):
+    status = 410
+    slug = "created-record-gone"
+
+    def __init__(self):
+        super().__init__(
+            "The first request with this Idempotency-Key created the record, and it has since been deleted."
+        )
+
+
 def fingerprint_request():
     """Method, path and body; JSON is canonicalised so a retry may order its keys differently."""
     body = json.dumps(json_body(), sort_keys=True, separators=(",", ":")).encode()
@@ -67,92 +84,130 @@ def fingerprint_request():
     return digest.hexdigest()
 
 
-def _claim(user_id, key, fingerprint):
-    """Insert the in-flight claim, or return the row that already holds this key."""
-    now = utcnow()
-    existing = db.session.get(IdempotencyKey, (user_id, key), populate_existing=True)
-    if existing is not None:
-        expired = existing.created_at < now - REPLAY_WINDOW
-        abandoned = existing.status_code is None and existing.created_at < now - ABANDONED_AFTER
-        if not (expired or abandoned):
-            return existing
-        db.session.delete(existing)
-        db.session.flush()
-    db.session.add(IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, created_at=now))
+def requested_key():
+    """The request's Idempotency-Key, or None; 422 when it is not 1-255 printable ASCII characters."""
+    key = request.headers.get(HEADER)
+    if key is not None and not KEY_PATTERN.fullmatch(key):
+        raise ValidationFailed(HEADER, "Must be 1 to 255 printable ASCII characters.")
+    return key
+
+
+def expired_answers(*conditions):
+    return delete(IdempotencyKey).where(IdempotencyKey.created_at < utcnow() - REPLAY_WINDOW, *conditions)
+
+
+@click.command("purge-idempotency-keys")
+@with_appcontext
+def purge_expired_answers():
+    """Delete every stored Idempotency-Key answer older than 24 hours (schedule it daily).
+
+    Each keyed create already clears its caller's old answers; this clears those of people who
+    have not written since.
+    """
+    deleted = db.session.execute(expired_answers()).rowcount
+    db.session.commit()
+    click.echo(f"Deleted {deleted} answer(s) older than 24 hours.")
+
+
+def _answer(user_id, key):
+    """The stored answer for this key if it is within the replay window, else None."""
+    return db.session.execute(
+        select(IdempotencyKey).where(
+            IdempotencyKey.user_id == user_id,
+            IdempotencyKey.key == key,
+            IdempotencyKey.created_at >= utcnow() - REPLAY_WINDOW,
+        )
+    ).scalar_one_or_none()
+
+
+# SQLite has no advisory locks; its writers queue on one database lock anyway. Within a process,
+# a second request with a key that is in flight is told so at once instead of queuing behind it.
+_held_in_process = set()
+_held_lock = threading.Lock()
+
+
+def _hold(user_id, key):
+    """Hold the key until this request's transaction ends; False when another request holds it."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        digest = hashlib.sha256(f"idempotency {user_id} {key}".encode()).digest()
+        lock_id = int.from_bytes(digest[:8], "big", signed=True)
+        return db.session.execute(select(func.pg_try_advisory_xact_lock(lock_id))).scalar_one()
+    with _held_lock:
+        if (user_id, key) in _held_in_process:
+            return False
+        _held_in_process.add((user_id, key))
+        return True
+
+
+def _let_go(user_id, key):
+    with _held_lock:
+        _held_in_process.discard((user_id, key))
+
+
+def _replay(answer, fingerprint, replay):
+    if answer.fingerprint != fingerprint:
+        raise KeyReusedWithAnotherBody()
     try:
-        db.session.commit()
-    except IntegrityError:
-        # Another request with the same key claimed it first.
-        db.session.rollback()
-        return db.session.get(IdempotencyKey, (user_id, key), populate_existing=True)
-    return None
+        record, _, headers = replay(answer.resource_id)
+    except NotFound:
+        raise CreatedRecordGone() from None
+    return record, answer.status_code, {**headers, "Idempotent-Replayed": "true"}
 
 
-def _release(user_id, key):
-    db.session.rollback()
-    db.session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key))
-    db.session.commit()
+def idempotent(replay):
+    """Honour Idempotency-Key (API.md §1) on a create whose view returns (record, status, headers).
 
+    `replay(record_id)` answers again for a record this key created: the same (record, status,
+    headers), built from the record as it is now. Goes right above the view, below
+    arguments/response, so a replay is serialised exactly as the first answer was.
+    """
 
-def _store(user_id, key, response):
-    claim = db.session.execute(
-        select(IdempotencyKey).where(IdempotencyKey.user_id == user_id, IdempotencyKey.key == key)
-    ).scalar_one()
-    claim.status_code = response.status_code
-    claim.response_body = response.get_data(as_text=True)
-    claim.response_headers = json.dumps({name: response.headers[name] for name in REPLAYED_HEADERS if name in response.headers})
-    db.session.commit()
-
-
-def _replay(claim):
-    response = current_app.response_class(claim.response_body, status=claim.status_code, mimetype="application/json")
-    for name, value in json.loads(claim.response_headers or "{}").items():
-        response.headers[name] = value
-    response.headers["Idempotent-Replayed"] = "true"
-    return response
-
-
-def idempotent(func):
-    """Honour Idempotency-Key (API.md §1). Goes below auth_required and above arguments/response."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        key = request.headers.get(HEADER)
-        if key is None:
-            return func(*args, **kwargs)
-        if not KEY_PATTERN.fullmatch(key):
-            raise ValidationFailed(HEADER, "Must be 1 to 255 printable ASCII characters.")
-        user_id = current_user.id
-        fingerprint = fingerprint_request()
-        claim = _claim(user_id, key, fingerprint)
-        if claim is not None:
-            if claim.fingerprint != fingerprint:
-                raise KeyReusedWithAnotherBody()
-            if claim.status_code is None:
+    def decorator(func):
+        @wraps(func)
+        def wrapper(*args, **kwargs):
+            key = requested_key()
+            if key is None:
+                return func(*args, **kwargs)
+            user_id, fingerprint = current_user.id, fingerprint_request()
+            answer = _answer(user_id, key)
+            if answer is not None:
+                return _replay(answer, fingerprint, replay)
+            if not _hold(user_id, key):
                 raise RequestInFlight()
-            return _replay(claim)
-        try:
-            response = current_app.make_response(func(*args, **kwargs))
-        except BaseException:
-            _release(user_id, key)
-            raise
-        if 200 <= response.status_code < 300:
-            _store(user_id, key, response)
-        else:
-            _release(user_id, key)
-        return response
+            try:
+                # An answer older than the window no longer counts; clear the caller's old ones.
+                db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
+                record, status, headers = func(*args, **kwargs)
+                db.session.add(
+                    IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id)
+                )
+                db.session.flush()
+            except IntegrityError:
+                # Another request with this key committed first (on SQLite, where writers queue
+                # on the database lock, this is where the second one learns it): answer as it did.
+                db.session.rollback()
+                answer = _answer(user_id, key)
+                if answer is None:
+                    raise
+                return _replay(answer, fingerprint, replay)
+            finally:
+                _let_go(user_id, key)
+            return record, status, headers
 
-    return Blueprint.doc(
-        parameters=[
-            {
-                "name": HEADER,
-                "in": "header",
-                "required": False,
-                "description": "1-255 characters, unique per create; a retry within 24 h with the same body "
-                "replays the first response (`Idempotent-Replayed: true`). Same key, other body: 422; "
-                "first request still running: 409.",
-                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
-            }
-        ],
-        responses={"409": "CONFLICT"},
-    )(wrapper)
+        return Blueprint.doc(
+            parameters=[
+                {
+                    "name": HEADER,
+                    "in": "header",
+                    "required": False,
+                    "description": "1-255 printable ASCII characters, unique per create. A retry within 24 h "
+                    "with the same body replays the first answer (`Idempotent-Replayed: true`): the same "
+                    "status and Location, with the record as it is now (410 if it has since been "
+                    "deleted). Same key, other body: 422; first request still running: 409.",
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
+                }
+            ],
+            responses={"409": "CONFLICT", "410": "GONE"},
+        )(wrapper)
+
+    return decorator

@@ -105,7 +105,11 @@ ID_TAKEN = "A record with this id already exists."
 
 
 def create_owned(model, *, owner_id, data):
-    """Insert a record (the client may choose its id, so records can be made offline)."""
+    """Insert a record (the client may choose its id, so records can be made offline).
+
+    Flushed, not committed: the request's unit of work commits it together with whatever else
+    the request wrote (api/transactions.py).
+    """
     record_id = data.pop("id", None) or new_id()
     if db.session.get(model, record_id) is not None:
         raise Conflict(ID_TAKEN)
@@ -113,7 +117,7 @@ def create_owned(model, *, owner_id, data):
     record.sync_seq = next_sync_seq(owner_id)
     db.session.add(record)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise Conflict(ID_TAKEN) from None

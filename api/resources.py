@@ -92,10 +92,15 @@ def register_resource(blp, spec):
         rows, more = records.list_page(model, owner_id=current_user.id, filters=filters, limit=query["limit"], after=after)
         return page_response(rows, more, time_field=model.TIME_FIELD)
 
+    def created(record):
+        return created_response(record, location=url_for(item_endpoint, **{id_arg: record.id}))
+
     def create_record(self, data):
         data = spec.prepare_create(data, owner_id=current_user.id)
-        record = records.create_owned(model, owner_id=current_user.id, data=data)
-        return created_response(record, location=url_for(item_endpoint, **{id_arg: record.id}))
+        return created(records.create_owned(model, owner_id=current_user.id, data=data))
+
+    def replay_create(record_id):
+        return created(records.get_owned(model, owner_id=current_user.id, record_id=record_id))
 
     def read_record(self, **path):
         return item_response(get_record(path))
@@ -131,9 +136,9 @@ def register_resource(blp, spec):
             create_record,
             patient_only,
             operation(f"create{spec.singular}"),
-            idempotent,
             blp.arguments(spec.create_schema),
             blp.response(201, spec.schema, headers=CREATED_HEADERS),
+            idempotent(replay_create),
         ),
     }
     item = {

@@ -132,9 +132,9 @@ class CareLinkList(MethodView):
     @rate_limit("RATELIMIT_CODE_FAILURES_PER_TOKEN", key_func=bearer_token_key, deduct_when=counts_failures(422))
     @rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, deduct_when=counts_failures(422))
     @document_responses(409)
-    @idempotent
     @care_team.arguments(CareLinkCreateSchema)
     @care_team.response(201, CareLinkSchema, headers=CREATED_HEADERS)
+    @idempotent(lambda link_id: created_link(service.get_link(patient_id=current_user.id, link_id=link_id)))
     def post(self, data):
         """Link a therapist with their invitation code, choosing what they may read.
 
@@ -142,8 +142,11 @@ class CareLinkList(MethodView):
         codes cannot be probed; wrong codes are throttled (429). 409 when that therapist is
         already on your care team (the code is not used up).
         """
-        link = service.redeem(patient_id=current_user.id, code=data["code"], scopes=data["scopes"])
-        return created_response(link, location=url_for(".CareLinkItem", link_id=link.id))
+        return created_link(service.redeem(patient_id=current_user.id, code=data["code"], scopes=data["scopes"]))
+
+
+def created_link(link):
+    return created_response(link, location=url_for(".CareLinkItem", link_id=link.id))
 
 
 @care_team.route("/<uuid:link_id>")

@@ -98,7 +98,7 @@ def redeem(*, patient_id, code, scopes):
     link = CareLink(patient_id=patient_id, therapist_id=therapist_id, scopes=list(scopes), created_at=now, updated_at=now)
     db.session.add(link)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
         db.session.rollback()
         raise AlreadyLinked() from None

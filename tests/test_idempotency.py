@@ -1,0 +1,181 @@
+"""A retried create never makes two records: the record and its stored answer commit together.
+
+Faults are injected where the old design broke (a record committed, its answer not): the
+database failing on the answer's write, and the worker process killed before the answer left.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import timedelta
+
+from sqlalchemy import event, exc, select, text, update
+
+from api.extensions import db
+from api.idempotency import IdempotencyKey
+from api.models import utcnow
+from config import BASE_DIR
+from tests.helpers import assert_problem
+
+
+def moods_with_note(client, account, note):
+    return [item for item in client.get("/v1/moods?limit=100", headers=account.headers).json["items"] if item["note"] == note]
+
+
+def test_the_database_failing_on_the_stored_answer_leaves_no_record_and_the_retry_makes_one(app, client, patient):
+    """The write of the answer fails after the record was written: the whole create is undone
+    (503), and the retry creates the record once. (Before, the record stayed, the key was left
+    "in flight" and retries got 409 for two minutes, then made a second record.)"""
+    wrote_the_record = []
+
+    def fail_the_answer(conn, cursor, statement, parameters, context, executemany):
+        words = statement.split()
+        if words[:3] == ["INSERT", "INTO", "moods"]:
+            wrote_the_record.append(True)
+        elif wrote_the_record and words[0] in ("INSERT", "UPDATE") and "idempotency_keys" in words[:3]:
+            wrote_the_record.clear()
+            raise exc.OperationalError(statement, parameters, Exception("the database went away"))
+
+    headers = {**patient.headers, "Idempotency-Key": "mood-fault-1"}
+    body = {"mood": 4, "note": "written once"}
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", fail_the_answer)
+    try:
+        failed = client.post("/v1/moods", headers=headers, json=body)
+    finally:
+        event.remove(engine, "before_cursor_execute", fail_the_answer)
+    assert_problem(failed, 503)
+    assert failed.headers["Retry-After"]
+    assert moods_with_note(client, patient, "written once") == []
+
+    retried = client.post("/v1/moods", headers=headers, json=body)
+    assert retried.status_code == 201, retried.json
+    assert "Idempotent-Replayed" not in retried.headers
+    again = client.post("/v1/moods", headers=headers, json=body)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == retried.json
+    assert [item["id"] for item in moods_with_note(client, patient, "written once")] == [retried.json["id"]]
+
+
+WORKER = textwrap.dedent(
+    """
+    import os, sys, threading
+    from api import create_app
+    from api.moods.schemas import MoodSchema
+    from config import TestingConfig
+
+    class Config(TestingConfig):
+        SQLALCHEMY_DATABASE_URI = os.environ["WORKER_DATABASE_URL"]
+
+    def written_then_killed(self, *args, **kwargs):
+        print("record written", flush=True)
+        threading.Event().wait()
+
+    app = create_app(Config)
+    MoodSchema.dump = written_then_killed  # the worker dies before its answer leaves
+    app.test_client().post(
+        "/v1/moods",
+        headers={"Authorization": "Bearer " + os.environ["WORKER_TOKEN"], "Idempotency-Key": "mood-killed-1"},
+        json={"mood": 6, "note": "killed mid-create"},
+    )
+    """
+)
+
+
+def test_a_worker_killed_mid_create_leaves_a_key_the_retry_can_use(config_class, client, patient):
+    """A worker process is SIGKILLed after writing the record, before answering. The phone
+    retries against another worker: one record, made by the retry. (Before, the record had
+    committed alone and the key stayed in flight: 409 for two minutes, then a duplicate.)"""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", WORKER],
+        cwd=BASE_DIR,
+        env={**os.environ, "WORKER_DATABASE_URL": config_class.SQLALCHEMY_DATABASE_URI, "WORKER_TOKEN": patient.access_token},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert worker.stdout.readline().strip() == "record written"
+    finally:
+        worker.send_signal(signal.SIGKILL)
+        worker.wait(10)
+
+    headers = {**patient.headers, "Idempotency-Key": "mood-killed-1"}
+    body = {"mood": 6, "note": "killed mid-create"}
+    deadline = time.monotonic() + 10
+    while True:  # the database may take a moment to see the dead worker's connection close
+        retried = client.post("/v1/moods", headers=headers, json=body)
+        if retried.status_code not in (409, 503) or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert retried.status_code == 201, retried.json
+    assert "Idempotent-Replayed" not in retried.headers
+    assert [item["id"] for item in moods_with_note(client, patient, "killed mid-create")] == [retried.json["id"]]
+
+
+def stored_answers(app):
+    with app.app_context():
+        rows = db.session.execute(text("SELECT * FROM idempotency_keys")).mappings().all()
+        db.session.remove()
+    return [dict(row) for row in rows]
+
+
+def test_the_stored_answer_holds_no_journal_text(app, client, patient, link, make_account):
+    marker = "MARKER-7f3a private words"
+    bodies = {
+        "/v1/moods": {"mood": 3, "note": marker},
+        "/v1/entries": {"body": marker, "title": marker, "tags": [marker[:20]]},
+        "/v1/sessions": {"started_at": "2026-03-01T09:00:00Z", "notes": marker, "intention": marker, "provider": marker},
+        "/v1/contacts": {"name": marker, "relationship": "friend", "notes": marker},
+        "/v1/practices": {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z", "notes": marker},
+    }
+    for path, body in bodies.items():
+        created = client.post(path, headers={**patient.headers, "Idempotency-Key": f"key {path}"}, json=body)
+        assert created.status_code == 201, created.json
+        assert client.post(path, headers={**patient.headers, "Idempotency-Key": f"key {path}"}, json=body).json == created.json
+    answers = stored_answers(app)
+    assert len(answers) == len(bodies)
+    assert all("MARKER" not in str(answer) for answer in answers)
+    assert {answer["status_code"] for answer in answers} == {201}
+
+
+def test_a_replay_shows_the_record_as_it_is_now_and_410_once_it_is_deleted(client, patient):
+    headers = {**patient.headers, "Idempotency-Key": "mood-then-edited"}
+    first = client.post("/v1/moods", headers=headers, json={"mood": 2})
+    url = first.headers["Location"]
+    changed = client.patch(url, headers={**patient.headers, "If-Match": '"1"'}, json={"mood": 9}).json
+    replay = client.post("/v1/moods", headers=headers, json={"mood": 2})
+    assert replay.status_code == 201 and replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json == changed and replay.headers["ETag"] == '"2"' and replay.headers["Location"] == url
+    client.delete(url, headers={**patient.headers, "If-Match": '"2"'})
+    assert_problem(client.post("/v1/moods", headers=headers, json={"mood": 2}), 410, "created-record-gone")
+    assert client.get("/v1/moods", headers=patient.headers).json["items"] == []
+
+
+def test_answers_older_than_24_hours_are_purged(app, client, make_account):
+    patient, other = make_account(), make_account()
+    for account, key in ((patient, "old-1"), (patient, "old-2"), (other, "others-old")):
+        client.post("/v1/moods", headers={**account.headers, "Idempotency-Key": key}, json={"mood": 4})
+    with app.app_context():
+        db.session.execute(update(IdempotencyKey).values(created_at=utcnow() - timedelta(hours=25)))
+        db.session.commit()
+    # the caller's next keyed create clears the caller's old answers
+    client.post("/v1/moods", headers={**patient.headers, "Idempotency-Key": "new-1"}, json={"mood": 4})
+    assert sorted(answer["key"] for answer in stored_answers(app)) == ["new-1", "others-old"]
+    # and `flask purge-idempotency-keys` clears everyone's
+    result = app.test_cli_runner().invoke(args=["purge-idempotency-keys"])
+    assert result.exit_code == 0 and "1 answer" in result.output
+    assert [answer["key"] for answer in stored_answers(app)] == ["new-1"]
+
+
+def test_a_key_is_never_left_in_flight_by_a_failed_create(app, client, patient):
+    """A create that fails for any reason stores nothing: the key is unused, not stuck."""
+    headers = {**patient.headers, "Idempotency-Key": "mood-invalid-session"}
+    bad = client.post("/v1/entries", headers=headers, json={"body": "x", "session_id": "00000000-0000-4000-8000-000000000000"})
+    assert_problem(bad, 422)
+    assert stored_answers(app) == []
+    with app.app_context():
+        assert db.session.execute(select(IdempotencyKey)).first() is None
+    assert client.post("/v1/entries", headers=headers, json={"body": "x"}).status_code == 201
