@@ -38,7 +38,8 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'journal.db'}")
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: SQL parameters hold journal text, and never appear in a log or an error.
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
 
     JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")
     JWT_ALGORITHM = "HS256"
@@ -61,7 +62,11 @@ class Config:
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
     REDIS_URL = env_str("REDIS_URL")
-    RATELIMIT_STORAGE_URI = env_str("RATELIMIT_STORAGE_URI", REDIS_URL or "memory://")
+    # Without Redis, counters live in a SQLite file that every worker process of this instance
+    # shares (api/ratelimit_storage.py): per-worker memory would multiply every limit.
+    RATELIMIT_STORAGE_URI = env_str(
+        "RATELIMIT_STORAGE_URI", REDIS_URL or f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"
+    )
     RATELIMIT_HEADERS_ENABLED = True
     # If Redis goes away, limit in memory per instance rather than fail every request.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
@@ -73,7 +78,7 @@ class Config:
     )
     RATELIMIT_REGISTER_PER_IP = env_str("RATELIMIT_REGISTER_PER_IP", "20 per hour")
     RATELIMIT_PASSWORD_CHECK_PER_USER = env_str("RATELIMIT_PASSWORD_CHECK_PER_USER", "5 per 15 minutes")
-    RATELIMIT_CODE_FAILURES_PER_TOKEN = env_str("RATELIMIT_CODE_FAILURES_PER_TOKEN", "10 per hour")
+    RATELIMIT_CODE_FAILURES_PER_ACCOUNT = env_str("RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "10 per hour")
     RATELIMIT_CODE_FAILURES_PER_IP = env_str("RATELIMIT_CODE_FAILURES_PER_IP", "30 per hour")
 
     CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")

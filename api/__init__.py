@@ -13,7 +13,7 @@ from werkzeug.routing import UUIDConverter
 
 from api.auth import passwords
 from api.errors import register_error_handlers
-from api import ratelimit, transactions
+from api import logs, ratelimit, transactions
 from api.extensions import cors, db, jwt, migrate
 from api.models import render_migration_type
 from api.smorest import Api
@@ -125,6 +125,7 @@ def create_app(config_class=None):
 
     register_error_handlers(app)
     _register_request_hooks(app)
+    logs.init_app(app)
 
     from api.demo import seed_demo
     from api.idempotency import purge_expired_answers
@@ -153,12 +154,16 @@ def _configure_sqlite(dbapi_connection, connection_record):
 def _register_request_hooks(app):
     @app.before_request
     def assign_request_id():
+        """The server's own id goes into audit events and logs; a client's X-Request-ID is
+        echoed and logged beside it, never stored as ours."""
+        g.request_id = uuid.uuid4().hex
+        request.environ["journal.request_id"] = g.request_id  # for gunicorn's access log
         given = request.headers.get("X-Request-ID", "")
-        g.request_id = given if REQUEST_ID_PATTERN.fullmatch(given) else uuid.uuid4().hex
+        g.client_request_id = given if REQUEST_ID_PATTERN.fullmatch(given) else None
 
     @app.after_request
     def common_headers(response):
-        response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = g.get("client_request_id") or g.get("request_id") or uuid.uuid4().hex
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

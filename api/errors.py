@@ -1,12 +1,12 @@
 """The one place that shapes every error response as RFC 9457 application/problem+json."""
 
-import logging
 from http import HTTPStatus
 
-from flask import current_app, g, json
+from flask import current_app, json
 from sqlalchemy.exc import IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from api import logs
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://integration-journal.org/problems/"
 
@@ -33,9 +33,6 @@ DEFAULT_DETAIL = {
     422: "The request has invalid fields; see `errors`.",
     500: "The server failed to handle this request. It has been logged; quote the X-Request-ID.",
 }
-
-log = logging.getLogger(__name__)
-
 
 def problem_type(slug):
     return PROBLEM_TYPE_BASE + slug
@@ -211,7 +208,7 @@ def handle_integrity_error(error):
     from api.extensions import db
 
     db.session.rollback()
-    log.warning("integrity error: %s", error.orig.__class__.__name__)
+    logs.refused_by_database(error, 409)
     return problem_response(409, "The request conflicts with data that already exists.")
 
 
@@ -219,7 +216,7 @@ def handle_database_unavailable(error):
     from api.extensions import db
 
     db.session.rollback()
-    log.error("database unavailable: %s", error.__class__.__name__)
+    logs.refused_by_database(error, 503)
     return problem_response(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
 
 
@@ -229,7 +226,7 @@ def handle_unexpected_error(error):
     from api.extensions import db
 
     db.session.rollback()
-    log.exception("unhandled error (request id %s)", g.get("request_id"))
+    logs.unexpected_error(error)
     return problem_response(500)
 
 

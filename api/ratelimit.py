@@ -9,9 +9,13 @@ import hashlib
 from dataclasses import dataclass
 
 from flask import current_app, request
+from flask_jwt_extended import decode_token
+from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import HeaderNames, Limiter
+from jwt import PyJWTError
 from werkzeug.exceptions import HTTPException
 
+from api import ratelimit_storage  # noqa: F401  (registers the sqlite-file:// storage)
 from api.body import json_body
 from api.errors import Problem
 
@@ -23,13 +27,18 @@ class DeclaredLimit:
     config_key: str
     key_func: object = None
     deduct_when: object = None
+    shared_by: str | None = None
 
 
-def rate_limit(config_key, *, key_func=None, deduct_when=None):
-    """Limit a view by the limit string in app.config[config_key] (read per request)."""
+def rate_limit(config_key, *, key_func=None, deduct_when=None, shared_by=None):
+    """Limit a view by the limit string in app.config[config_key] (read per request).
+
+    Views that name the same `shared_by` draw on one count (each view has its own otherwise).
+    """
 
     def decorator(func):
-        func._rate_limits = [*getattr(func, "_rate_limits", []), DeclaredLimit(config_key, key_func, deduct_when)]
+        declared = DeclaredLimit(config_key, key_func, deduct_when, shared_by)
+        func._rate_limits = [*getattr(func, "_rate_limits", []), declared]
         return func
 
     return decorator
@@ -64,9 +73,22 @@ def login_email_key():
     return "login-email:" + hashed(email)
 
 
-def bearer_token_key():
-    """Password checks behind a token are counted per token (only fresh tokens reach them)."""
-    return "bearer:" + hashed(request.headers.get("Authorization", ""))
+def account_key():
+    """Counted per account: the subject of the bearer token, once its signature, expiry, issuer
+    and audience check out. However the header is spaced, and across refreshes and new sign-ins,
+    the same person has one count.
+
+    Runs before the view authenticates; a request whose token does not verify is refused there
+    (401, never counted), so it shares one key here.
+    """
+    parts = request.headers.get("Authorization", "").split()
+    try:
+        if len(parts) != 2 or parts[0] != "Bearer":
+            raise ValueError
+        subject = decode_token(parts[1])["sub"]
+    except (PyJWTError, JWTExtendedException, ValueError, KeyError):
+        return "account:unverified"
+    return f"account:{subject}"
 
 
 def counts_failures(status):
@@ -105,12 +127,12 @@ def init_app(app):
     limiter.init_app(app)
     for endpoint, view in list(app.view_functions.items()):
         for declared, methods in _declared_limits(view):
-            view = limiter.limit(
-                config_limit(declared.config_key),
-                key_func=declared.key_func,
-                deduct_when=declared.deduct_when,
-                methods=methods,
-            )(view)
+            options = {"key_func": declared.key_func, "deduct_when": declared.deduct_when, "methods": methods}
+            limit = config_limit(declared.config_key)
+            if declared.shared_by:
+                view = limiter.shared_limit(limit, declared.shared_by, **options)(view)
+            else:
+                view = limiter.limit(limit, **options)(view)
         app.view_functions[endpoint] = view
     app.extensions[EXTENSION_KEY] = limiter
 

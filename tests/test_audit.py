@@ -1,6 +1,8 @@
 """The audit log: one event per therapist read, one per refused attempt, no health text, never
 changed; and the patient's view of it at /v1/me/access-log."""
 
+import json
+import re
 import uuid
 
 import pytest
@@ -47,19 +49,20 @@ def test_every_read_is_one_event(app, client, shared):
     patient, therapist, entry = shared
     base = f"/v1/patients/{patient.id}/entries"
     assert events(app) == []
-    client.get(base, headers={**therapist.headers, "X-Request-ID": "req-list-1"})
-    assert events(app) == [
-        {
-            "actor_id": therapist.id,
-            "actor_role": "therapist",
-            "patient_id": patient.id,
-            "action": "list",
-            "resource_type": "entry",
-            "resource_id": None,
-            "outcome": "allowed",
-            "request_id": "req-list-1",
-        }
-    ]
+    listed = client.get(base, headers={**therapist.headers, "X-Request-ID": "req-list-1"})
+    assert listed.headers["X-Request-ID"] == "req-list-1"  # echoed to the client ...
+    [event] = events(app)
+    # ... but the audit keeps the server's own id: a client cannot write into the patient's log
+    assert re.fullmatch("[0-9a-f]{32}", event.pop("request_id"))
+    assert event == {
+        "actor_id": therapist.id,
+        "actor_role": "therapist",
+        "patient_id": patient.id,
+        "action": "list",
+        "resource_type": "entry",
+        "resource_id": None,
+        "outcome": "allowed",
+    }
     read = client.get(f"{base}/{entry['id']}", headers=therapist.headers)
     # a revalidation that answers 304 is a read too
     client.get(f"{base}/{entry['id']}", headers={**therapist.headers, "If-None-Match": read.headers["ETag"]})
@@ -196,3 +199,14 @@ def test_access_log_filters_by_time(client, shared):
     assert client.get("/v1/me/access-log?to=2000-01-01T00:00:00Z", headers=patient.headers).json["items"] == []
     assert len(client.get("/v1/me/access-log?from=2000-01-01T00:00:00Z", headers=patient.headers).json["items"]) == 1
     assert_problem(client.get(f"/v1/me/access-log?cursor={uuid.uuid4().hex}", headers=patient.headers), 422)
+
+
+def test_a_client_chosen_request_id_never_reaches_the_patients_access_log(client, shared):
+    patient, therapist, entry = shared
+    chosen = "call-me-on-555-0100"
+    client.get(f"/v1/patients/{patient.id}/entries/{entry['id']}", headers={**therapist.headers, "X-Request-ID": chosen})
+    client.get(f"/v1/patients/{patient.id}/moods/{entry['id']}", headers={**therapist.headers, "X-Request-ID": chosen})
+    logged = client.get("/v1/me/access-log", headers=patient.headers).json["items"]
+    assert [item["outcome"] for item in logged] == ["denied", "allowed"]
+    assert all(re.fullmatch("[0-9a-f]{32}", item["request_id"]) for item in logged)
+    assert chosen not in json.dumps(logged)

@@ -185,7 +185,7 @@ def test_only_patients_redeem_codes(client, make_account, invite):
 
 
 def test_wrong_codes_are_throttled(app, client, make_account, invite, monkeypatch):
-    monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_TOKEN", "3 per hour")
+    monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "3 per hour")
     therapist, patient = make_account("therapist"), make_account()
     for _ in range(3):
         assert_problem(redeem(client, patient, codes.new_code()), 422)
@@ -195,7 +195,7 @@ def test_wrong_codes_are_throttled(app, client, make_account, invite, monkeypatc
 
 
 def test_successful_redemptions_do_not_count_towards_the_throttle(app, client, make_account, invite, monkeypatch):
-    monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_TOKEN", "1 per hour")
+    monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "1 per hour")
     patient = make_account()
     for _ in range(3):
         assert redeem(client, patient, invite(make_account("therapist"))["code"]).status_code == 201

@@ -1,6 +1,9 @@
 """Configuration: secrets from the environment, database settings, and the README documenting them."""
 
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from sqlalchemy import text
@@ -88,3 +91,21 @@ def test_readme_documents_every_environment_variable():
     assert not missing, f"README.md does not document {missing}"
     assert "TEST_DATABASE_URL" in readme and "APP_ENV" in readme
 
+
+
+@pytest.mark.parametrize(
+    "environment, storage",
+    [
+        ({}, f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"),
+        ({"REDIS_URL": "redis://cache:6379/0"}, "redis://cache:6379/0"),
+        ({"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_STORAGE_URI": "memory://"}, "memory://"),
+    ],
+)
+def test_rate_limits_are_shared_by_the_instance_by_default(environment, storage):
+    """Without Redis, every worker process of an instance counts in one file; never per-process memory."""
+    env = {name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
+    printed = subprocess.run(
+        [sys.executable, "-c", "from config import ProductionConfig; print(ProductionConfig.RATELIMIT_STORAGE_URI)"],
+        cwd=BASE_DIR, env={**env, **environment}, capture_output=True, text=True, check=True,
+    ).stdout.strip()
+    assert printed == storage

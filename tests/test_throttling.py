@@ -1,5 +1,6 @@
 """Login throttling per e-mail (failures) and per IP; counters shared through Redis when set."""
 
+import time
 import uuid
 
 import pytest
@@ -7,7 +8,8 @@ import redis
 
 from api import create_app
 from api.ratelimit import limiter_of
-from tests.helpers import PASSWORD, assert_problem
+from api.ratelimit_storage import SQLiteFileStorage
+from tests.helpers import PASSWORD, assert_problem, bearer
 
 
 def attempt(client, email, password="wrong password!", ip="10.0.0.1"):
@@ -96,3 +98,68 @@ def test_an_unreachable_redis_falls_back_to_in_memory_limits(config_class, patie
     assert client.get("/v1/me", headers=patient.headers).status_code == 200
     statuses = [attempt(client, patient.email).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
+
+
+def wrong_password_change(client, authorization):
+    body = {"current_password": "not my password", "new_password": "a brand new passphrase"}
+    return client.post("/v1/me/password", headers={"Authorization": authorization}, json=body)
+
+
+def test_password_checks_are_counted_per_account_however_the_header_is_spaced(client, patient):
+    token = patient.access_token
+    spellings = [f"Bearer {token}", f"Bearer  {token}", f" Bearer {token} ", f"Bearer\t{token}", f"Bearer {token}\t"]
+    assert [wrong_password_change(client, spelling).status_code for spelling in spellings] == [403] * 5
+    assert_problem(wrong_password_change(client, f"Bearer   {token}"), 429, "rate-limited")
+    # account erasure shares the count: it checks the same password
+    erase = client.delete("/v1/me", headers={"Authorization": f"Bearer {token}"}, json={"password": "not my password"})
+    assert_problem(erase, 429)
+
+
+def test_password_checks_are_counted_per_account_across_sign_ins(client, patient):
+    for _ in range(5):
+        assert wrong_password_change(client, f"Bearer {patient.access_token}").status_code == 403
+    fresh = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json["access_token"]
+    assert_problem(wrong_password_change(client, f"Bearer {fresh}"), 429)
+
+
+def test_the_invitation_code_limit_survives_a_refresh_and_a_new_sign_in(app, client, patient, monkeypatch):
+    monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "3 per hour")
+    body = {"code": "AAAAA-BBBBB-CCCCC", "scopes": ["moods"]}
+    for _ in range(2):
+        assert client.post("/v1/care-team", headers=bearer(patient.access_token), json=body).status_code == 422
+    refreshed = client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)).json["access_token"]
+    assert client.post("/v1/care-team", headers=bearer(refreshed), json=body).status_code == 422
+    assert_problem(client.post("/v1/care-team", headers=bearer(refreshed), json=body), 429)
+    signed_in = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json["access_token"]
+    assert_problem(client.post("/v1/care-team", headers=bearer(signed_in), json=body), 429)
+
+
+def test_another_account_is_not_held_back_by_ones_limit(client, make_account):
+    first, second = make_account(), make_account()
+    for _ in range(6):
+        wrong_password_change(client, f"Bearer {first.access_token}")
+    assert wrong_password_change(client, f"Bearer {second.access_token}").status_code == 403
+
+
+def test_without_redis_the_counters_live_in_a_file_every_worker_shares(config_class, patient, tmp_path):
+    """Two apps stand for two worker processes of one instance: each its own limiter and
+    connections, one counter file. (flask-limiter's memory storage would count per worker.)"""
+    local = type("Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"})
+    first, second = create_app(local), create_app(local)
+    statuses = [attempt(worker.test_client(), patient.email).status_code for worker in (first, second) * 3]
+    assert statuses == [401] * 5 + [429]
+    assert attempt(first.test_client(), patient.email).status_code == 429
+
+
+def test_the_file_storage_counts_in_fixed_windows(tmp_path):
+    storage = SQLiteFileStorage(f"sqlite-file://{tmp_path / 'limits.sqlite'}")
+    assert [storage.incr("k", expiry=0.2) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("k") == 3 and storage.get("other") == 0
+    assert time.time() < storage.get_expiry("k") <= time.time() + 0.2
+    time.sleep(0.25)
+    assert storage.get("k") == 0
+    assert storage.incr("k", expiry=10, amount=2) == 2  # a new window
+    storage.clear("k")
+    assert storage.get("k") == 0
+    storage.incr("a", expiry=10)
+    assert storage.reset() == 1 and storage.check()

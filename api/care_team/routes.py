@@ -17,7 +17,7 @@ from api.care_team.schemas import (
 )
 from api.idempotency import idempotent
 from api.pagination import PageQuerySchema, page_position, page_response
-from api.ratelimit import bearer_token_key, client_address, counts_failures, rate_limit
+from api.ratelimit import account_key, client_address, counts_failures, rate_limit
 from api.smorest import (
     CREATED_HEADERS,
     Blueprint,
@@ -127,9 +127,9 @@ class CareLinkList(MethodView):
 
     @auth_required(roles=PATIENTS)
     @operation("createCareLink")
-    # Unusable codes are counted per token and per address. A code has 73 bits, so this only
+    # Unusable codes are counted per account and per address. A code has 73 bits, so this only
     # keeps a guesser from trying at all.
-    @rate_limit("RATELIMIT_CODE_FAILURES_PER_TOKEN", key_func=bearer_token_key, deduct_when=counts_failures(422))
+    @rate_limit("RATELIMIT_CODE_FAILURES_PER_ACCOUNT", key_func=account_key, deduct_when=counts_failures(422))
     @rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, deduct_when=counts_failures(422))
     @document_responses(409)
     @care_team.arguments(CareLinkCreateSchema)

@@ -5,15 +5,16 @@ from flask_jwt_extended import current_user
 
 from api.access import auth_required
 from api.auth.tokens import current_token_ids
-from api.ratelimit import bearer_token_key, counts_failures, rate_limit
+from api.ratelimit import account_key, counts_failures, rate_limit
 from api.smorest import Blueprint, etag_headers, item_response, operation, require_if_match, versioned
 from api.users import service
 from api.users.schemas import AccountErasureSchema, PasswordChangeSchema, ProfileUpdateSchema, UserSchema
 
 blp = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in person's own account.")
 
+# Password change and erasure check the same password, so their wrong guesses count together.
 password_check_limit = rate_limit(
-    "RATELIMIT_PASSWORD_CHECK_PER_USER", key_func=bearer_token_key, deduct_when=counts_failures(403)
+    "RATELIMIT_PASSWORD_CHECK_PER_USER", key_func=account_key, deduct_when=counts_failures(403), shared_by="password-check"
 )
 
 
