@@ -117,3 +117,28 @@ def test_the_access_log_holds_paths_and_request_ids_never_query_strings_or_text(
     assert "x_request_id=support-ticket-77" in text
     for secret in (MARKER, tokens["access_token"], tokens["refresh_token"], PASSWORD, "limit=5", "?"):
         assert secret not in text, f"{secret!r} is in the server log:\n{text}"
+
+
+def chunked_post(base, path, body):
+    """POST `body` with Transfer-Encoding: chunked over a raw socket; returns (status, problem)."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode())
+        for start in range(0, len(body), 65536):
+            chunk = body[start:start + 65536]
+            connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.sendall(b"0\r\n\r\n")
+        answer = b""
+        while data := connection.recv(65536):
+            answer += data
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(payload)
+
+
+def test_a_chunked_body_over_the_limit_is_413_from_the_real_server(server):
+    base, _ = server
+    status, problem = chunked_post(base, "/v1/auth/login", b'{"email": "' + b"a" * 2_000_000 + b'", "password": "x"}')
+    assert status == 413 and problem["type"].endswith("/payload-too-large")
+    status, problem = chunked_post(base, "/v1/auth/login", b'{"email": "nobody@example.org", "password": "wrong password"}')
+    assert status == 401
