@@ -127,7 +127,12 @@ _held_lock = threading.Lock()
 
 
 def _hold(user_id, key):
-    """Hold the key until this request's transaction ends; False when another request holds it."""
+    """Hold the key while this create runs; False when another request holds it.
+
+    On PostgreSQL an advisory lock, held by the transaction until it ends, on every instance.
+    On SQLite a note in this process, let go when the create returns: a second request that
+    slips in before the commit queues on the database lock and then finds the answer.
+    """
     if db.session.get_bind().dialect.name == "postgresql":
         digest = hashlib.sha256(f"idempotency {user_id} {key}".encode()).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
