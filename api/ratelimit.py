@@ -1,18 +1,27 @@
 """Rate limits: declared on routes, enforced by one flask-limiter Limiter per app.
 
 Routes say what they need with `@rate_limit(...)`; `init_app` builds the app's own Limiter
-(in-memory, or Redis when REDIS_URL is set so every instance shares the counters) and applies
-the declarations to the registered views. Two apps in one process never share counters.
+(counters in Redis when REDIS_URL is set, so every instance shares them; else in a SQLite file
+that every worker process of this instance shares) and applies the declarations to the
+registered views. Two apps in one process never share counters.
+
+A limit on failures (`counts=`: wrong passwords, unusable codes) takes its slot when the request
+starts, in one atomic increment, and gives it back when the answer is not a failure. Checking
+first and counting afterwards would let a burst of simultaneous guesses all pass the check.
 """
 
 import hashlib
+import re
+import time
 from dataclasses import dataclass
+from functools import wraps
 
 from flask import current_app, request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import HeaderNames, Limiter
 from jwt import PyJWTError
+from limits import parse
 from werkzeug.exceptions import HTTPException
 
 from api import ratelimit_storage  # noqa: F401  (registers the sqlite-file:// storage)
@@ -26,18 +35,19 @@ EXTENSION_KEY = "rate_limiter"
 class DeclaredLimit:
     config_key: str
     key_func: object = None
-    deduct_when: object = None
+    counts: object = None
     shared_by: str | None = None
 
 
-def rate_limit(config_key, *, key_func=None, deduct_when=None, shared_by=None):
+def rate_limit(config_key, *, key_func=None, counts=None, shared_by=None):
     """Limit a view by the limit string in app.config[config_key] (read per request).
 
-    Views that name the same `shared_by` draw on one count (each view has its own otherwise).
+    With `counts` (a status -> bool), only answers it picks count: a limit on failures. Views
+    that name the same `shared_by` draw on one count (each view has its own otherwise).
     """
 
     def decorator(func):
-        declared = DeclaredLimit(config_key, key_func, deduct_when, shared_by)
+        declared = DeclaredLimit(config_key, key_func, counts, shared_by)
         func._rate_limits = [*getattr(func, "_rate_limits", []), declared]
         return func
 
@@ -73,26 +83,79 @@ def login_email_key():
     return "login-email:" + hashed(email)
 
 
+def bearer_token():
+    """The token of `Authorization: Bearer <token>`, read as flask-jwt-extended reads it (the
+    header may list other schemes, comma-separated); None when there is not exactly one."""
+    header = request.headers.get("Authorization", "").strip().strip(",")
+    bearers = [value for value in re.split(r",\s*", header) if value and value.split()[0] == "Bearer"]
+    parts = bearers[0].split() if len(bearers) == 1 else []
+    return parts[1] if len(parts) == 2 else None
+
+
 def account_key():
     """Counted per account: the subject of the bearer token, once its signature, expiry, issuer
-    and audience check out. However the header is spaced, and across refreshes and new sign-ins,
-    the same person has one count.
+    and audience check out. However the header is written, and across refreshes and new
+    sign-ins, the same person has one count.
 
-    Runs before the view authenticates; a request whose token does not verify is refused there
-    (401, never counted), so it shares one key here.
+    Runs before the view authenticates. A request whose token does not verify is refused there
+    (401, which no failure limit counts); it is keyed by its address, so such requests cannot
+    use up a count anyone else depends on.
     """
-    parts = request.headers.get("Authorization", "").split()
     try:
-        if len(parts) != 2 or parts[0] != "Bearer":
-            raise ValueError
-        subject = decode_token(parts[1])["sub"]
-    except (PyJWTError, JWTExtendedException, ValueError, KeyError):
-        return "account:unverified"
+        subject = decode_token(bearer_token() or "")["sub"]
+    except (PyJWTError, JWTExtendedException, KeyError):
+        return f"unverified:{client_address()}"
     return f"account:{subject}"
 
 
 def counts_failures(status):
-    return lambda response: response.status_code == status
+    return lambda answered: answered == status
+
+
+class TooManyFailures(Problem):
+    status = 429
+    slug = "rate-limited"
+
+    def __init__(self, limit, retry_after):
+        super().__init__(
+            f"Too many requests ({limit}); retry after the seconds in Retry-After.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _status_of(error):
+    return getattr(error, "code", None) or getattr(error, "status", None) or 500
+
+
+def limit_failures(view, declared, limiter, methods):
+    """Enforce a limit on failures atomically: every attempt holds a slot while it runs."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        if methods and request.method not in methods:
+            return view(*args, **kwargs)
+        item = parse(current_app.config[declared.config_key])
+        scope = declared.shared_by or request.endpoint
+        identity = (current_app.config["RATELIMIT_KEY_PREFIX"], declared.key_func(), scope)
+        strategy = limiter.limiter
+        if not strategy.hit(item, *identity):
+            reset = strategy.get_window_stats(item, *identity).reset_time
+            raise TooManyFailures(item, max(int(reset + 1) - int(time.time()), 1))
+        answered = 500
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+            answered = response.status_code
+            return response
+        except Exception as error:
+            answered = _status_of(error)
+            raise
+        finally:
+            if not declared.counts(answered):
+                key = item.key_for(*identity)
+                if strategy.storage.get(key) > 0:
+                    strategy.storage.incr(key, item.get_expiry(), amount=-1)
+
+    return wrapper
 
 
 def _declared_limits(view):
@@ -127,7 +190,10 @@ def init_app(app):
     limiter.init_app(app)
     for endpoint, view in list(app.view_functions.items()):
         for declared, methods in _declared_limits(view):
-            options = {"key_func": declared.key_func, "deduct_when": declared.deduct_when, "methods": methods}
+            if declared.counts:
+                view = limit_failures(view, declared, limiter, methods)
+                continue
+            options = {"key_func": declared.key_func, "methods": methods}
             limit = config_limit(declared.config_key)
             if declared.shared_by:
                 view = limiter.shared_limit(limit, declared.shared_by, **options)(view)

@@ -1,6 +1,5 @@
 """Login throttling per e-mail (failures) and per IP; counters shared through Redis when set."""
 
-import time
 import uuid
 
 import pytest
@@ -98,6 +97,11 @@ def test_an_unreachable_redis_falls_back_to_in_memory_limits(config_class, patie
     assert client.get("/v1/me", headers=patient.headers).status_code == 200
     statuses = [attempt(client, patient.email).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
+    # the limits on wrong passwords and unusable codes fall back too
+    assert [wrong_password_change(client, f"Bearer {patient.access_token}").status_code for _ in range(6)] == [403] * 5 + [429]
+    codes = [client.post("/v1/care-team", headers=patient.headers, json={"code": "AAAAA-BBBBB-CCCCC", "scopes": []}).status_code
+             for _ in range(11)]
+    assert codes == [422] * 10 + [429]
 
 
 def wrong_password_change(client, authorization):
@@ -107,9 +111,9 @@ def wrong_password_change(client, authorization):
 
 def test_password_checks_are_counted_per_account_however_the_header_is_spaced(client, patient):
     token = patient.access_token
-    spellings = [f"Bearer {token}", f"Bearer  {token}", f" Bearer {token} ", f"Bearer\t{token}", f"Bearer {token}\t"]
+    spellings = [f"Bearer {token}", f"Bearer  {token}", f" Bearer {token} ", f"Bearer\t{token}", f"Bearer {token}, Basic x"]
     assert [wrong_password_change(client, spelling).status_code for spelling in spellings] == [403] * 5
-    assert_problem(wrong_password_change(client, f"Bearer   {token}"), 429, "rate-limited")
+    assert_problem(wrong_password_change(client, f"Bearer {token},"), 429, "rate-limited")
     # account erasure shares the count: it checks the same password
     erase = client.delete("/v1/me", headers={"Authorization": f"Bearer {token}"}, json={"password": "not my password"})
     assert_problem(erase, 429)
@@ -151,15 +155,54 @@ def test_without_redis_the_counters_live_in_a_file_every_worker_shares(config_cl
     assert attempt(first.test_client(), patient.email).status_code == 429
 
 
-def test_the_file_storage_counts_in_fixed_windows(tmp_path):
+def test_the_file_storage_counts_in_fixed_windows(tmp_path, monkeypatch):
+    import types
+
+    from api import ratelimit_storage
+
+    clock = types.SimpleNamespace(now=1_000_000.0)
+    monkeypatch.setattr(ratelimit_storage, "time", types.SimpleNamespace(time=lambda: clock.now))
     storage = SQLiteFileStorage(f"sqlite-file://{tmp_path / 'limits.sqlite'}")
-    assert [storage.incr("k", expiry=0.2) for _ in range(3)] == [1, 2, 3]
+    assert [storage.incr("k", expiry=60) for _ in range(3)] == [1, 2, 3]
     assert storage.get("k") == 3 and storage.get("other") == 0
-    assert time.time() < storage.get_expiry("k") <= time.time() + 0.2
-    time.sleep(0.25)
-    assert storage.get("k") == 0
-    assert storage.incr("k", expiry=10, amount=2) == 2  # a new window
+    assert storage.get_expiry("k") == 1_000_060.0
+    clock.now += 59
+    assert storage.incr("k", expiry=60) == 4 and storage.get_expiry("k") == 1_000_060.0  # the same window
+    clock.now += 1
+    assert storage.get("k") == 0 and storage.get_expiry("k") == clock.now  # it has ended
+    assert storage.incr("k", expiry=60, amount=2) == 2 and storage.get_expiry("k") == clock.now + 60  # a new one
     storage.clear("k")
     assert storage.get("k") == 0
     storage.incr("a", expiry=10)
     assert storage.reset() == 1 and storage.check()
+
+
+def test_nobody_can_use_up_a_count_that_others_share(client, make_account):
+    """An attacker's wrong passwords count against the attacker's own account, however the
+    header is written; requests whose token does not verify count for nothing and are keyed by
+    their address. So no one can make a stranger's request answer 429 instead of 401. (Headers
+    the key function could not read once all fell into one shared bucket.)"""
+    attacker = make_account()
+    for _ in range(6):
+        response = client.post("/v1/me/password", headers={"Authorization": f"Bearer {attacker.access_token}, Basic x"},
+                               json={"current_password": "guess guess", "new_password": "a brand new passphrase"},
+                               environ_base={"REMOTE_ADDR": "10.6.6.6"})
+    assert_problem(response, 429)
+    for authorization in ["Bearer not-a-token", "Bearer a.b.c", "", "Basic x"]:
+        stranger = client.post("/v1/me/password", headers={"Authorization": authorization},
+                               json={"current_password": "x" * 10, "new_password": "a brand new passphrase"},
+                               environ_base={"REMOTE_ADDR": "10.7.7.7"})
+        assert_problem(stranger, 401)
+    # an expired token too
+    expired = client.post("/v1/me/password", headers=bearer(expired_token(client, attacker)), json={},
+                          environ_base={"REMOTE_ADDR": "10.7.7.7"})
+    assert_problem(expired, 401)
+
+
+def expired_token(client, account):
+    import datetime
+
+    from flask_jwt_extended import create_access_token
+
+    with client.application.app_context():
+        return create_access_token(identity=account.id, expires_delta=datetime.timedelta(seconds=-1))

@@ -50,7 +50,7 @@ def register(data):
 @operation("logIn")
 @document_responses(401)
 @rate_limit("RATELIMIT_LOGIN_PER_IP")
-@rate_limit("RATELIMIT_LOGIN_FAILURES_PER_EMAIL", key_func=login_email_key, deduct_when=counts_failures(401))
+@rate_limit("RATELIMIT_LOGIN_FAILURES_PER_EMAIL", key_func=login_email_key, counts=counts_failures(401))
 @blp.arguments(LoginSchema)
 @blp.response(200, TokenPairSchema)
 def login(data):

@@ -129,8 +129,8 @@ class CareLinkList(MethodView):
     @operation("createCareLink")
     # Unusable codes are counted per account and per address. A code has 73 bits, so this only
     # keeps a guesser from trying at all.
-    @rate_limit("RATELIMIT_CODE_FAILURES_PER_ACCOUNT", key_func=account_key, deduct_when=counts_failures(422))
-    @rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, deduct_when=counts_failures(422))
+    @rate_limit("RATELIMIT_CODE_FAILURES_PER_ACCOUNT", key_func=account_key, counts=counts_failures(422))
+    @rate_limit("RATELIMIT_CODE_FAILURES_PER_IP", key_func=client_address, counts=counts_failures(422))
     @document_responses(409)
     @care_team.arguments(CareLinkCreateSchema)
     @care_team.response(201, CareLinkSchema, headers=CREATED_HEADERS)
