@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from functools import wraps
 
 import click
-from flask import request
+from flask import current_app, request
 from flask.cli import with_appcontext
 from flask_jwt_extended import current_user
 from sqlalchemy import ForeignKey, String, delete, func, select
@@ -24,13 +24,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
-from api.errors import NotFound, Problem, ValidationFailed
+from api.errors import Conflict, NotFound, Problem, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.smorest import Blueprint
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile("[\x20-\x7e]{1,255}")
+KEY_SPEC_PATTERN = "^[\\x20-\\x7E]+$"
 REPLAY_WINDOW = timedelta(hours=24)
 
 
@@ -120,10 +121,16 @@ def _answer(user_id, key):
     ).scalar_one_or_none()
 
 
-# SQLite has no advisory locks; its writers queue on one database lock anyway. Within a process,
-# a second request with a key that is in flight is told so at once instead of queuing behind it.
-_held_in_process = set()
-_held_lock = threading.Lock()
+class KeysHeldHere:
+    """The keys this app's requests are creating with right now (SQLite has no advisory locks)."""
+
+    def __init__(self):
+        self.keys = set()
+        self.lock = threading.Lock()
+
+
+def _held_here():
+    return current_app.extensions.setdefault("idempotency_keys_held", KeysHeldHere())
 
 
 def _hold(user_id, key):
@@ -137,16 +144,18 @@ def _hold(user_id, key):
         digest = hashlib.sha256(f"idempotency {user_id} {key}".encode()).digest()
         lock_id = int.from_bytes(digest[:8], "big", signed=True)
         return db.session.execute(select(func.pg_try_advisory_xact_lock(lock_id))).scalar_one()
-    with _held_lock:
-        if (user_id, key) in _held_in_process:
+    held = _held_here()
+    with held.lock:
+        if (user_id, key) in held.keys:
             return False
-        _held_in_process.add((user_id, key))
+        held.keys.add((user_id, key))
         return True
 
 
 def _let_go(user_id, key):
-    with _held_lock:
-        _held_in_process.discard((user_id, key))
+    held = _held_here()
+    with held.lock:
+        held.keys.discard((user_id, key))
 
 
 def _replay(answer, fingerprint, replay):
@@ -180,16 +189,22 @@ def idempotent(replay):
             if not _hold(user_id, key):
                 raise RequestInFlight()
             try:
+                # The request that held the key may have committed its answer just before we took it.
+                answer = _answer(user_id, key)
+                if answer is not None:
+                    return _replay(answer, fingerprint, replay)
                 # An answer older than the window no longer counts; clear the caller's old ones.
                 db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
                 record, status, headers = func(*args, **kwargs)
-                db.session.add(
-                    IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id)
+                answer = IdempotencyKey(
+                    user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id
                 )
+                db.session.add(answer)
                 db.session.flush()
-            except IntegrityError:
-                # Another request with this key committed first (on SQLite, where writers queue
-                # on the database lock, this is where the second one learns it): answer as it did.
+            except (IntegrityError, Conflict):
+                # Another request with this key committed first: its answer now exists, or its
+                # record took the client-chosen id (on SQLite, where writers queue on the
+                # database lock, this is where the second one learns it). Answer as it did.
                 db.session.rollback()
                 answer = _answer(user_id, key)
                 if answer is None:
@@ -209,7 +224,7 @@ def idempotent(replay):
                     "with the same body replays the first answer (`Idempotent-Replayed: true`): the same "
                     "status and Location, with the record as it is now (410 if it has since been "
                     "deleted). Same key, other body: 422; first request still running: 409.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[\\x20-\\x7E]+$"},
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_SPEC_PATTERN},
                 }
             ],
             responses={"409": "CONFLICT", "410": "GONE"},

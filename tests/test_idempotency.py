@@ -179,3 +179,36 @@ def test_a_key_is_never_left_in_flight_by_a_failed_create(app, client, patient):
     with app.app_context():
         assert db.session.execute(select(IdempotencyKey)).first() is None
     assert client.post("/v1/entries", headers=headers, json={"body": "x"}).status_code == 201
+
+
+def test_simultaneous_retries_with_a_client_chosen_id_all_get_the_one_answer(app, client, patient):
+    """Sixteen copies of one offline create (same key, same client-chosen id) arrive at once:
+    one record; every answer is it, or "still in progress"; none is "that id is taken". Eight
+    rounds, since the copies must straddle the first one's commit to show it."""
+    import threading
+    import uuid as uuids
+
+    for round_number in range(8):
+        body = {"id": str(uuids.uuid4()), "mood": 4, "note": f"made offline {round_number}"}
+        headers = {**patient.headers, "Idempotency-Key": f"offline-mood-{round_number}"}
+        barrier, answers = threading.Barrier(16), []
+
+        def phone():
+            own = app.test_client()
+            barrier.wait()
+            response = own.post("/v1/moods", headers=headers, json=body)
+            answers.append((response.status_code, response.get_json()))
+
+        threads = [threading.Thread(target=phone) for _ in range(16)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        for status, answer in answers:
+            if status == 201:
+                assert answer["id"] == body["id"]
+            else:
+                assert (status, answer["type"].rsplit("/", 1)[-1]) == (409, "request-in-progress"), answer
+        assert [status for status, _ in answers].count(201) >= 1
+        assert [item["id"] for item in moods_with_note(client, patient, body["note"])] == [body["id"]]
+        assert client.post("/v1/moods", headers=headers, json=body).headers["Idempotent-Replayed"] == "true"

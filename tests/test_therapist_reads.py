@@ -342,3 +342,19 @@ def test_an_erased_therapist_leaves_the_care_team(client, world):
     assert therapist.id not in [item["therapist"]["id"] for item in team]
     entry = client.get(f"/v1/entries/{world.records['entries']['id']}", headers=patient.headers).json
     assert entry["acknowledged_by"] is None
+
+
+def test_a_therapist_erasing_their_account_changes_the_entries_they_acknowledged_visibly(client, world):
+    """Their name leaves each entry as a change the patient's devices see: a new version (so a
+    cached ETag no longer matches) and a new place in /v1/sync. The time of the acknowledgement stays."""
+    therapist, patient, pid = world.callers["linked with scope"], world.patient, world.patient.id
+    entry = world.records["entries"]
+    acknowledged = client.post(f"/v1/patients/{pid}/entries/{entry['id']}/acknowledgement", headers=therapist.headers).json
+    before = client.get("/v1/sync?limit=500", headers=patient.headers).json
+    assert client.delete("/v1/me", headers=therapist.headers, json={"password": therapist.password}).status_code == 204
+
+    mine = client.get(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-None-Match": '"2"'})
+    assert mine.status_code == 200 and mine.headers["ETag"] == '"3"'
+    assert mine.json["acknowledged_by"] is None and mine.json["acknowledged_at"] == acknowledged["acknowledged_at"]
+    later = client.get(f"/v1/sync?cursor={before['next_cursor']}", headers=patient.headers).json["changes"]
+    assert [(change["id"], change["version"], change["data"]["acknowledged_by"]) for change in later] == [(entry["id"], 3, None)]

@@ -5,10 +5,11 @@ from sqlalchemy.exc import IntegrityError
 
 from api.auth import service as auth_service
 from api.auth.passwords import passwords
+from api.entries.service import forget_acknowledger
 from api.errors import Conflict, Problem
 from api.extensions import db
 from api.records import SyncClock, commit_versioned
-from api.users.models import User
+from api.users.models import Role, User
 from api.users.schemas import UserSchema
 
 
@@ -68,5 +69,7 @@ def change_password(*, user, family_id, current_password, new_password):
 def erase_account(*, user, password):
     """Delete the account; the database cascades to every row it owns."""
     check_password(user=user, password=password)
+    if user.role == Role.THERAPIST:
+        forget_acknowledger(user.id)
     db.session.delete(user)
     db.session.commit()
