@@ -68,7 +68,8 @@ class Config:
         "RATELIMIT_STORAGE_URI", REDIS_URL or f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"
     )
     RATELIMIT_HEADERS_ENABLED = True
-    # If Redis goes away, limit in memory per instance rather than fail every request.
+    # If Redis goes away, count in each worker process's memory until it returns rather than fail
+    # every request (a limit then holds per worker).
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = "ij"
     RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")

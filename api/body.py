@@ -8,8 +8,10 @@ bodies too), 400 for what is not JSON we accept, 422 for text no field may hold.
 
 import json
 import re
+from collections import deque
 
 from flask import g, request
+from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from api.errors import Problem, ValidationFailed
@@ -45,7 +47,15 @@ def raw_body():
     Werkzeug refuses a Content-Length over the limit, but stops reading a chunked body at the
     limit and returns what it read; whether more was sent is only known from the input itself.
     """
-    data = request.get_data(cache=True)
+    try:
+        data = request.get_data(cache=True)
+    except (OSError, ParseException):
+        # The server could not decode the body's framing (a chunk size that is not hex, a chunk
+        # without its terminator): gunicorn raises ParseException, werkzeug's server OSError.
+        raise UnreadableBody("The request body could not be read: its chunked encoding is broken.") from None
+    if request.content_length is not None and len(data) < request.content_length:
+        # The client stopped sending early: what arrived is not the body it announced.
+        raise UnreadableBody("The request body is shorter than its Content-Length.")
     limit = request.max_content_length
     chunked_to_the_limit = request.content_length is None and limit is not None and len(data) >= limit
     if chunked_to_the_limit and request.environ["wsgi.input"].read(1):
@@ -95,7 +105,7 @@ def forbidden_text(value):
 
 
 def _check_text(value):
-    """422 naming each place (as marshmallow nests its errors) where a string holds NUL or a lone surrogate."""
+    """422 naming each place where a string holds NUL or a lone surrogate (nested as marshmallow nests)."""
     errors = {}
 
     def report(path):
@@ -104,9 +114,9 @@ def _check_text(value):
             node = node.setdefault(step, {})
         node.setdefault(path[-1], []).append(FORBIDDEN_TEXT_MESSAGE)
 
-    pending = [(value, ())]
+    pending = deque([(value, ())])  # first in, first out: problems are listed in document order
     while pending:
-        node, path = pending.pop()
+        node, path = pending.popleft()
         if isinstance(node, dict):
             for key, child in node.items():
                 if forbidden_text(key):

@@ -2,7 +2,7 @@
 
 import functools
 import zoneinfo
-from datetime import UTC
+from datetime import UTC, datetime
 
 import marshmallow as ma
 import pycountry
@@ -10,16 +10,19 @@ import pycountry
 from api.smorest import TIMESTAMP_MAX_LENGTH
 
 
-# Years a timestamp may have, as written. Far enough either way for any journal, and near enough
-# that converting to UTC can never leave the range a datetime can hold.
-EARLIEST_YEAR, LATEST_YEAR = 1900, 2199
-YEAR_PATTERN = "^(19|20|21)[0-9]{2}-"
+# The instants a timestamp may name: far enough either way for any journal, and near enough
+# that converting to UTC can never leave the range a datetime can hold. Checked in UTC, so every
+# timestamp the API returns can be sent back. The spec's pattern documents the years 1901 to
+# 2198 as written, which any UTC offset keeps inside the range.
+EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+YEAR_PATTERN = "^(19(0[1-9]|[1-9][0-9])|20[0-9]{2}|21([0-8][0-9]|9[0-8]))-"
 
 
 class Timestamp(ma.fields.AwareDateTime):
-    """RFC 3339 date-time that must carry an offset, in the years 1900-2199; loaded as UTC."""
+    """RFC 3339 date-time that must carry an offset, from 1900 to 2199 in UTC; loaded as UTC."""
 
-    default_error_messages = {"out_of_range": f"Must be in the years {EARLIEST_YEAR} to {LATEST_YEAR}."}
+    default_error_messages = {"out_of_range": "Must be from 1900-01-01T00:00:00Z to 2199-12-31T23:59:59Z."}
 
     def __init__(self, **kwargs):
         kwargs.setdefault("format", "iso")
@@ -31,7 +34,8 @@ class Timestamp(ma.fields.AwareDateTime):
         if isinstance(value, str) and len(value) > TIMESTAMP_MAX_LENGTH:
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         moment = super()._deserialize(value, attr, data, **kwargs)
-        if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        # Years 1 and 9999 could overflow on the way to UTC; they are far outside the range anyway.
+        if not 2 <= moment.year <= 9998 or not EARLIEST <= moment.astimezone(UTC) < LATEST:
             raise self.make_error("out_of_range")
         return moment.astimezone(UTC)
 

@@ -8,14 +8,21 @@ SQL parameters too (`hide_parameters`, config.py), for any log that does carry a
 
 import logging
 import re
+import sys
 import traceback
+from urllib.parse import quote, urlsplit
 
 from flask import g, request
+from gunicorn import glogging
 
 log = logging.getLogger("api")
 
 # "GET /v1/moods?tag=x HTTP/1.1" -> "GET /v1/moods HTTP/1.1"
 QUERY_STRING = re.compile(r"\?[^ ]*")
+# A logged path keeps these as they are; anything else (spaces, control characters, non-ASCII)
+# is percent-encoded.
+LOGGED_PATH_CHARACTERS = "/-._~:@!$&'()*+,;="
+UNPARSEABLE_PREFIX = "Invalid request from ip="
 
 
 def request_ids():
@@ -47,11 +54,45 @@ def code_locations(error):
 
 
 def unexpected_error(error):
-    log.error("unhandled %s in %s %s\n%s", exception_types(error), route(), request_ids(), code_locations(error))
+    log.error(
+        "unhandled %s in %s %s\n%s", exception_types(error), route(), request_ids(), code_locations(error)
+    )
 
 
 def refused_by_database(error, status):
     log.warning("database refused (%s) %s in %s %s", status, exception_types(error), route(), request_ids())
+
+
+class GunicornLogger(glogging.Logger):
+    """gunicorn's own logging, held to the same rule (gunicorn.conf.py sets `logger_class`).
+
+    The access log gets the path percent-encoded (a decoded `%0A` would start a forged line)
+    and never the query string, whatever the format asks for. A request gunicorn cannot parse
+    is logged by the client's address and the kind of failure: gunicorn's message quotes the
+    request line or header it refused, query string and all.
+    """
+
+    def atoms(self, resp, req, environ, request_time):
+        atoms = super().atoms(resp, req, environ, request_time)
+        path = quote(atoms["U"] or "", safe=LOGGED_PATH_CHARACTERS)
+        atoms.update(U=path, q="-", r=f"{atoms['m']} {path} {atoms['H']}")
+        return atoms
+
+    def warning(self, msg, *args, **kwargs):
+        if isinstance(msg, str) and msg.startswith(UNPARSEABLE_PREFIX):
+            client = msg[len(UNPARSEABLE_PREFIX):].split(":", 1)[0]
+            error = sys.exc_info()[1]
+            kind = type(error).__name__ if error is not None else "unparseable request"
+            msg = "Invalid request from ip=%s: %s (not quoted: it can hold a query string)"
+            args = (client, kind)
+        super().warning(msg, *args, **kwargs)
+
+    def exception(self, msg, *args, **kwargs):
+        """gunicorn's "Error handling request <method> <uri>": the path only, and the error by type."""
+        error = sys.exc_info()[1]
+        uri = urlsplit(str(args[-1])).path if args else ""
+        super().error("Error handling request %s: %s\n%s", quote(uri, safe=LOGGED_PATH_CHARACTERS),
+                      exception_types(error), code_locations(error) if error else "")
 
 
 class WithoutQueryStrings(logging.Filter):

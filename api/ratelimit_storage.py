@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS counters (
 INCREMENT = """
 INSERT INTO counters (key, count, expires_at) VALUES (:key, :amount, :expires_at)
 ON CONFLICT (key) DO UPDATE SET
-    count = CASE WHEN counters.expires_at <= :now THEN excluded.count ELSE counters.count + excluded.count END,
+    count = CASE WHEN counters.expires_at <= :now THEN excluded.count
+                 ELSE counters.count + excluded.count END,
     expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
 RETURNING count
 """
@@ -65,7 +66,8 @@ class SQLiteFileStorage(Storage):
     def incr(self, key, expiry, amount=1):
         now = time.time()
         connection = self._connection()
-        count = connection.execute(INCREMENT, {"key": key, "amount": amount, "expires_at": now + expiry, "now": now}).fetchone()[0]
+        values = {"key": key, "amount": amount, "expires_at": now + expiry, "now": now}
+        count = connection.execute(INCREMENT, values).fetchone()[0]
         self._hits += 1
         if self._hits % SWEEP_EVERY == 0:
             connection.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))

@@ -1,9 +1,15 @@
 """One unit of work per request: what a request writes commits once, together, or not at all.
 
-Every view runs inside `in_one_transaction`: services add and flush, and once the response is
-built, a success (below 400) commits and anything else rolls back. A record and whatever must be
-true with it (its sync number, its stored idempotent answer) therefore commit in one transaction.
-A commit the database refuses becomes the error handlers' 503 or 409, never a half-made write.
+Every view runs inside `in_one_transaction`: once the response is built, a success (below 400)
+commits and anything else rolls back. Creates add and flush (records.create_owned, care-team
+redeem), so a record and whatever must be true with it (its sync number, its stored idempotent
+answer) commit in this one transaction. A commit the database refuses becomes the error
+handlers' 503 or 409, never a half-made write.
+
+Not every service is there yet: updates, deletes (records.commit_versioned, which turns a lost
+race into a 412), sign-in, invitations, acknowledgements and audit events still commit where
+they are, and this commit then has nothing left to do. A create must not commit on its own: that
+would split it from its idempotent answer, and end the PostgreSQL advisory lock that holds its key.
 """
 
 from functools import wraps

@@ -1,4 +1,4 @@
-"""What a flood of bad input costs the server: 16 clients at once, each sending a 600 KB body of
+"""What a flood of bad input costs the server: 16 clients at once, each sending a 400 KB body of
 200,000 invalid array items, while a probe times /health/live. Prints the size and time of each
 answer, the worst /health/live latency during the flood, and the workers' RSS afterwards.
 

@@ -128,27 +128,52 @@ def test_an_idempotency_key_outside_printable_ascii_is_a_422(client, patient, he
     assert drain(client, patient)[0] == []
 
 
-@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z"])
-def test_timestamps_outside_the_years_1900_to_2199_are_422_in_bodies_and_filters(client, patient, moment):
+OUT_OF_RANGE = ["Must be from 1900-01-01T00:00:00Z to 2199-12-31T23:59:59Z."]
+
+
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
+     "1900-01-01T00:00:00+14:00", "2199-12-31T23:59:59-14:00"],  # 1899 and 2200 in UTC
+)
+def test_timestamps_outside_1900_to_2199_utc_are_422_in_bodies_and_filters(client, patient, moment):
     created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment})
-    assert assert_problem(created, 422)["errors"] == {"recorded_at": ["Must be in the years 1900 to 2199."]}
+    assert assert_problem(created, 422)["errors"] == {"recorded_at": OUT_OF_RANGE}
     vitals = {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": moment}]}
     assert "vitals" in assert_problem(client.post("/v1/sessions", headers=patient.headers, json=vitals), 422)["errors"]
     for name in ("from", "to"):
         listed = client.get("/v1/moods", headers=patient.headers, query_string={name: moment})
-        assert assert_problem(listed, 422)["errors"] == {name: ["Must be in the years 1900 to 2199."]}
+        assert assert_problem(listed, 422)["errors"] == {name: OUT_OF_RANGE}
     assert drain(client, patient)[0] == []
 
 
-def test_timestamps_at_the_ends_of_the_range_are_kept_and_listed(client, patient):
-    for moment, stored in (("1900-01-01T00:00:00+14:00", "1899-12-31T10:00:00+00:00"), ("2199-12-31T23:59:59-14:00", "2200-01-01T13:59:59+00:00")):
+def test_timestamps_at_the_ends_of_the_range_are_kept_and_can_be_sent_back(client, patient):
+    for moment, stored in (("1900-01-01T13:00:00+13:00", "1900-01-01T00:00:00+00:00"),
+                           ("2199-12-31T23:59:59Z", "2199-12-31T23:59:59+00:00")):
         created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment})
         assert created.status_code == 201, created.json
         assert created.json["recorded_at"] == stored
-    assert len(client.get("/v1/moods?from=1900-01-01T00:00:00%2B14:00", headers=patient.headers).json["items"]) == 2
+        # what the API returns, it accepts: as a filter and in a change
+        assert client.get("/v1/moods", headers=patient.headers, query_string={"from": stored}).status_code == 200
+        changed = client.patch(created.headers["Location"], headers={**patient.headers, "If-Match": '"1"'},
+                               json={"recorded_at": stored})
+        assert changed.status_code == 200, changed.json
+    assert len(client.get("/v1/moods?from=1900-01-01T00:00:00Z", headers=patient.headers).json["items"]) == 2
     # and a page cursor made from such a time still works
     page = client.get("/v1/moods?limit=1", headers=patient.headers).json
     assert len(client.get(f"/v1/moods?limit=1&cursor={page['next_cursor']}", headers=patient.headers).json["items"]) == 1
+
+
+def test_the_documented_years_are_all_accepted_whatever_the_offset(client, patient):
+    import re
+
+    from api.fields import YEAR_PATTERN
+
+    for moment in ("1901-01-01T00:00:00+14:00", "2198-12-31T23:59:59-14:00"):
+        assert re.match(YEAR_PATTERN, moment)
+        assert client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment}).status_code == 201
+    for moment in ("1900-06-01T00:00:00Z", "2199-06-01T00:00:00Z"):
+        assert not re.match(YEAR_PATTERN, moment)  # accepted, but not promised
 
 
 def cursor(value):
@@ -264,3 +289,11 @@ def test_a_body_refused_by_a_bodiless_operation_changes_nothing(client, callers,
     # a delete with a body: still there
     assert_problem(client.delete(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-Match": '"1"'}, json={}), 422)
     assert client.get(f"/v1/entries/{entry['id']}", headers=patient.headers).status_code == 200
+
+
+def test_a_capped_listing_shows_the_first_problems(client, patient):
+    tags = ",".join('"\\u0000"' for _ in range(25))
+    response = client.post("/v1/entries", headers=patient.headers, **raw('{"body": "x", "tags": [' + tags + "]}"))
+    problem = assert_problem(response, 422)
+    assert sorted(problem["errors"]["tags"], key=int) == [str(index) for index in range(20)]
+    assert problem["error_count"] == 25

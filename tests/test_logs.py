@@ -32,14 +32,22 @@ def logs(caplog):
     return caplog
 
 
+# The tables the requests below write their text into.
+TEXT_TABLES = {"sessions", "entries", "moods", "contacts", "practices", "users"}
+
+
 @pytest.fixture
 def failing_writes(app):
-    """Make the next write to the database fail with `error(statement, parameters)`."""
-    installed = []
+    """Make every write of a record's own row fail with `error(statement, parameters)`, and
+    keep the parameters each refused statement carried (to prove the marker was in them)."""
+    installed, refused = [], []
 
     def install(error):
         def fail(conn, cursor, statement, parameters, context, executemany):
-            if statement.split()[0] in ("INSERT", "UPDATE"):
+            words = statement.split()
+            table = words[2] if words[0] == "INSERT" else words[1] if words[0] == "UPDATE" else None
+            if table in TEXT_TABLES:
+                refused.append(repr(parameters))
                 raise error(statement, parameters)
 
         with app.app_context():
@@ -47,6 +55,7 @@ def failing_writes(app):
         event.listen(engine, "before_cursor_execute", fail)
         installed.append((engine, fail))
 
+    install.refused = refused
     yield install
     for engine, fail in installed:
         event.remove(engine, "before_cursor_execute", fail)
@@ -84,6 +93,9 @@ def test_a_failed_write_logs_what_failed_and_where_never_the_data(app, client, p
         assert MARKER not in response.get_data(as_text=True)
     response = client.patch("/v1/me", headers={**patient.headers, "If-Match": '"1"'}, json={"display_name": MARKER})
     assert response.status_code == status
+    # each refused statement carried the text, so a log of its parameters or message would show it
+    assert len(failing_writes.refused) == len(BODIES) + 1
+    assert all(MARKER in parameters for parameters in failing_writes.refused)
     assert_clean(logs.text, patient.access_token, PASSWORD)
     if status != 409:
         # what an operator needs to find it: the kind of failure, the route, and the request ids

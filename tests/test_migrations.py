@@ -2,7 +2,7 @@
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import flask_migrate
 import pytest
@@ -78,6 +78,8 @@ def test_stored_idempotent_answers_survive_the_move_to_record_ids(scratch_databa
                                                 response_body='{"note": "private"}',
                                                 response_headers=json.dumps({"Location": f"/v1/moods/{record_id}", "ETag": '"1"'})))
         db.session.execute(keys.insert().values(user_id=user_id, key="in-flight", fingerprint="f", created_at=now))
+        db.session.execute(keys.insert().values(user_id=user_id, key="expired", fingerprint="f", created_at=now - timedelta(days=2),
+                                                status_code=201, response_headers=json.dumps({"Location": f"/v1/moods/{uuid.uuid4()}"})))
         db.session.commit()
         flask_migrate.upgrade()
         rows = db.session.execute(text("SELECT key, status_code, resource_id FROM idempotency_keys")).all()

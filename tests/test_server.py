@@ -20,35 +20,42 @@ from tests.helpers import PASSWORD
 MARKER = "Qx9MARKERv"
 
 
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+def wait_for(log, text, timeout=10):
+    """The log's contents once `text` is in it (the access log is written after the response)."""
+    deadline = time.monotonic() + timeout
+    while text not in (contents := log.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return contents
 
 
 @pytest.fixture(scope="module")
 def server(config_class, tmp_path_factory):
     """gunicorn serving the test database with two workers; yields (base URL, its log file)."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    port = free_port()
+    # A socket bound here and handed over, so no other process can take the port in between.
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
     log = folder / "gunicorn.log"
     env = {
         **os.environ,
         "APP_ENV": "production",
         "DATABASE_URL": config_class.SQLALCHEMY_DATABASE_URI,
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-        "PORT": str(port),
         "WEB_CONCURRENCY": "2",
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST": "1024",
         "ARGON2_PARALLELISM": "1",
         "RATELIMIT_STORAGE_URI": f"sqlite-file://{folder / 'ratelimits.sqlite'}",
+        # every request here comes from 127.0.0.1: keep the per-address limits out of the way
+        # of the per-e-mail and per-account ones under test
+        "RATELIMIT_LOGIN_PER_IP": "10000 per minute",
+        "RATELIMIT_REGISTER_PER_IP": "10000 per hour",
     }
     env.pop("REDIS_URL", None)
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
-            cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT,
+            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"fd://{listener.fileno()}", "wsgi:app"],
+            cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()],
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -64,6 +71,7 @@ def server(config_class, tmp_path_factory):
     yield base, log
     process.terminate()
     process.wait(20)
+    listener.close()
 
 
 def call(base, method, path, body=None, headers=None):
@@ -111,8 +119,7 @@ def test_the_access_log_holds_paths_and_request_ids_never_query_strings_or_text(
     assert call(base, "GET", f"/v1/entries?tag={MARKER}&emotion=calm&limit=5", headers=headers)[0] == 200
     assert call(base, "POST", "/v1/moods", {"mood": 99, "note": MARKER}, headers)[0] == 422
     assert call(base, "GET", f"/v1/moods?cursor={MARKER}", headers=headers)[0] == 422
-    time.sleep(0.5)  # the access log is written after the response
-    text = log.read_text()
+    text = wait_for(log, '"GET /v1/moods HTTP/1.1" 422')
     assert '"GET /v1/entries HTTP/1.1" 200' in text and '"POST /v1/moods HTTP/1.1" 422' in text
     assert "x_request_id=support-ticket-77" in text
     for secret in (MARKER, tokens["access_token"], tokens["refresh_token"], PASSWORD, "limit=5", "?"):
@@ -142,3 +149,88 @@ def test_a_chunked_body_over_the_limit_is_413_from_the_real_server(server):
     assert status == 413 and problem["type"].endswith("/payload-too-large")
     status, problem = chunked_post(base, "/v1/auth/login", b'{"email": "nobody@example.org", "password": "wrong password"}')
     assert status == 401
+
+
+def burst(count, send):
+    """`count` requests at once, each on its own connection; their statuses."""
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(lambda _: send()[0], range(count)))
+
+
+def test_a_burst_of_simultaneous_guesses_gets_no_more_through_than_the_limit(server):
+    """40 wrong passwords at once, over both workers and all their threads. (Checking the count
+    before the request and adding to it afterwards let 7 to 10 of them through.)"""
+    base = server[0]
+    email, tokens = sign_up(base)
+    statuses = burst(40, lambda: call(base, "POST", "/v1/auth/login", {"email": email, "password": "wrong password!"}))
+    assert sorted(statuses) == [401] * 5 + [429] * 35
+    headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+    body = {"current_password": "not my password", "new_password": "a brand new passphrase"}
+    statuses = burst(40, lambda: call(base, "POST", "/v1/me/password", body, headers))
+    assert sorted(statuses) == [403] * 5 + [429] * 35
+    # and the right password still works once the window has room: a success is not a failure
+    _, fresh = sign_up(base)
+    ok = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
+    assert call(base, "POST", "/v1/me/password", ok, {"Authorization": f"Bearer {fresh['access_token']}"})[0] == 204
+
+
+def raw_exchange(base, head, body):
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(head + b"\r\n\r\n" + body)
+        answer = b""
+        while data := connection.recv(65536):
+            answer += data
+    head, _, payload = answer.partition(b"\r\n\r\n")
+    return int(head.split()[1]), head, payload
+
+
+@pytest.mark.parametrize("framing", [b"ZZ\r\n{}\r\n0\r\n\r\n", b"-5\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"])
+@pytest.mark.parametrize("method, path", [("POST", "/v1/entries"), ("POST", "/v1/auth/logout"), ("POST", "/v1/auth/login")])
+def test_broken_chunked_framing_is_a_400_problem(server, framing, method, path):
+    base = server[0]
+    _, tokens = sign_up(base)
+    head = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            f"Authorization: Bearer {tokens['access_token']}\r\nTransfer-Encoding: chunked").encode()
+    status, headers, payload = raw_exchange(base, head, framing)
+    assert status == 400 and b"application/problem+json" in headers, (status, payload)
+    assert json.loads(payload)["detail"] == "The request body could not be read: its chunked encoding is broken."
+
+
+def test_requests_gunicorn_cannot_parse_leave_no_query_text_or_forged_lines_in_its_log(server):
+    base, log = server
+    _, tokens = sign_up(base)
+    auth = f"Authorization: Bearer {tokens['access_token']}".encode()
+    requests = [
+        f"GET /v1/entries?tag={MARKER} thoughts HTTP/1.1".encode(),  # an unencoded space
+        f"GET /v1/entries?tag=\u00e4{MARKER} HTTP/1.1".encode(),  # raw UTF-8 in the request line
+        f"GET /v1/entries?tag={MARKER}\x01 HTTP/1.1".encode(),  # a control byte
+        b"GET /v1/entries%0AFORGED-LINE%20200%20request_id=fake HTTP/1.1",  # a newline, decoded into the path
+        b"GET /v1/moods/%0D%0AFORGED-LINE HTTP/1.1",
+    ]
+    for line in requests:
+        raw_exchange(base, line + b"\r\nHost: x\r\nConnection: close\r\n" + auth, b"")
+    raw_exchange(base, b"GET /v1/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Note: " + MARKER.encode() + b"\x00\r\n" + auth, b"")
+    text = wait_for(log, "/v1/moods/%0D%0AFORGED-LINE")
+    assert MARKER not in text
+    assert not any(line.startswith("FORGED") for line in text.splitlines()), text
+    assert "/v1/entries%0AFORGED-LINE" in text  # the path is there, encoded
+    assert "Invalid request from ip=127.0.0.1:" in text
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(server):
+    base = server[0]
+    _, tokens = sign_up(base)
+    host, port = base.removeprefix("http://").split(":")
+    body = b'{"body": "cut short"}'
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(f"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n"
+                           f"Authorization: Bearer {tokens['access_token']}\r\nConnection: close\r\n\r\n".encode() + body)
+        connection.shutdown(socket.SHUT_WR)
+        answer = b""
+        while data := connection.recv(65536):
+            answer += data
+    assert answer.split()[1] == b"400", answer[:200]
+    assert call(base, "GET", "/v1/entries", headers={"Authorization": f"Bearer {tokens['access_token']}"})[1]["items"] == []

@@ -8,10 +8,12 @@ A stored answer used to hold the whole response body (journal text) and could be
 flight" by a request that died between its two commits. An answer is now written in the same
 transaction as the record it answers for, and holds only the status and the record's id.
 Answered rows keep working: the id is read from the Location they stored. Rows still in flight
-are dropped (their request never committed an answer, so a retry may run again).
+are dropped (their request never committed an answer, so a retry may run again), and so are
+rows past the 24-hour replay window, first, so the work is bounded by one day of keys.
 """
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from alembic import op
@@ -26,6 +28,7 @@ keys = sa.table(
     'idempotency_keys',
     sa.column('user_id', sa.Uuid()),
     sa.column('key', sa.String(255)),
+    sa.column('created_at', sa.DateTime(timezone=True)),
     sa.column('status_code', sa.Integer()),
     sa.column('response_headers', sa.Text()),
     sa.column('resource_id', sa.Uuid()),
@@ -44,6 +47,7 @@ def upgrade():
         batch_op.add_column(sa.Column('resource_id', sa.Uuid(), nullable=True))
 
     connection = op.get_bind()
+    connection.execute(keys.delete().where(keys.c.created_at < datetime.now(UTC) - timedelta(hours=24)))
     rows = connection.execute(
         sa.select(keys.c.user_id, keys.c.key, keys.c.response_headers).where(keys.c.status_code.is_not(None))
     ).all()
