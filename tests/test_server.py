@@ -20,10 +20,11 @@ from tests.helpers import PASSWORD
 MARKER = "Qx9MARKERv"
 
 
-def wait_for(log, text, timeout=10):
-    """The log's contents once `text` is in it (the access log is written after the response)."""
+def wait_for(log, *texts, timeout=10):
+    """The log's contents once every one of `texts` is in it. Each worker writes its access log
+    line after its response, so a line can arrive after the next request's answer."""
     deadline = time.monotonic() + timeout
-    while text not in (contents := log.read_text()) and time.monotonic() < deadline:
+    while not all(text in (contents := log.read_text()) for text in texts) and time.monotonic() < deadline:
         time.sleep(0.05)
     return contents
 
@@ -119,8 +120,10 @@ def test_the_access_log_holds_paths_and_request_ids_never_query_strings_or_text(
     assert call(base, "GET", f"/v1/entries?tag={MARKER}&emotion=calm&limit=5", headers=headers)[0] == 200
     assert call(base, "POST", "/v1/moods", {"mood": 99, "note": MARKER}, headers)[0] == 422
     assert call(base, "GET", f"/v1/moods?cursor={MARKER}", headers=headers)[0] == 422
-    text = wait_for(log, '"GET /v1/moods HTTP/1.1" 422')
-    assert '"GET /v1/entries HTTP/1.1" 200' in text and '"POST /v1/moods HTTP/1.1" 422' in text
+    expected = ['"POST /v1/entries HTTP/1.1" 201', '"GET /v1/entries HTTP/1.1" 200', '"POST /v1/moods HTTP/1.1" 422',
+                '"GET /v1/moods HTTP/1.1" 422']
+    text = wait_for(log, *expected)
+    assert all(line in text for line in expected)
     assert "x_request_id=support-ticket-77" in text
     for secret in (MARKER, tokens["access_token"], tokens["refresh_token"], PASSWORD, "limit=5", "?"):
         assert secret not in text, f"{secret!r} is in the server log:\n{text}"
@@ -213,7 +216,7 @@ def test_requests_gunicorn_cannot_parse_leave_no_query_text_or_forged_lines_in_i
     for line in requests:
         raw_exchange(base, line + b"\r\nHost: x\r\nConnection: close\r\n" + auth, b"")
     raw_exchange(base, b"GET /v1/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Note: " + MARKER.encode() + b"\x00\r\n" + auth, b"")
-    text = wait_for(log, "/v1/moods/%0D%0AFORGED-LINE")
+    text = wait_for(log, "/v1/moods/%0D%0AFORGED-LINE", "/v1/entries%0AFORGED-LINE", "Invalid request from ip=127.0.0.1:")
     assert MARKER not in text
     assert not any(line.startswith("FORGED") for line in text.splitlines()), text
     assert "/v1/entries%0AFORGED-LINE" in text  # the path is there, encoded
