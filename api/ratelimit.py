@@ -139,8 +139,11 @@ def limit_failures(view, declared, limiter, methods):
         identity = (current_app.config["RATELIMIT_KEY_PREFIX"], declared.key_func(), scope)
         strategy = limiter.limiter
         if not strategy.hit(item, *identity):
+            # Refused: the slot goes back at once. Only if the count is full without it are
+            # there (nearly always) that many failures; otherwise it is attempts still running.
+            full = _give_back(strategy, item, identity) >= item.amount
             reset = strategy.get_window_stats(item, *identity).reset_time
-            raise TooManyFailures(item, max(int(reset + 1) - int(time.time()), 1))
+            raise TooManyFailures(item, max(int(reset + 1) - int(time.time()), 1) if full else 1)
         answered = 500
         try:
             response = current_app.make_response(view(*args, **kwargs))
@@ -151,11 +154,17 @@ def limit_failures(view, declared, limiter, methods):
             raise
         finally:
             if not declared.counts(answered):
-                key = item.key_for(*identity)
-                if strategy.storage.get(key) > 0:
-                    strategy.storage.incr(key, item.get_expiry(), amount=-1)
+                _give_back(strategy, item, identity)
 
     return wrapper
+
+
+def _give_back(strategy, item, identity):
+    """Return a slot taken by `hit`; the count that remains."""
+    key = item.key_for(*identity)
+    if strategy.storage.get(key) > 0:
+        return strategy.storage.incr(key, item.get_expiry(), amount=-1)
+    return 0
 
 
 def _declared_limits(view):
