@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
-from api.errors import Conflict, NotFound, Problem, ValidationFailed
+from api.errors import NotFound, Problem, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.smorest import Blueprint
@@ -168,6 +168,18 @@ def _replay(answer, fingerprint, replay):
     return record, answer.status_code, {**headers, "Idempotent-Replayed": "true"}
 
 
+def _create_and_answer(func, args, kwargs, *, user_id, key, fingerprint):
+    """Run the create and add its answer to the same transaction (flushed: a key taken meanwhile
+    shows here, as an IntegrityError)."""
+    # An answer older than the window no longer counts; clear the caller's old ones.
+    db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
+    record, status, headers = func(*args, **kwargs)
+    answer = IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id)
+    db.session.add(answer)
+    db.session.flush()
+    return record, status, headers
+
+
 def idempotent(replay):
     """Honour Idempotency-Key (API.md §1) on a create whose view returns (record, status, headers).
 
@@ -191,28 +203,21 @@ def idempotent(replay):
             try:
                 # The request that held the key may have committed its answer just before we took it.
                 answer = _answer(user_id, key)
-                if answer is not None:
-                    return _replay(answer, fingerprint, replay)
-                # An answer older than the window no longer counts; clear the caller's old ones.
-                db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
-                record, status, headers = func(*args, **kwargs)
-                answer = IdempotencyKey(
-                    user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id
-                )
-                db.session.add(answer)
-                db.session.flush()
-            except (IntegrityError, Conflict):
-                # Another request with this key committed first: its answer now exists, or its
-                # record took the client-chosen id (on SQLite, where writers queue on the
-                # database lock, this is where the second one learns it). Answer as it did.
-                db.session.rollback()
-                answer = _answer(user_id, key)
                 if answer is None:
-                    raise
-                return _replay(answer, fingerprint, replay)
+                    try:
+                        return _create_and_answer(func, args, kwargs, user_id=user_id, key=key, fingerprint=fingerprint)
+                    except (IntegrityError, Problem):
+                        # Did another request with this key commit first? Then this one failed
+                        # only for that: the answer exists, its record took the client-chosen id,
+                        # or it used up the invitation code. (On SQLite, where writers queue on
+                        # the database lock, this is where the second one learns it.)
+                        db.session.rollback()
+                        answer = _answer(user_id, key)
+                        if answer is None:
+                            raise
             finally:
                 _let_go(user_id, key)
-            return record, status, headers
+            return _replay(answer, fingerprint, replay)
 
         return Blueprint.doc(
             parameters=[

@@ -46,7 +46,13 @@ def log_in(*, email, password):
     if not passwords().verify(user.password_hash, password):
         raise InvalidCredentials()
     if passwords().needs_rehash(user.password_hash):
-        user.password_hash = passwords().hash(password)
+        # Upgrade the hash unless another sign-in has just done so (then keep theirs).
+        db.session.execute(
+            update(User)
+            .where(User.id == user.id, User.password_hash == user.password_hash)
+            .values(password_hash=passwords().hash(password), version=User.version + 1)
+            .execution_options(synchronize_session=False)
+        )
     now = utcnow()
     family = TokenFamily(id=new_id(), user_id=user.id, created_at=now)
     refresh_token = _new_refresh_token(family_id=family.id, now=now)

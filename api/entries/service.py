@@ -1,6 +1,7 @@
 """Entry rules that reach beyond the request's own record."""
 
 from sqlalchemy import select
+from sqlalchemy.exc import NoResultFound
 
 from api.entries.models import Entry
 from api.extensions import db
@@ -20,6 +21,12 @@ def forget_acknowledger(therapist_id):
         .order_by(Entry.owner_id)  # take the patients' sync clocks in one order
     ).scalars()
     for entry in entries:
+        try:
+            sync_seq = next_sync_seq(entry.owner_id)
+        except NoResultFound:
+            # The patient's account was erased at the same moment, and the entry with it.
+            db.session.expunge(entry)
+            continue
         entry.acknowledged_by = None
-        entry.sync_seq = next_sync_seq(entry.owner_id)
+        entry.sync_seq = sync_seq
     db.session.flush()

@@ -2,6 +2,7 @@
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.exc import StaleDataError
 
 from api.auth import service as auth_service
 from api.auth.passwords import passwords
@@ -58,18 +59,37 @@ def check_password(*, user, password):
         raise WrongPassword()
 
 
+class AccountChangedMeanwhile(Conflict):
+    def __init__(self):
+        super().__init__("Your account changed at the same moment (on another device?); read it again and retry.")
+
+
 def change_password(*, user, family_id, current_password, new_password):
     """Set a new password and sign out every other login; this one stays signed in."""
     check_password(user=user, password=current_password)
-    user.password_hash = passwords().hash(new_password)
-    auth_service.revoke_families(user_id=user.id, reason="password_change", keep_family_id=family_id)
-    db.session.commit()
+    try:
+        user.password_hash = passwords().hash(new_password)
+        auth_service.revoke_families(user_id=user.id, reason="password_change", keep_family_id=family_id)
+        db.session.commit()
+    except StaleDataError:
+        # Another request changed or erased the account between reading and writing it.
+        db.session.rollback()
+        raise AccountChangedMeanwhile() from None
 
 
 def erase_account(*, user, password):
-    """Delete the account; the database cascades to every row it owns."""
+    """Delete the account; the database cascades to every row it owns.
+
+    Erasing an account that another request erased a moment ago succeeds: it is gone.
+    """
     check_password(user=user, password=password)
-    if user.role == Role.THERAPIST:
-        forget_acknowledger(user.id)
-    db.session.delete(user)
-    db.session.commit()
+    user_id = user.id
+    try:
+        if user.role == Role.THERAPIST:
+            forget_acknowledger(user_id)
+        db.session.delete(user)
+        db.session.commit()
+    except StaleDataError:
+        db.session.rollback()
+        if db.session.get(User, user_id) is not None:
+            raise AccountChangedMeanwhile() from None

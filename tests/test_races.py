@@ -1,0 +1,117 @@
+"""Requests racing on one account: each gets a clear answer, never a 500, and nothing is half done."""
+
+import threading
+import uuid
+
+from argon2 import PasswordHasher
+from sqlalchemy import event, select, update
+
+from api.extensions import db
+from api.users.models import User
+from tests.helpers import PASSWORD, assert_problem
+
+
+def at_once(app, requests):
+    """Send each `request(client)` from its own thread, all released together; their responses."""
+    barrier, responses = threading.Barrier(len(requests)), [None] * len(requests)
+
+    def run(index, request):
+        client = app.test_client()
+        barrier.wait()
+        responses[index] = request(client)
+
+    threads = [threading.Thread(target=run, args=item) for item in enumerate(requests)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return responses
+
+
+def test_simultaneous_password_changes_answer_204_or_409(app, client, patient):
+    bodies = [{"current_password": PASSWORD, "new_password": f"new passphrase number {n}"} for n in range(3)]
+    responses = at_once(app, [lambda c, body=body: c.post("/v1/me/password", headers=patient.headers, json=body) for body in bodies])
+    statuses = sorted(response.status_code for response in responses)
+    # a request that read the account after the first change knows only the old password: 403
+    assert 204 in statuses and set(statuses) <= {204, 403, 409}, statuses
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409)
+    # the password is one of the new ones, set by a request that said 204
+    winners = [body["new_password"] for body, response in zip(bodies, responses) if response.status_code == 204]
+    assert any(client.post("/v1/auth/login", json={"email": patient.email, "password": p}).status_code == 200 for p in winners)
+
+
+def test_simultaneous_erasures_of_one_account_all_succeed(app, client, patient):
+    erase = lambda c: c.delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})  # noqa: E731
+    statuses = [response.status_code for response in at_once(app, [erase] * 4)]
+    assert 204 in statuses and set(statuses) <= {204, 401}, statuses
+    assert client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).status_code == 401
+
+
+def test_a_password_change_racing_the_erasure_of_the_account(app, client, patient):
+    change = lambda c: c.post("/v1/me/password", headers=patient.headers,  # noqa: E731
+                              json={"current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    erase = lambda c: c.delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})  # noqa: E731
+    changed, erased = at_once(app, [change, erase])
+    # whichever commits first wins; the other is told the account changed (or is gone)
+    assert 204 in (changed.status_code, erased.status_code)
+    assert changed.status_code in (204, 401, 409), changed.get_data(as_text=True)
+    assert erased.status_code in (204, 409), erased.get_data(as_text=True)
+    signed_in = [client.post("/v1/auth/login", json={"email": patient.email, "password": password}).status_code
+                 for password in (PASSWORD, "a brand new passphrase")]
+    if erased.status_code == 204:
+        assert signed_in == [401, 401]
+    else:
+        assert signed_in == [401, 200]
+
+
+def test_a_therapist_erased_while_a_patient_of_theirs_is_erased(app, client, make_account, link):
+    """The patient's erasure commits just as the therapist's goes to take that patient's sync clock
+    (to record the withdrawn acknowledgement): the therapist's erasure goes on without that
+    entry, which is gone with its patient."""
+    therapist, patient, other = make_account("therapist"), make_account(), make_account()
+    entries = {}
+    for person in (patient, other):
+        link(person, therapist)
+        entry = client.post("/v1/entries", headers=person.headers, json={"body": "x", "visibility": "care_team"}).json
+        client.post(f"/v1/patients/{person.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers)
+        entries[person.id] = entry["id"]
+
+    eraser = threading.get_ident()
+    done = []
+
+    def patient_erased_first(conn, cursor, statement, parameters, context, executemany):
+        if threading.get_ident() == eraser and statement.startswith("UPDATE sync_clocks") and not done:
+            done.append(True)
+            first = threading.Thread(target=lambda: done.append(
+                app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD}).status_code))
+            first.start()
+            first.join()
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", patient_erased_first)
+    try:
+        # the test client runs the request in this thread
+        response = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
+    finally:
+        event.remove(engine, "before_cursor_execute", patient_erased_first)
+    assert done == [True, 204]
+    assert response.status_code == 204, response.get_data(as_text=True)
+    theirs = client.get(f"/v1/entries/{entries[other.id]}", headers=other.headers).json
+    assert theirs["acknowledged_by"] is None and theirs["version"] == 3
+
+
+def test_simultaneous_sign_ins_that_upgrade_an_old_password_hash(app, client, patient):
+    """Five at once (the sign-in limit holds a slot for each attempt while it runs, so a sixth
+    would be asked to retry in a second)."""
+    old_hash = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2).hash(PASSWORD)
+    with app.app_context():
+        db.session.execute(update(User).where(User.id == uuid.UUID(patient.id)).values(password_hash=old_hash))
+        db.session.commit()
+    sign_in = lambda c: c.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD})  # noqa: E731
+    statuses = [response.status_code for response in at_once(app, [sign_in] * 5)]
+    assert statuses == [200] * 5
+    with app.app_context():
+        assert db.session.scalar(select(User.password_hash).where(User.id == uuid.UUID(patient.id))) != old_hash
