@@ -41,12 +41,19 @@ def has_body():
     return bool(request.content_length) or "chunked" in request.headers.get("Transfer-Encoding", "").lower()
 
 
+def transfer_codings():
+    return [coding.strip().lower() for coding in request.headers.get("Transfer-Encoding", "").split(",") if coding.strip()]
+
+
 def raw_body():
     """The body's bytes; 413 when it is longer than MAX_CONTENT_LENGTH, chunked or not.
 
     Werkzeug refuses a Content-Length over the limit, but stops reading a chunked body at the
     limit and returns what it read; whether more was sent is only known from the input itself.
     """
+    if any(coding != "chunked" for coding in transfer_codings()):
+        # The server undoes only the chunking: a body in another transfer coding cannot be read.
+        raise UnreadableBody("The only Transfer-Encoding accepted is chunked.")
     try:
         data = request.get_data(cache=True)
     except (OSError, ParseException):

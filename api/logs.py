@@ -74,7 +74,8 @@ class GunicornLogger(glogging.Logger):
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
-        path = quote(atoms["U"] or "", safe=LOGGED_PATH_CHARACTERS)
+        # PATH_INFO holds the path's bytes as Latin-1 characters (PEP 3333): encode those bytes.
+        path = quote((atoms["U"] or "").encode("latin-1", "replace"), safe=LOGGED_PATH_CHARACTERS)
         atoms.update(U=path, q="-", r=f"{atoms['m']} {path} {atoms['H']}")
         return atoms
 
