@@ -4,11 +4,11 @@ import threading
 import uuid
 
 from argon2 import PasswordHasher
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 
 from api.extensions import db
 from api.users.models import User
-from tests.helpers import PASSWORD, assert_problem
+from tests.helpers import PASSWORD, assert_problem, meanwhile
 
 
 def at_once(app, requests):
@@ -78,26 +78,15 @@ def test_a_therapist_erased_while_a_patient_of_theirs_is_erased(app, client, mak
         client.post(f"/v1/patients/{person.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers)
         entries[person.id] = entry["id"]
 
-    eraser = threading.get_ident()
-    done = []
+    erased = []
 
-    def patient_erased_first(conn, cursor, statement, parameters, context, executemany):
-        if threading.get_ident() == eraser and statement.startswith("UPDATE sync_clocks") and not done:
-            done.append(True)
-            first = threading.Thread(target=lambda: done.append(
-                app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD}).status_code))
-            first.start()
-            first.join()
+    def erase_the_patient():
+        erased.append(app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD}).status_code)
 
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "before_cursor_execute", patient_erased_first)
-    try:
-        # the test client runs the request in this thread
+    # the test client runs the therapist's request in this thread
+    with meanwhile(app, lambda statement: statement.startswith("UPDATE sync_clocks"), erase_the_patient):
         response = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
-    finally:
-        event.remove(engine, "before_cursor_execute", patient_erased_first)
-    assert done == [True, 204]
+    assert erased == [204]
     assert response.status_code == 204, response.get_data(as_text=True)
     theirs = client.get(f"/v1/entries/{entries[other.id]}", headers=other.headers).json
     assert theirs["acknowledged_by"] is None and theirs["version"] == 3

@@ -4,10 +4,7 @@ import base64
 import json
 import threading
 
-from sqlalchemy import event
-
-from api.extensions import db
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, meanwhile
 
 
 def drain(client, account, cursor=None, limit=100):
@@ -184,7 +181,6 @@ def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client,
     Twice through all six kinds, so whatever order the feed reads its tables in, some older
     change lands where the read has already been and a newer one where it has not. Whatever
     that page shows, a reader that keeps its cursor must get every one of them."""
-    reader = threading.get_ident()
     written = []
 
     def write_every_kind_twice():
@@ -192,19 +188,8 @@ def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client,
         for path in [*KINDS, *KINDS]:
             written.append(other.post(f"/v1/{path}", headers=patient.headers, json=KINDS[path][1]).json["id"])
 
-    def during_the_read(conn, cursor, statement, parameters, context, executemany):
-        if threading.get_ident() == reader and "sync_seq >" in statement and not written:
-            writer = threading.Thread(target=write_every_kind_twice)
-            writer.start()
-            writer.join()
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, "after_cursor_execute", during_the_read)
-    try:
+    with meanwhile(app, lambda statement: "sync_seq >" in statement, write_every_kind_twice, at="after_cursor_execute"):
         first, cursor = drain(client, patient)
-    finally:
-        event.remove(engine, "after_cursor_execute", during_the_read)
     assert len(written) == 12
     later, _ = drain(client, patient, cursor)
     assert sorted(change["id"] for change in first + later) == sorted(written)
