@@ -11,6 +11,7 @@ first and counting afterwards would let a burst of simultaneous guesses all pass
 """
 
 import hashlib
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_limiter import HeaderNames, Limiter
 from jwt import PyJWTError
 from limits import parse
+from limits.errors import StorageError
 from werkzeug.exceptions import HTTPException
 
 from api import ratelimit_storage  # noqa: F401  (registers the sqlite-file:// storage)
@@ -29,6 +31,8 @@ from api.body import json_body
 from api.errors import Problem
 
 EXTENSION_KEY = "rate_limiter"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -123,6 +127,22 @@ class TooManyFailures(Problem):
         )
 
 
+class LimitUnavailable(Problem):
+    status = 503
+    slug = "service-unavailable"
+
+    def __init__(self):
+        super().__init__("The rate-limit counters cannot be reached; retry shortly.", headers={"Retry-After": "5"})
+
+
+def _storage_errors(strategy):
+    return (StorageError, *_as_tuple(strategy.storage.base_exceptions))
+
+
+def _as_tuple(exceptions):
+    return exceptions if isinstance(exceptions, tuple) else (exceptions,)
+
+
 def _status_of(error):
     return getattr(error, "code", None) or getattr(error, "status", None) or 500
 
@@ -138,7 +158,13 @@ def limit_failures(view, declared, limiter, methods):
         scope = declared.shared_by or request.endpoint
         identity = (current_app.config["RATELIMIT_KEY_PREFIX"], declared.key_func(), scope)
         strategy = limiter.limiter
-        if not strategy.hit(item, *identity):
+        try:
+            allowed = strategy.hit(item, *identity)
+        except _storage_errors(strategy) as error:
+            # An attempt that cannot be counted is not let through: this limit guards passwords.
+            log.warning("rate-limit storage failed (%s) in %s", type(error).__name__, request.endpoint)
+            raise LimitUnavailable() from None
+        if not allowed:
             # Refused: the slot goes back at once. Only if the count is full without it are
             # there (nearly always) that many failures; otherwise it is attempts still running.
             full = _give_back(strategy, item, identity) >= item.amount
@@ -160,10 +186,15 @@ def limit_failures(view, declared, limiter, methods):
 
 
 def _give_back(strategy, item, identity):
-    """Return a slot taken by `hit`; the count that remains."""
+    """Return a slot taken by `hit`; the count that remains. If the storage fails, the slot stays
+    taken (the safe side) until its window ends."""
     key = item.key_for(*identity)
-    if strategy.storage.get(key) > 0:
-        return strategy.storage.incr(key, item.get_expiry(), amount=-1)
+    try:
+        if strategy.storage.get(key) > 0:
+            return strategy.storage.incr(key, item.get_expiry(), amount=-1)
+    except _storage_errors(strategy) as error:
+        log.warning("rate-limit storage failed (%s) giving a slot back", type(error).__name__)
+        return item.amount
     return 0
 
 

@@ -206,3 +206,24 @@ def expired_token(client, account):
 
     with client.application.app_context():
         return create_access_token(identity=account.id, expires_delta=datetime.timedelta(seconds=-1))
+
+
+def test_a_failure_limit_whose_counter_fails_answers_503_not_500(config_class, patient, tmp_path, monkeypatch, caplog):
+    """The counter file busy past its timeout (or Redis gone between two checks): the attempt is
+    refused with 503 and Retry-After, never let through uncounted, never a 500."""
+    import sqlite3
+
+    local = type("Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"})
+    app = create_app(local)
+    counting = SQLiteFileStorage.incr
+
+    def busy_for_password_checks(self, key, expiry, amount=1):
+        if "password-check" in key:
+            raise sqlite3.OperationalError("database is locked")
+        return counting(self, key, expiry, amount)
+
+    monkeypatch.setattr(SQLiteFileStorage, "incr", busy_for_password_checks)
+    response = wrong_password_change(app.test_client(), f"Bearer {patient.access_token}")
+    assert_problem(response, 503)
+    assert response.headers["Retry-After"] == "5"
+    assert "OperationalError" in caplog.text and "database is locked" not in caplog.text
