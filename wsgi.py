@@ -1,5 +1,5 @@
 """WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
 
-from api import create_app
+from api.app import create_app
 
 app = create_app()

@@ -1,16 +1,21 @@
-"""Who may call what and see what: the token and role an operation needs, and the care-team
-link through which a therapist sees a patient's shared records."""
+"""Who may call what: the roles, and the token and role an operation needs.
 
+What a therapist may read of a patient is the care team's rule (api/care_team/service.py).
+"""
+
+import enum
 from functools import wraps
 
 from flask_jwt_extended import current_user, verify_jwt_in_request
-from sqlalchemy import select
 
-from api.care_team.models import CareLink
 from api.errors import Forbidden
-from api.jsonlists import contains
-from api.smorest import document_responses
-from api.users.models import Role
+from api.smorest.conventions import document_responses
+
+
+class Role(enum.StrEnum):
+    PATIENT = "patient"
+    THERAPIST = "therapist"
+
 
 PATIENTS = frozenset({Role.PATIENT})
 THERAPISTS = frozenset({Role.THERAPIST})
@@ -34,21 +39,3 @@ def auth_required(*, roles=None, fresh=False, refresh=False):
         return document_responses(403)(wrapper) if roles else wrapper
 
     return decorator
-
-
-def shared_with(*, therapist_id, patient_id, scope):
-    """SQL condition: the therapist holds an active link to the patient that grants `scope`.
-
-    Every therapist read puts this in its WHERE, so a revoked link or a withdrawn scope takes
-    effect on the very next request.
-    """
-    return (
-        select(CareLink.id)
-        .where(
-            CareLink.therapist_id == therapist_id,
-            CareLink.patient_id == patient_id,
-            CareLink.revoked_at.is_(None),
-            contains(CareLink.scopes, scope),
-        )
-        .exists()
-    )

@@ -10,20 +10,17 @@ from flask.cli import with_appcontext
 from sqlalchemy import select
 
 from api import records
-from api.assessments.routes import spec as assessments
+from api.access import Role
+from api.accounts import service as users
+from api.accounts.models import User
 from api.care_team import service as care_team
-from api.care_team.models import CareLink, Scope
-from api.contacts.routes import spec as contacts
+from api.care_team.models import CareLink
 from api.entries.models import Entry
-from api.entries.routes import spec as entries
 from api.extensions import db
+from api.kinds import SCOPES, assessments, contacts, entries, moods, practices, sessions
 from api.models import utcnow
-from api.moods.routes import spec as moods
 from api.patients import service as patients
-from api.practices.routes import spec as practices
-from api.sessions.routes import spec as sessions
-from api.users import service as users
-from api.users.models import Role, User
+from api.transactions import unit_of_work
 
 NAMESPACE = uuid.UUID("6f1c2a52-6c1e-4c55-9b7e-1d0c3a8e5f10")
 PATIENT = {"email": "demo.patient@example.org", "password": "demo-patient-journal", "display_name": "Alex (demo)"}
@@ -65,7 +62,7 @@ def demo_id(*parts):
 
 
 def journal(start):
-    """(spec, body) for every demo record, each with a fixed id so a re-run adds only what is missing."""
+    """(kind, body) for every demo record, each with a fixed id so a re-run adds only what is missing."""
     at = lambda day, hour=9: (start + timedelta(days=day, hours=hour)).isoformat()  # noqa: E731
     for n, day in enumerate(INFUSION_DAYS):
         yield sessions, {
@@ -148,11 +145,11 @@ def seed(now=None):
     therapist = account(THERAPIST, Role.THERAPIST)
     start = (now or utcnow()).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=30)
     added = 0
-    for spec, body in journal(start):
-        if db.session.get(spec.model, body["id"]) is not None:
+    for kind, body in journal(start):
+        if db.session.get(kind.model, body["id"]) is not None:
             continue
-        data = spec.prepare_create(spec.create_schema().load(body), owner_id=patient.id)
-        records.create_owned(spec.model, owner_id=patient.id, data=data)
+        data = kind.prepare_create(kind.schemas.create().load(body), owner_id=patient.id)
+        records.create_owned(kind.model, owner_id=patient.id, data=data)
         added += 1
     linked = db.session.execute(
         select(CareLink.id).where(
@@ -161,11 +158,11 @@ def seed(now=None):
     ).first()
     if linked is None:
         _, code = care_team.create_invitation(therapist_id=therapist.id)
-        care_team.redeem(patient_id=patient.id, code=code, scopes=[scope.value for scope in Scope])
+        care_team.redeem(patient_id=patient.id, code=code, scopes=list(SCOPES))
     first_entry = db.session.get(Entry, demo_id("entry", 0))
     if first_entry is not None and first_entry.acknowledged_at is None:
         patients.acknowledge_entry(
-            entries, actor=therapist, patient_id=patient.id, entry_id=first_entry.id, request_id="seed-demo"
+            actor=therapist, patient_id=patient.id, entry_id=first_entry.id, request_id="seed-demo"
         )
     return added
 
@@ -178,7 +175,8 @@ def seed_demo():
         raise click.ClickException(
             "seed-demo creates accounts with published passwords; run it with APP_ENV=development, never in production."
         )
-    added = seed()
+    with unit_of_work():
+        added = seed()
     click.echo(f"Demo data ready ({added} records added).")
     for role, details in (("patient", PATIENT), ("therapist", THERAPIST)):
         click.echo(f"  {role:9} {details['email']}  password: {details['password']}")

@@ -4,9 +4,11 @@ from http import HTTPStatus
 
 from flask import current_app, json
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from api import logs
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://integration-journal.org/problems/"
 
@@ -88,11 +90,17 @@ def problem_response(status, detail=None, *, slug=None, title=None, errors=None,
 
 
 class Problem(Exception):
-    """A domain error that becomes a problem response; raise a subclass from services or routes."""
+    """A domain error that becomes a problem response; raise a subclass from services or routes.
+
+    The request's writes are rolled back (api/transactions.py), unless the refusal is itself
+    something to record: a subclass with `keep_writes = True` commits what the request wrote
+    before refusing (the audit event of a denied read, a login revoked for token reuse).
+    """
 
     status = 400
     slug = None
     title = None
+    keep_writes = False
 
     def __init__(self, detail=None, *, errors=None, headers=None, extra=None):
         super().__init__(detail or self.title or HTTPStatus(self.status).phrase)
@@ -212,6 +220,16 @@ def handle_integrity_error(error):
     return problem_response(409, "The request conflicts with data that already exists.")
 
 
+def handle_stale_data(error):
+    """A versioned row changed between this request's read and its write, and no service turned
+    that into a more precise answer (a 412 with the current record)."""
+    from api.extensions import db
+
+    db.session.rollback()
+    logs.refused_by_database(error, 409)
+    return problem_response(409, "The data changed while this request was writing it; read it again and retry.")
+
+
 def handle_database_unavailable(error):
     from api.extensions import db
 
@@ -233,5 +251,6 @@ def handle_unexpected_error(error):
 def register_error_handlers(app):
     app.register_error_handler(Problem, handle_problem)
     app.register_error_handler(IntegrityError, handle_integrity_error)
+    app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 import marshmallow as ma
 import pycountry
 
-from api.smorest import TIMESTAMP_MAX_LENGTH
-
+from api.smorest.conventions import TIMESTAMP_MAX_LENGTH
 
 # The instants a timestamp may name: far enough either way for any journal, and near enough
 # that converting to UTC can never leave the range a datetime can hold. Checked in UTC, so every
@@ -118,25 +117,6 @@ class CountryCode(ma.fields.String):
         if isinstance(value, str) and value.upper() == "UK":
             value = "GB"
         return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
-
-
-def EmotionName(**kwargs):
-    """One name from GET /v1/reference/emotions (the error names the endpoint, not all 60 names)."""
-    from api.reference.data import emotion_names
-
-    return ma.fields.String(
-        validate=ma.validate.OneOf(emotion_names(), error="Not an emotion name from GET /v1/reference/emotions."), **kwargs
-    )
-
-
-def EmotionList(**kwargs):
-    """Names from GET /v1/reference/emotions."""
-    return BoundedList(
-        EmotionName(),
-        max_items=20,
-        metadata={"description": "Names from GET /v1/reference/emotions."},
-        **kwargs,
-    )
 
 
 def Score(low, high, **kwargs):

@@ -27,7 +27,8 @@ from api.body import json_body
 from api.errors import NotFound, Problem, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
-from api.smorest import Blueprint
+from api.smorest.conventions import document
+from api.transactions import unit_of_work
 
 HEADER = "Idempotency-Key"
 KEY_PATTERN = re.compile("[\x20-\x7e]{1,255}")
@@ -105,8 +106,8 @@ def purge_expired_answers():
     Each keyed create already clears its caller's old answers; this clears those of people who
     have not written since.
     """
-    deleted = db.session.execute(expired_answers()).rowcount
-    db.session.commit()
+    with unit_of_work():
+        deleted = db.session.execute(expired_answers()).rowcount
     click.echo(f"Deleted {deleted} answer(s) older than 24 hours.")
 
 
@@ -219,7 +220,7 @@ def idempotent(replay):
                 _let_go(user_id, key)
             return _replay(answer, fingerprint, replay)
 
-        return Blueprint.doc(
+        return document(
             parameters=[
                 {
                     "name": HEADER,

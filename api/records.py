@@ -1,15 +1,19 @@
 """What every journal record shares: ownership, versions, soft delete, the sync sequence,
-and the service functions that read and write records scoped to their owner in SQL."""
+and the service functions that read and write records scoped to their owner in SQL.
+
+Services add and flush; the request's unit of work commits (api/transactions.py).
+"""
 
 import uuid
+from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import BigInteger, ForeignKey, Index, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import BigInteger, ForeignKey, Index, event, select, update
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
+from api.errors import Conflict, NotFound, PreconditionFailed
 from api.extensions import db
 from api.models import new_id, utcnow
 from api.pagination import fetch_page
@@ -26,27 +30,16 @@ class SyncClock(db.Model):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-def next_sync_seq(user_id):
-    """Take the user's next sequence number; the clock row stays locked until commit.
-
-    No autoflush: the record's own changes go out in the same single UPDATE as its new
-    sync_seq, so every write bumps the version exactly once.
-    """
-    with db.session.no_autoflush:
-        return db.session.execute(
-            update(SyncClock)
-            .where(SyncClock.user_id == user_id)
-            .values(last_seq=SyncClock.last_seq + 1)
-            .returning(SyncClock.last_seq)
-        ).scalar_one()
+class OwnerErased(Conflict):
+    def __init__(self):
+        super().__init__("The account these records belong to was erased meanwhile.")
 
 
 class OwnedRecord:
-    """Mixin for a patient's journal record. Subclasses set TIME_FIELD (their own time column,
-    which lists order by) and SYNC_TYPE (the `type` in /v1/sync)."""
+    """Mixin for a patient's journal record. Subclasses set TIME_FIELD: their own time column,
+    which lists order by."""
 
     TIME_FIELD = "created_at"
-    SYNC_TYPE = None
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     version: Mapped[int] = mapped_column(default=1)
@@ -82,6 +75,36 @@ class OwnedRecord:
         return getattr(cls, cls.TIME_FIELD)
 
 
+@event.listens_for(db.session, "before_flush")
+def number_changes(session, flush_context, instances):
+    """Every journal record a flush inserts or changes takes its owner's next sync number.
+
+    No service has to remember it: a create, an edit, a delete, an acknowledgement all go out
+    with their number in the same INSERT or UPDATE (so a change bumps the version once). Each
+    owner's clock is taken with one UPDATE, owners in one order, so two requests writing for
+    the same people cannot deadlock; its row stays locked until the request commits.
+    """
+    changed = defaultdict(list)
+    for record in session.new:
+        if isinstance(record, OwnedRecord):
+            changed[record.owner_id].append(record)
+    for record in session.dirty:
+        if isinstance(record, OwnedRecord) and session.is_modified(record):
+            changed[record.owner_id].append(record)
+    for owner_id in sorted(changed):
+        taken = changed[owner_id]
+        last = session.execute(
+            update(SyncClock.__table__)
+            .where(SyncClock.__table__.c.user_id == owner_id)
+            .values(last_seq=SyncClock.__table__.c.last_seq + len(taken))
+            .returning(SyncClock.__table__.c.last_seq)
+        ).scalar_one_or_none()
+        if last is None:
+            raise OwnerErased()
+        for number, record in enumerate(taken, start=last - len(taken) + 1):
+            record.sync_seq = number
+
+
 def live(model, owner_id):
     """Records of one owner that are not deleted: the WHERE every read starts from."""
     return select(model).where(model.owner_id == owner_id, model.deleted_at.is_(None))
@@ -105,21 +128,15 @@ ID_TAKEN = "A record with this id already exists."
 
 
 def create_owned(model, *, owner_id, data):
-    """Insert a record (the client may choose its id, so records can be made offline).
-
-    Flushed, not committed: the request's unit of work commits it together with whatever else
-    the request wrote (api/transactions.py).
-    """
+    """Insert a record (the client may choose its id, so records can be made offline)."""
     record_id = data.pop("id", None) or new_id()
     if db.session.get(model, record_id) is not None:
         raise Conflict(ID_TAKEN)
     record = model(id=record_id, owner_id=owner_id, **data)
-    record.sync_seq = next_sync_seq(owner_id)
     db.session.add(record)
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise Conflict(ID_TAKEN) from None
     return record
 
@@ -128,33 +145,29 @@ def update_owned(record, *, changes, current):
     """Apply changes under optimistic locking; `current` dumps the record for a 412."""
     for name, value in changes.items():
         setattr(record, name, value)
-    return _commit_write(record, current)
+    return flush_versioned(record, current)
 
 
 def delete_owned(record, *, current):
     """Soft delete: gone from reads at once; /v1/sync reports a tombstone."""
     record.deleted_at = utcnow()
-    return _commit_write(record, current)
+    return flush_versioned(record, current)
 
 
-def _commit_write(record, current):
-    if not db.session.is_modified(record):
-        return record
-    record.sync_seq = next_sync_seq(record.owner_id)
-    return commit_versioned(record, current)
-
-
-def commit_versioned(record, current):
-    """Commit a change to a record that has a version column; `current` dumps it for a 412.
+def flush_versioned(record, current):
+    """Write the changes to a record that has a version column; `current` dumps it for a 412.
 
     If-Match was checked before the write; the version in the UPDATE's WHERE catches another
-    request that changed the record in between.
+    request that changed the record in between. One that deleted it makes this a 404.
     """
     try:
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
-        db.session.refresh(record)
+        try:
+            db.session.refresh(record)
+        except InvalidRequestError:
+            raise NotFound() from None
         raise PreconditionFailed(current=current(record)) from None
     return record
 
@@ -172,12 +185,3 @@ def time_filters(column, query):
     if query.get("to") is not None:
         filters.append(column < query["to"])
     return filters
-
-
-def require_own_session(session_id, *, owner_id):
-    """A link to a treatment session must name one of the owner's live sessions (else 422)."""
-    from api.sessions.models import Session
-
-    exists = db.session.execute(live(Session, owner_id).where(Session.id == session_id).with_only_columns(Session.id))
-    if exists.first() is None:
-        raise ValidationFailed("session_id", "No such session.")

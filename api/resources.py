@@ -1,14 +1,20 @@
-"""The HTTP face every journal resource shares, built once from a ResourceSpec.
+"""A journal kind, declared once, and the HTTP face every kind shares.
 
-Each resource package declares its model, schemas, names and rules; `register_resource` gives
-it a collection view (list, create) and an item view (read, update, delete) with the same
-auth, paging, ETag, idempotency and sync behaviour everywhere.
+Each kind's package declares a `JournalKind` in its resource.py: its model and schemas, the
+operationId and summary of each of its operations, its type in the sync feed and, when linked
+therapists may read it, how it is shared. api/kinds.py lists the kinds, and everything that
+covers every kind derives from that list: the blueprints, the sync feed, the therapist's routes,
+the care-team scopes and the audit types.
+
+`register_views` gives a kind its collection view (list, create) and item view (read, update,
+delete), with the same auth, paging, ETag, idempotency and sync behaviour everywhere.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
-from flask import url_for
+from flask import current_app, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
@@ -17,59 +23,100 @@ from api.access import PATIENTS, auth_required
 from api.idempotency import idempotent
 from api.jsonlists import contains
 from api.pagination import page_position, page_response
-from api.smorest import (
+from api.smorest import Blueprint
+from api.smorest.conventions import operation
+from api.smorest.etags import (
     CREATED_HEADERS,
     created_response,
     etag_headers,
     item_response,
-    operation,
     require_if_match,
-    takes_no_body,
     versioned,
 )
-from api.sync import service as sync
+from api.smorest.parsing import takes_no_body
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An operation's operationId, its summary (the first line of its docs) and further notes."""
+
+    id: str
+    summary: str
+    notes: str = ""
+
+    def doc(self, *more):
+        return "\n\n".join(part for part in (self.summary, self.notes, *more) if part)
+
+
+@dataclass(frozen=True)
+class Schemas:
+    record: type  # the record as every read returns it
+    create: type
+    query: type  # the list's filters
+    page: type
+    update: type | None = None  # None: records are never changed, only deleted (assessments)
+
+
+@dataclass(frozen=True)
+class Sharing:
+    """How linked therapists read a kind.
+
+    `scope` is the care-team scope that shares it and its path under /v1/patients/{patient_id}/;
+    `audit_type` names its reads in the patient's access log; `when` holds any further SQL
+    conditions a record must meet to be shared, and `notes` says so in both operations' docs.
+    """
+
+    scope: str
+    audit_type: str
+    list: Operation
+    read: Operation
+    when: tuple = ()
+    notes: str = ""
 
 
 def unchanged(data, *, owner_id):
     return data
 
 
-@dataclass
-class ResourceSpec:
-    model: type
-    schema: type
-    create_schema: type
-    query_schema: type
-    page_schema: type
-    singular: str  # "Entry": operationIds createEntry, getEntry ...
-    plural: str  # "Entries": listEntries
-    noun: str  # "journal entry", for summaries
-    plural_noun: str  # "journal entries"
-    update_schema: type | None = None  # None: no PATCH (e.g. assessments)
+@dataclass(frozen=True)
+class JournalKind:
+    blueprint: Blueprint
+    model: Any  # an records.OwnedRecord model
+    schemas: Schemas
+    sync_type: str  # the `type` of its changes in /v1/sync
+    list: Operation
+    create: Operation
+    read: Operation
+    delete: Operation
+    update: Operation | None = None  # with schemas.update
+    sharing: Sharing | None = None  # None: never shared (contacts)
     # Query parameters that filter by equality, and ones that must be in a JSON list column:
     # {"tag": "tags"} keeps records whose `tags` holds the `tag` asked for.
     match: tuple = ()
     contains: dict = field(default_factory=dict)
-    # The care-team scope that shares this resource with linked therapists (None: never shared),
-    # and any further SQL conditions a record must meet to be shared.
-    scope: str | None = None
-    shared_when: tuple = ()
-    prepare_create: Callable = unchanged  # (data, owner_id=) -> data, may raise a 422
-    prepare_update: Callable = unchanged  # (changes, owner_id=) -> changes
-    list_notes: str = ""
-    create_notes: str = ""
+    # The kind's own rules on what a create or an update may hold: (data, owner_id=) -> data,
+    # may raise a 422.
+    prepare_create: Callable = unchanged
+    prepare_update: Callable = unchanged
+    # Called with a person's id before their account is erased, for records of other people
+    # that name them (an entry acknowledged by a therapist).
+    forget_person: Callable | None = None
+
+    def filters(self, query):
+        """WHERE conditions for the list's query: its time range and the kind's own filters."""
+        model = self.model
+        conditions = records.time_range(model, query)
+        conditions += [getattr(model, name) == query[name] for name in self.match if query.get(name) is not None]
+        conditions += [
+            contains(getattr(model, column), query[name]) for name, column in self.contains.items() if query.get(name)
+        ]
+        return conditions
 
 
-def query_filters(spec, query):
-    """WHERE conditions for the resource's own filters (time ranges are common to all)."""
-    model = spec.model
-    conditions = [getattr(model, name) == query[name] for name in spec.match if query.get(name) is not None]
-    conditions += [contains(getattr(model, column), query[name]) for name, column in spec.contains.items() if query.get(name)]
-    return conditions
-
-
-def _doc(summary, notes=""):
-    return f"{summary}\n\n{notes}" if notes else summary
+def registered_kinds():
+    """The app's journal kinds (api/kinds.py), for code below them that must reach every kind
+    while a request runs (erasing an account asks each kind to forget the person)."""
+    return current_app.extensions["journal_kinds"]
 
 
 def decorate(func, *decorators):
@@ -78,25 +125,30 @@ def decorate(func, *decorators):
     return func
 
 
-def register_resource(blp, spec):
-    model, id_arg = spec.model, f"{spec.singular.lower()}_id"
-    item_endpoint = f".{spec.singular}Item"
-    sync.register(model, spec.schema)
+IF_MATCH_NOTE = "Needs If-Match with its current ETag (428 without, 412 when stale)."
+DELETE_NOTE = "Needs If-Match. It leaves reads at once; /v1/sync reports a tombstone."
+
+
+def register_views(kind):
+    """Give the kind's blueprint its collection and item views."""
+    blp, model, schemas = kind.blueprint, kind.model, kind.schemas
+    id_arg = f"{model.__name__.lower()}_id"
+    item_endpoint = f".{model.__name__}Item"
 
     def get_record(path):
         return records.get_owned(model, owner_id=current_user.id, record_id=path[id_arg])
 
     def list_records(self, query):
-        after = page_position(query)
-        filters = records.time_range(model, query) + query_filters(spec, query)
-        rows, more = records.list_page(model, owner_id=current_user.id, filters=filters, limit=query["limit"], after=after)
+        rows, more = records.list_page(
+            model, owner_id=current_user.id, filters=kind.filters(query), limit=query["limit"], after=page_position(query)
+        )
         return page_response(rows, more, time_field=model.TIME_FIELD)
 
     def created(record):
         return created_response(record, location=url_for(item_endpoint, **{id_arg: record.id}))
 
     def create_record(self, data):
-        data = spec.prepare_create(data, owner_id=current_user.id)
+        data = kind.prepare_create(data, owner_id=current_user.id)
         return created(records.create_owned(model, owner_id=current_user.id, data=data))
 
     def replay_create(record_id):
@@ -107,54 +159,54 @@ def register_resource(blp, spec):
 
     def update_record(self, changes, **path):
         record = get_record(path)
-        require_if_match(record, spec.schema())
-        changes = spec.prepare_update(changes, owner_id=current_user.id)
-        records.update_owned(record, changes=changes, current=spec.schema().dump)
+        require_if_match(record, schemas.record())
+        changes = kind.prepare_update(changes, owner_id=current_user.id)
+        records.update_owned(record, changes=changes, current=schemas.record().dump)
         return record, etag_headers(record)
 
     def delete_record(self, **path):
         record = get_record(path)
-        require_if_match(record, spec.schema())
-        records.delete_owned(record, current=spec.schema().dump)
+        require_if_match(record, schemas.record())
+        records.delete_owned(record, current=schemas.record().dump)
 
-    list_records.__doc__ = _doc(f"List your {spec.plural_noun}, newest first.", spec.list_notes)
-    create_record.__doc__ = _doc(f"Create a {spec.noun}.", spec.create_notes)
-    read_record.__doc__ = f"Read one {spec.noun}."
-    update_record.__doc__ = _doc(f"Change a {spec.noun}.", "Needs If-Match with its current ETag (428 without, 412 when stale).")
-    delete_record.__doc__ = _doc(f"Delete a {spec.noun}.", "Needs If-Match. It leaves reads at once; /v1/sync reports a tombstone.")
+    list_records.__doc__ = kind.list.doc()
+    create_record.__doc__ = kind.create.doc()
+    read_record.__doc__ = kind.read.doc()
+    delete_record.__doc__ = kind.delete.doc(DELETE_NOTE)
 
     patient_only = auth_required(roles=PATIENTS)
     collection = {
         "get": decorate(
             list_records,
             patient_only,
-            operation(f"list{spec.plural}"),
-            blp.arguments(spec.query_schema, location="query"),
-            blp.response(200, spec.page_schema),
+            operation(kind.list.id),
+            blp.arguments(schemas.query, location="query"),
+            blp.response(200, schemas.page),
         ),
         "post": decorate(
             create_record,
             patient_only,
-            operation(f"create{spec.singular}"),
-            blp.arguments(spec.create_schema),
-            blp.response(201, spec.schema, headers=CREATED_HEADERS),
+            operation(kind.create.id),
+            blp.arguments(schemas.create),
+            blp.response(201, schemas.record, headers=CREATED_HEADERS),
             idempotent(replay_create),
         ),
     }
     item = {
-        "get": decorate(read_record, patient_only, operation(f"get{spec.singular}"), versioned, blp.response(200, spec.schema)),
+        "get": decorate(read_record, patient_only, operation(kind.read.id), versioned, blp.response(200, schemas.record)),
         "delete": decorate(
-            delete_record, patient_only, takes_no_body, operation(f"delete{spec.singular}"), versioned, blp.response(204)
+            delete_record, patient_only, takes_no_body, operation(kind.delete.id), versioned, blp.response(204)
         ),
     }
-    if spec.update_schema is not None:
+    if kind.update is not None:
+        update_record.__doc__ = kind.update.doc(IF_MATCH_NOTE)
         item["patch"] = decorate(
             update_record,
             patient_only,
-            operation(f"update{spec.singular}"),
+            operation(kind.update.id),
             versioned,
-            blp.arguments(spec.update_schema),
-            blp.response(200, spec.schema),
+            blp.arguments(schemas.update),
+            blp.response(200, schemas.record),
         )
-    blp.route("")(type(f"{spec.singular}List", (MethodView,), collection))
-    blp.route(f"/<uuid:{id_arg}>")(type(f"{spec.singular}Item", (MethodView,), item))
+    blp.route("")(type(f"{model.__name__}List", (MethodView,), collection))
+    blp.route(f"/<uuid:{id_arg}>")(type(f"{model.__name__}Item", (MethodView,), item))

@@ -12,7 +12,7 @@ def render(app):
 
 
 def main(path):
-    from api import create_app
+    from api.app import create_app
     from config import TestingConfig
 
     Path(path).write_text(render(create_app(TestingConfig)))

@@ -1,21 +1,23 @@
-"""One unit of work per request: what a request writes commits once, together, or not at all.
+"""One unit of work per request: what a request writes commits once, here, or not at all.
 
-Every view runs inside `in_one_transaction`: once the response is built, a success (below 400)
-commits and anything else rolls back. Creates add and flush (records.create_owned, care-team
-redeem), so a record and whatever must be true with it (its sync number, its stored idempotent
-answer) commit in this one transaction. A commit the database refuses becomes the error
-handlers' 503 or 409, never a half-made write.
+Services add and flush; none of them commits. Every view runs inside `in_one_transaction`: once
+its response is built, a success (below 400) commits and anything else rolls back. So a record
+and whatever must be true with it (its sync number, its stored idempotent answer, an audit
+event, a second record) commit together without any service having to remember it, and a
+failed request changes nothing. A refusal that is itself a fact to record raises a Problem with
+`keep_writes` (api/errors.py), and what the request wrote before refusing commits.
 
-Not every service is there yet: updates, deletes (records.commit_versioned, which turns a lost
-race into a 412), sign-in, invitations, acknowledgements and audit events still commit where
-they are, and this commit then has nothing left to do. A create must not commit on its own: that
-would split it from its idempotent answer, and end the PostgreSQL advisory lock that holds its key.
+A commit the database refuses becomes the error handlers' 503 or 409: the response that was
+built never leaves, so no data is shown that was not committed (an audit event) and no write is
+acknowledged that did not happen. `unit_of_work` is the same rule for command-line tasks.
 """
 
+from contextlib import contextmanager
 from functools import wraps
 
 from flask import current_app
 
+from api.errors import Problem
 from api.extensions import db
 
 
@@ -24,16 +26,34 @@ def in_one_transaction(view):
     def wrapper(*args, **kwargs):
         try:
             response = current_app.make_response(view(*args, **kwargs))
+        except Problem as problem:
+            finish(commit=problem.keep_writes)
+            raise
         except BaseException:
             db.session.rollback()
             raise
-        if response.status_code < 400:
-            db.session.commit()
-        else:
-            db.session.rollback()
+        finish(commit=response.status_code < 400)
         return response
 
     return wrapper
+
+
+def finish(*, commit):
+    if commit:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+@contextmanager
+def unit_of_work():
+    """Commit what the block wrote if it ends normally; roll it back if it raises."""
+    try:
+        yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    db.session.commit()
 
 
 def init_app(app):

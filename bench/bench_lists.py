@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from api import create_app  # noqa: E402
+from api.app import create_app  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.sync.service import encode_sync_cursor  # noqa: E402
 from config import TestingConfig  # noqa: E402
@@ -44,7 +44,7 @@ def recreate_database():
 
 
 def seed(app):
-    from api.auth.passwords import passwords
+    from api.accounts.passwords import passwords
 
     with app.app_context():
         password_hash = passwords().hash(PASSWORD)

@@ -8,7 +8,7 @@ import flask_migrate
 import pytest
 from sqlalchemy import create_engine, text
 
-from api import create_app
+from api.app import create_app
 from api.extensions import db
 from api.ratelimit import limiter_of
 from config import TestingConfig, database_url

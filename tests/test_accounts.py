@@ -6,7 +6,7 @@ from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
 from api.extensions import db
-from api.users.models import User
+from api.accounts.models import User
 from tests.helpers import PASSWORD, assert_problem
 
 

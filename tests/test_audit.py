@@ -24,7 +24,7 @@ def events(app):
                 "actor_role": row.actor_role,
                 "patient_id": str(row.patient_id),
                 "action": row.action.value,
-                "resource_type": row.resource_type.value,
+                "resource_type": row.resource_type,
                 "resource_id": str(row.resource_id) if row.resource_id else None,
                 "outcome": row.outcome.value,
                 "request_id": row.request_id,

@@ -8,7 +8,7 @@ import sys
 import pytest
 from sqlalchemy import text
 
-from api import create_app
+from api.app import create_app
 from api.extensions import db
 from config import BASE_DIR, CONFIGS, DevelopmentConfig, ProductionConfig, config_from_env, database_url
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from api import create_app
+from api.app import create_app
 from tests.helpers import assert_problem
 
 pytestmark = pytest.mark.skipif(

@@ -12,7 +12,7 @@ from api.extensions import db
 from api.moods.models import Mood
 from api.practices.models import Practice
 from api.sessions.models import Session
-from api.users.models import User
+from api.accounts.models import User
 
 MODELS = (Session, Entry, Mood, Practice, Assessment, Contact, CareLink, User)
 

@@ -3,7 +3,7 @@
 import flask
 import pytest
 
-from api import create_app
+from api.app import create_app
 from tests.helpers import assert_problem
 
 

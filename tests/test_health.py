@@ -1,6 +1,6 @@
 """Liveness and readiness probes."""
 
-from api import create_app
+from api.app import create_app
 from tests.helpers import assert_problem
 
 

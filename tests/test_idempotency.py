@@ -63,7 +63,7 @@ def test_the_database_failing_on_the_stored_answer_leaves_no_record_and_the_retr
 WORKER = textwrap.dedent(
     """
     import os, sys, threading
-    from api import create_app
+    from api.app import create_app
     from api.moods.schemas import MoodSchema
     from config import TestingConfig
 

@@ -2,9 +2,9 @@
 
 from sqlalchemy import func, select
 
-from api.auth.models import RefreshToken, TokenFamily
+from api.accounts.models import RefreshToken, TokenFamily
 from api.extensions import db
-from api.users.models import User
+from api.accounts.models import User
 from tests.helpers import assert_problem, bearer
 
 

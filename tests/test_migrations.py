@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Uuid, column, create_engine, inspect, table, text
 
-from api import create_app
+from api.app import create_app
 from api.extensions import db
 from config import TestingConfig
 

@@ -11,6 +11,7 @@ from api import records
 from api.contacts.models import Contact
 from api.entries.models import Entry
 from api.extensions import db
+from api.kinds import SHARED
 from api.moods.models import Mood
 from api.practices.models import Practice
 from api.sessions.models import Session
@@ -78,27 +79,21 @@ def assert_range_scan(app, run, index):
         db.session.rollback()
 
 
-def _shared_specs():
-    from api.patients.routes import SHARED
-
-    return SHARED
-
-
-@pytest.mark.parametrize("spec", _shared_specs(), ids=lambda spec: spec.scope)
+@pytest.mark.parametrize("kind", SHARED, ids=lambda kind: kind.sharing.scope)
 @pytest.mark.parametrize("deep", [False, True])
-def test_a_therapists_page_of_shared_records_is_an_index_range_scan(app, spec, deep):
+def test_a_therapists_page_of_shared_records_is_an_index_range_scan(app, kind, deep):
     """Entries use the partial index of shared entries, so private ones cost nothing to skip."""
     from api.pagination import fetch_page
     from api.patients.service import shared_records
 
-    model = spec.model
+    model = kind.model
     after = (datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()) if deep else None
     therapist_id, patient_id = uuid.uuid4(), uuid.uuid4()
     index = "ix_entries_owner_shared_time" if model is Entry else f"ix_{model.__tablename__}_owner_time"
     assert_range_scan(
         app,
         lambda: fetch_page(
-            shared_records(spec, therapist_id=therapist_id, patient_id=patient_id),
+            shared_records(kind, therapist_id=therapist_id, patient_id=patient_id),
             time_column=model.time_column(), id_column=model.id, limit=20, after=after),
         index,
     )

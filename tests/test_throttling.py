@@ -5,7 +5,7 @@ import uuid
 import pytest
 import redis
 
-from api import create_app
+from api.app import create_app
 from api.ratelimit import limiter_of
 from api.ratelimit_storage import SQLiteFileStorage
 from tests.helpers import PASSWORD, assert_problem, bearer

@@ -10,8 +10,8 @@ import jwt as pyjwt
 import pytest
 from sqlalchemy import select, update
 
-from api import create_app
-from api.auth.models import RefreshToken, TokenFamily
+from api.app import create_app
+from api.accounts.models import RefreshToken, TokenFamily
 from api.extensions import db
 from api.models import utcnow
 from tests.helpers import assert_problem, bearer

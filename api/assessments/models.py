@@ -16,7 +16,6 @@ from api.records import OwnedRecord
 class Assessment(OwnedRecord, db.Model):
     __tablename__ = "assessments"
     TIME_FIELD = "taken_at"
-    SYNC_TYPE = "assessment"
 
     instrument: Mapped[Instrument] = mapped_column(string_enum(Instrument, "instrument"))
     answers: Mapped[list] = mapped_column(JSONList)

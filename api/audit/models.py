@@ -5,12 +5,14 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Index, String, event
+from sqlalchemy import Enum, Index, String, event
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
+from api.access import Role
+from api.accounts.models import User
 from api.extensions import db
+from api.kinds import SHARED
 from api.models import new_id, string_enum, utcnow
-from api.users.models import Role, User
 
 
 class Action(enum.StrEnum):
@@ -24,13 +26,9 @@ class Outcome(enum.StrEnum):
     DENIED = "denied"
 
 
-class ResourceType(enum.StrEnum):
-    PATIENT_SUMMARY = "patient_summary"
-    ENTRY = "entry"
-    MOOD = "mood"
-    ASSESSMENT = "assessment"
-    PRACTICE = "practice"
-    SESSION = "session"
+# What an event is about: a line of the therapist's patient list, or a record of a shared kind.
+PATIENT_SUMMARY = "patient_summary"
+RESOURCE_TYPES = (PATIENT_SUMMARY, *(kind.sharing.audit_type for kind in SHARED))
 
 
 class AuditEvent(db.Model):
@@ -43,7 +41,9 @@ class AuditEvent(db.Model):
     actor_role: Mapped[str] = mapped_column(String(16))
     patient_id: Mapped[uuid.UUID]
     action: Mapped[Action] = mapped_column(string_enum(Action, "audit_action"))
-    resource_type: Mapped[ResourceType] = mapped_column(string_enum(ResourceType, "audit_resource_type"))
+    resource_type: Mapped[str] = mapped_column(
+        Enum(*RESOURCE_TYPES, native_enum=False, create_constraint=True, length=32, name="audit_resource_type")
+    )
     resource_id: Mapped[uuid.UUID | None]
     outcome: Mapped[Outcome] = mapped_column(string_enum(Outcome, "audit_outcome"))
     request_id: Mapped[str] = mapped_column(String(128))

@@ -9,7 +9,8 @@ from api.audit.models import AuditEvent
 from api.audit.schemas import AccessLogPageSchema, AccessLogQuerySchema
 from api.pagination import page_position, page_response
 from api.records import time_filters
-from api.smorest import Blueprint, operation
+from api.smorest import Blueprint
+from api.smorest.conventions import operation
 
 blp = Blueprint(
     "access_log",

@@ -2,11 +2,11 @@
 
 import marshmallow as ma
 
-from api.audit.models import Action, Outcome, ResourceType
+from api.access import Role
+from api.audit.models import RESOURCE_TYPES, Action, Outcome
 from api.fields import Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import TimeRangeQuerySchema
-from api.users.models import Role
 
 
 class ActorSchema(ma.Schema):
@@ -22,7 +22,7 @@ class AccessEventSchema(ma.Schema):
     occurred_at = Timestamp(dump_only=True)
     actor = ma.fields.Nested(ActorSchema, attribute="actor_summary", dump_only=True)
     action = ma.fields.Enum(Action, by_value=True, dump_only=True)
-    resource_type = ma.fields.Enum(ResourceType, by_value=True, dump_only=True)
+    resource_type = ma.fields.String(dump_only=True, metadata={"enum": list(RESOURCE_TYPES)})
     resource_id = ma.fields.UUID(
         dump_only=True, allow_none=True, metadata={"description": "The record read; null for a list."}
     )

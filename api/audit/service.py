@@ -8,11 +8,11 @@ from api.pagination import fetch_page
 
 
 def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
-    """Append one event per patient and commit it before any data leaves: a read that cannot be
-    logged does not happen.
+    """Add one event per patient to the request's unit of work.
 
-    The commit leaves what the request has already read in place: the response shows exactly
-    the records the event is about, and they are not fetched a second time to serialise them.
+    An allowed read's events commit with the request, before its response leaves: a read that
+    cannot be logged does not happen. A refused read raises a Problem whose `keep_writes` makes
+    its event commit although the answer is a 404 (see api/transactions.py).
     """
     db.session.add_all(
         AuditEvent(
@@ -27,12 +27,6 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
         )
         for patient_id in patient_ids
     )
-    session = db.session()
-    session.expire_on_commit = False
-    try:
-        session.commit()
-    finally:
-        session.expire_on_commit = True
 
 
 def access_log(*, patient_id, filters=(), limit, after=None):

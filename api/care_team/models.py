@@ -1,26 +1,15 @@
 """Invitations (a therapist's single-use codes) and care-team links (a patient's consent, by scope)."""
 
-import enum
 import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from api.accounts.models import User
 from api.extensions import db
 from api.jsonlists import JSONList
 from api.models import new_id, utcnow
-from api.users.models import User
-
-
-class Scope(enum.StrEnum):
-    """What a link lets the therapist read; the names are the paths under /v1/patients/{id}/."""
-
-    ENTRIES = "entries"
-    MOODS = "moods"
-    ASSESSMENTS = "assessments"
-    PRACTICES = "practices"
-    SESSIONS = "sessions"
 
 
 class Invitation(db.Model):
@@ -46,7 +35,11 @@ class Invitation(db.Model):
 
 
 class CareLink(db.Model):
-    """A patient's link to one therapist. Revoking keeps the row (revoked_at) but ends all access."""
+    """A patient's link to one therapist. Revoking keeps the row (revoked_at) but ends all access.
+
+    `scopes` names what the therapist may read: the scopes of the shared journal kinds
+    (api.kinds.SCOPES), which are also their paths under /v1/patients/{id}/.
+    """
 
     __tablename__ = "care_links"
 

@@ -18,18 +18,17 @@ from api.care_team.schemas import (
 from api.idempotency import idempotent
 from api.pagination import PageQuerySchema, page_position, page_response
 from api.ratelimit import account_key, client_address, counts_failures, rate_limit
-from api.smorest import (
+from api.smorest import Blueprint
+from api.smorest.conventions import document_responses, operation
+from api.smorest.etags import (
     CREATED_HEADERS,
-    Blueprint,
     created_response,
-    document_responses,
     etag_headers,
     item_response,
-    operation,
     require_if_match,
-    takes_no_body,
     versioned,
 )
+from api.smorest.parsing import takes_no_body
 
 invitations = Blueprint(
     "invitations",

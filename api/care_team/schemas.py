@@ -2,11 +2,11 @@
 
 import marshmallow as ma
 
+from api.accounts.schemas import PersonSchema
 from api.care_team import codes
-from api.care_team.models import Scope
 from api.fields import BoundedList, Timestamp
+from api.kinds import SCOPES
 from api.pagination import page_schema
-from api.users.schemas import PersonSchema
 
 VERSION = {"minimum": 1, "maximum": 2**31 - 1}
 
@@ -46,8 +46,8 @@ def _listed_once(scopes):
 
 def Scopes(**kwargs):
     return BoundedList(
-        ma.fields.String(validate=ma.validate.OneOf([scope.value for scope in Scope])),
-        max_items=len(Scope),
+        ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
+        max_items=len(SCOPES),
         validate=_listed_once,
         metadata={
             "uniqueItems": True,

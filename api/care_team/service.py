@@ -1,4 +1,5 @@
-"""Care-team rules: therapists' invitation codes, and patients' links with the scopes they grant."""
+"""Care-team rules: therapists' invitation codes, patients' links with the scopes they grant, and
+the SQL condition through which a link lets a therapist read."""
 
 from datetime import timedelta
 
@@ -11,9 +12,10 @@ from api.care_team import codes
 from api.care_team.models import CareLink, Invitation
 from api.errors import Conflict, NotFound, PreconditionFailed, ValidationFailed
 from api.extensions import db
+from api.jsonlists import contains
 from api.models import utcnow
 from api.pagination import fetch_page
-from api.records import commit_versioned
+from api.records import flush_versioned
 
 INVITATION_LIFETIME = timedelta(hours=72)
 
@@ -43,7 +45,7 @@ def create_invitation(*, therapist_id):
         therapist_id=therapist_id, code_hash=codes.code_hash(code), created_at=now, expires_at=now + INVITATION_LIFETIME
     )
     db.session.add(invitation)
-    db.session.commit()
+    db.session.flush()
     return invitation, code
 
 
@@ -65,7 +67,7 @@ def delete_invitation(invitation, *, current):
     """Withdraw an invitation: its code stops working at once. Links made with it stay."""
     db.session.delete(invitation)
     try:
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
         # Redeemed (or withdrawn) between the If-Match check and this delete.
         db.session.rollback()
@@ -93,14 +95,12 @@ def redeem(*, patient_id, code, scopes):
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if therapist_id is None:
-        db.session.rollback()
         raise InvalidCode()
     link = CareLink(patient_id=patient_id, therapist_id=therapist_id, scopes=list(scopes), created_at=now, updated_at=now)
     db.session.add(link)
     try:
         db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise AlreadyLinked() from None
     return link
 
@@ -130,14 +130,32 @@ def get_link(*, patient_id, link_id):
 def change_scopes(link, *, scopes, current):
     """New scopes apply to the therapist's very next request."""
     link.scopes = list(scopes)
-    return _commit(link, current)
+    return flush_versioned(link, current)
 
 
 def revoke(link, *, current):
     """End the link: the therapist loses every view of the patient on the next request."""
     link.revoked_at = utcnow()
-    return _commit(link, current)
+    return flush_versioned(link, current)
 
 
-def _commit(link, current):
-    return commit_versioned(link, current) if db.session.is_modified(link) else link
+
+# --- what a link lets a therapist read --------------------------------------------------------
+
+
+def shared_with(*, therapist_id, patient_id, scope):
+    """SQL condition: the therapist holds an active link to the patient that grants `scope`.
+
+    Every therapist read puts this in its WHERE, so a revoked link or a withdrawn scope takes
+    effect on the very next request.
+    """
+    return (
+        select(CareLink.id)
+        .where(
+            CareLink.therapist_id == therapist_id,
+            CareLink.patient_id == patient_id,
+            CareLink.revoked_at.is_(None),
+            contains(CareLink.scopes, scope),
+        )
+        .exists()
+    )

@@ -26,7 +26,6 @@ class Relationship(enum.StrEnum):
 class Contact(OwnedRecord, db.Model):
     __tablename__ = "contacts"
     TIME_FIELD = "created_at"
-    SYNC_TYPE = "contact"
 
     name: Mapped[str] = mapped_column(String(100))
     relationship: Mapped[Relationship] = mapped_column(string_enum(Relationship, "relationship"))

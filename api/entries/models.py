@@ -7,11 +7,11 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from api.accounts.models import User
 from api.extensions import db
 from api.jsonlists import JSONList
 from api.models import string_enum, utcnow
 from api.records import OwnedRecord
-from api.users.models import User
 
 
 class Kind(enum.StrEnum):
@@ -32,7 +32,6 @@ class Visibility(enum.StrEnum):
 class Entry(OwnedRecord, db.Model):
     __tablename__ = "entries"
     TIME_FIELD = "occurred_at"
-    SYNC_TYPE = "entry"
 
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[Kind] = mapped_column(string_enum(Kind, "entry_kind"), default=Kind.GENERAL)

@@ -2,11 +2,12 @@
 
 import marshmallow as ma
 
+from api.accounts.schemas import PersonSchema
 from api.entries.models import Kind, Visibility
-from api.fields import BoundedList, EmotionList, EmotionName, Text, Timestamp
+from api.fields import BoundedList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
+from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
-from api.users.schemas import PersonSchema
 
 TAG_MAX_LENGTH = 50
 

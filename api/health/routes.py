@@ -6,7 +6,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.errors import Problem
 from api.extensions import db
-from api.smorest import Blueprint, document_responses, operation, public
+from api.smorest import Blueprint
+from api.smorest.conventions import document_responses, operation, public
 
 blp = Blueprint("health", __name__, url_prefix="/health", description="Liveness and readiness probes.")
 

@@ -14,7 +14,6 @@ from api.records import OwnedRecord
 class Mood(OwnedRecord, db.Model):
     __tablename__ = "moods"
     TIME_FIELD = "recorded_at"
-    SYNC_TYPE = "mood"
 
     mood: Mapped[int] = mapped_column(SmallInteger)
     energy: Mapped[int | None] = mapped_column(SmallInteger)

@@ -2,8 +2,9 @@
 
 import marshmallow as ma
 
-from api.fields import EmotionList, EmotionName, Score, Text, TimeZoneName, Timestamp
+from api.fields import Score, Text, Timestamp, TimeZoneName
 from api.pagination import PageQuerySchema, page_schema
+from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 

@@ -5,26 +5,16 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from api.access import THERAPISTS, auth_required
-from api.assessments.routes import spec as assessments
-from api.entries.routes import spec as entries
 from api.entries.schemas import EntrySchema
-from api.moods.routes import spec as moods
+from api.kinds import SHARED
 from api.pagination import page_position, page_response
 from api.patients import service
 from api.patients.schemas import PatientListQuerySchema, PatientSummaryPageSchema
-from api.practices.routes import spec as practices
-from api.records import time_range
-from api.resources import decorate, query_filters
-from api.sessions.routes import spec as sessions
-from api.smorest import (
-    Blueprint,
-    document_responses,
-    etag_headers,
-    item_response,
-    operation,
-    takes_no_body,
-    versioned,
-)
+from api.resources import decorate
+from api.smorest import Blueprint
+from api.smorest.conventions import document_responses, operation
+from api.smorest.etags import etag_headers, item_response, versioned
+from api.smorest.parsing import takes_no_body
 
 blp = Blueprint(
     "patients",
@@ -33,9 +23,6 @@ blp = Blueprint(
     description="For therapists: linked patients and what they share, read-only. Every read is in the "
     "patient's access log.",
 )
-
-# What a care-team link can share; contacts never are.
-SHARED = (entries, moods, assessments, practices, sessions)
 
 NOT_SHARED_404 = (
     "404, the same as for a patient who does not exist, unless the patient has an active link to you "
@@ -61,61 +48,56 @@ class PatientList(MethodView):
         return page_response(links, more, time_field="created_at", items=summaries)
 
 
-def register_shared_resource(blp, spec):
-    """Read-only views of one shared resource: /{patient_id}/{scope} and /{patient_id}/{scope}/{id}."""
-    id_arg = f"{spec.singular.lower()}_id"
-    entries_note = (
-        " Only entries the patient marked `visibility: care_team` are shared." if spec.scope == "entries" else ""
-    )
-    denied = NOT_SHARED_404.format(scope=spec.scope)
+def register_shared_views(blp, kind):
+    """Read-only views of one shared kind: /{patient_id}/{scope} and /{patient_id}/{scope}/{id}."""
+    sharing, model, schemas = kind.sharing, kind.model, kind.schemas
+    id_arg = f"{model.__name__.lower()}_id"
+    denied = NOT_SHARED_404.format(scope=sharing.scope)
 
     def list_records(self, query, patient_id):
-        filters = time_range(spec.model, query) + query_filters(spec, query)
         rows, more = service.list_shared(
-            spec,
+            kind,
             actor=current_user,
             patient_id=patient_id,
-            filters=filters,
+            filters=kind.filters(query),
             limit=query["limit"],
             after=page_position(query),
             request_id=g.request_id,
         )
-        return page_response(rows, more, time_field=spec.model.TIME_FIELD)
+        return page_response(rows, more, time_field=model.TIME_FIELD)
 
     def read_record(self, patient_id, **path):
         record = service.read_shared(
-            spec, actor=current_user, patient_id=patient_id, record_id=path[id_arg], request_id=g.request_id
+            kind, actor=current_user, patient_id=patient_id, record_id=path[id_arg], request_id=g.request_id
         )
         return item_response(record)
 
-    list_records.__doc__ = (
-        f"List a patient's shared {spec.plural_noun}, newest first.\n\n"
-        f"Same paging and filters as the patient's own list.{entries_note} {denied}"
-    )
-    read_record.__doc__ = f"Read one of a patient's shared {spec.plural_noun}.\n\n{denied}{entries_note}"
+    same_as_own = "Same paging and filters as the patient's own list."
+    list_records.__doc__ = sharing.list.doc(" ".join(part for part in (same_as_own, sharing.notes, denied) if part))
+    read_record.__doc__ = sharing.read.doc(" ".join(part for part in (denied, sharing.notes) if part))
 
     therapists_only = auth_required(roles=THERAPISTS)
     collection = {
         "get": decorate(
             list_records,
             therapists_only,
-            operation(f"listPatient{spec.plural}"),
-            blp.arguments(spec.query_schema, location="query"),
-            blp.response(200, spec.page_schema),
+            operation(sharing.list.id),
+            blp.arguments(schemas.query, location="query"),
+            blp.response(200, schemas.page),
         )
     }
     item = {
         "get": decorate(
-            read_record, therapists_only, operation(f"getPatient{spec.singular}"), versioned, blp.response(200, spec.schema)
+            read_record, therapists_only, operation(sharing.read.id), versioned, blp.response(200, schemas.record)
         )
     }
-    base = f"/<uuid:patient_id>/{spec.scope}"
-    blp.route(base)(type(f"Patient{spec.singular}List", (MethodView,), collection))
-    blp.route(f"{base}/<uuid:{id_arg}>")(type(f"Patient{spec.singular}Item", (MethodView,), item))
+    base = f"/<uuid:patient_id>/{sharing.scope}"
+    blp.route(base)(type(f"Patient{model.__name__}List", (MethodView,), collection))
+    blp.route(f"{base}/<uuid:{id_arg}>")(type(f"Patient{model.__name__}Item", (MethodView,), item))
 
 
-for shared in SHARED:
-    register_shared_resource(blp, shared)
+for kind in SHARED:
+    register_shared_views(blp, kind)
 
 
 @blp.route("/<uuid:patient_id>/entries/<uuid:entry_id>/acknowledgement")
@@ -133,6 +115,6 @@ class PatientEntryAcknowledgement(MethodView):
         the entry is shared with you (link with the `entries` scope and `visibility: care_team`).
         """
         entry = service.acknowledge_entry(
-            entries, actor=current_user, patient_id=patient_id, entry_id=entry_id, request_id=g.request_id
+            actor=current_user, patient_id=patient_id, entry_id=entry_id, request_id=g.request_id
         )
         return entry, etag_headers(entry)

@@ -1,99 +1,96 @@
 """What a therapist may read of a patient: shared records through an active care-team link, each
-read (and each refused attempt) written to the audit log before any data leaves."""
+read (and each refused attempt) written to the audit log, in the same unit of work as the read.
+
+Who may see a record is three rules, each kept by its owner and put together here, in SQL: the
+record is live (api/records.py), the therapist holds an active link granting the kind's scope
+(api/care_team/service.py), and it meets the kind's own condition (its Sharing.when, e.g. an
+entry's visibility).
+"""
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.exc import StaleDataError
 
-from api.access import shared_with
+from api import kinds
+from api.accounts.models import User
 from api.assessments.models import Assessment
 from api.assessments.scoring import Instrument
 from api.audit import service as audit
-from api.audit.models import Action, Outcome, ResourceType
-from api.care_team.models import CareLink, Scope
-from api.errors import Conflict, NotFound
+from api.audit.models import PATIENT_SUMMARY, Action, Outcome
+from api.care_team.models import CareLink
+from api.care_team.service import shared_with
+from api.entries import service as entries
+from api.errors import NotFound
 from api.extensions import db
-from api.models import utcnow
 from api.moods.models import Mood
 from api.pagination import fetch_page
-from api.records import live, next_sync_seq
-from api.users.models import User
+from api.records import live
 
 OPEN_SAFETY_FLAGS_SHOWN = 5
 
 
-def _audit_type(spec):
-    return ResourceType(spec.model.SYNC_TYPE)
+class NotShared(NotFound):
+    """The same 404 as for a record that does not exist; its `denied` audit event is kept."""
+
+    keep_writes = True
 
 
-def shared_records(spec, *, therapist_id, patient_id):
+def shared_records(kind, *, therapist_id, patient_id):
     """The patient's live records of this kind that the therapist may see, scoped in SQL."""
-    return live(spec.model, patient_id).where(
-        shared_with(therapist_id=therapist_id, patient_id=patient_id, scope=spec.scope), *spec.shared_when
+    sharing = kind.sharing
+    return live(kind.model, patient_id).where(
+        shared_with(therapist_id=therapist_id, patient_id=patient_id, scope=sharing.scope), *sharing.when
     )
 
 
-def _log(*, actor, patient_id, action, resource_type, resource_id=None, allowed, request_id):
+def _log(kind, *, actor, patient_id, action, resource_id=None, allowed, request_id):
     audit.record(
         actor=actor,
         patient_ids=[patient_id],
         action=action,
-        resource_type=resource_type,
+        resource_type=kind.sharing.audit_type,
         resource_id=resource_id,
         outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
         request_id=request_id,
     )
 
 
-def list_shared(spec, *, actor, patient_id, filters, limit, after, request_id):
+def list_shared(kind, *, actor, patient_id, filters, limit, after, request_id):
     """A page of shared records; 404 (and a `denied` event) without an active link and scope."""
     allowed = db.session.execute(
-        select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=spec.scope))
+        select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=kind.sharing.scope))
     ).scalar_one()
-    _log(
-        actor=actor, patient_id=patient_id, action=Action.LIST, resource_type=_audit_type(spec),
-        allowed=allowed, request_id=request_id,
-    )
+    _log(kind, actor=actor, patient_id=patient_id, action=Action.LIST, allowed=allowed, request_id=request_id)
     if not allowed:
-        raise NotFound()
+        raise NotShared()
     # shared_records checks the link again, in the page's own WHERE: a link revoked between the
     # two statements still shows nothing.
-    model = spec.model
-    query = shared_records(spec, therapist_id=actor.id, patient_id=patient_id).where(*filters)
+    model = kind.model
+    query = shared_records(kind, therapist_id=actor.id, patient_id=patient_id).where(*filters)
     return fetch_page(query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after)
 
 
-def read_shared(spec, *, actor, patient_id, record_id, request_id, action=Action.READ):
+def read_shared(kind, *, actor, patient_id, record_id, request_id, action=Action.READ):
     """One shared record; a missing, private, unscoped or unlinked one is the same 404."""
-    model = spec.model
+    model = kind.model
     record = db.session.execute(
-        shared_records(spec, therapist_id=actor.id, patient_id=patient_id).where(model.id == record_id)
+        shared_records(kind, therapist_id=actor.id, patient_id=patient_id).where(model.id == record_id)
     ).scalar_one_or_none()
     _log(
-        actor=actor, patient_id=patient_id, action=action, resource_type=_audit_type(spec), resource_id=record_id,
+        kind, actor=actor, patient_id=patient_id, action=action, resource_id=record_id,
         allowed=record is not None, request_id=request_id,
     )
     if record is None:
-        raise NotFound()
+        raise NotShared()
     return record
 
 
-def acknowledge_entry(spec, *, actor, patient_id, entry_id, request_id):
-    """Mark a shared entry read. The first acknowledgement stays; repeating it changes nothing."""
+def acknowledge_entry(*, actor, patient_id, entry_id, request_id):
+    """Mark a shared entry read (the entries' rule: the first acknowledgement stands)."""
     entry = read_shared(
-        spec, actor=actor, patient_id=patient_id, record_id=entry_id, request_id=request_id, action=Action.ACKNOWLEDGE
+        kinds.entries, actor=actor, patient_id=patient_id, record_id=entry_id, request_id=request_id,
+        action=Action.ACKNOWLEDGE,
     )
-    if entry.acknowledged_at is None:
-        entry.acknowledged_by_id = actor.id
-        entry.acknowledged_at = utcnow()
-        # A change the patient's devices pick up through /v1/sync, like their own edits.
-        entry.sync_seq = next_sync_seq(entry.owner_id)
-        try:
-            db.session.commit()
-        except StaleDataError:
-            db.session.rollback()
-            raise Conflict("The entry changed while it was being acknowledged; try again.") from None
-    return entry
+    return entries.acknowledge(entry, therapist=actor)
 
 
 # --- the therapist's patient list -------------------------------------------------------------
@@ -119,13 +116,14 @@ def patient_summaries(*, actor, limit, after, request_id):
             actor=actor,
             patient_ids=[link.patient_id for link in links],
             action=Action.LIST,
-            resource_type=ResourceType.PATIENT_SUMMARY,
+            resource_type=PATIENT_SUMMARY,
             outcome=Outcome.ALLOWED,
             request_id=request_id,
         )
 
-    sharing_moods = [link.patient_id for link in links if Scope.MOODS in link.scopes]
-    sharing_assessments = [link.patient_id for link in links if Scope.ASSESSMENTS in link.scopes]
+    moods_scope, assessments_scope = kinds.moods.sharing.scope, kinds.assessments.sharing.scope
+    sharing_moods = [link.patient_id for link in links if moods_scope in link.scopes]
+    sharing_assessments = [link.patient_id for link in links if assessments_scope in link.scopes]
     moods = _latest_per_patient(Mood, sharing_moods)
     phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
     gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
@@ -141,7 +139,7 @@ def patient_summaries(*, actor, limit, after, request_id):
             "latest_mood": moods.get(link.patient_id),
             "latest_phq9": phq9.get(link.patient_id),
             "latest_gad7": gad7.get(link.patient_id),
-            "open_safety_flags": flags.get(link.patient_id, []) if Scope.ASSESSMENTS in link.scopes else None,
+            "open_safety_flags": flags.get(link.patient_id, []) if assessments_scope in link.scopes else None,
         }
         for link in links
     ]

@@ -36,7 +36,6 @@ class Intensity(enum.StrEnum):
 class Practice(OwnedRecord, db.Model):
     __tablename__ = "practices"
     TIME_FIELD = "performed_at"
-    SYNC_TYPE = "practice"
 
     practice: Mapped[PracticeKind] = mapped_column(string_enum(PracticeKind, "practice"))
     performed_at: Mapped[datetime]

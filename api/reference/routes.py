@@ -6,7 +6,8 @@ from flask_jwt_extended import current_user
 from api.access import auth_required
 from api.fields import CountryCode
 from api.reference.data import crisis_resources, emotion_vocabulary
-from api.smorest import Blueprint, operation
+from api.smorest import Blueprint
+from api.smorest.conventions import operation
 
 blp = Blueprint("reference", __name__, url_prefix="/v1/reference", description="Reference data for pickers and safety.")
 

@@ -44,7 +44,6 @@ SIDE_EFFECTS = (
 class Session(OwnedRecord, db.Model):
     __tablename__ = "sessions"
     TIME_FIELD = "started_at"
-    SYNC_TYPE = "session"
 
     started_at: Mapped[datetime]
     medicine: Mapped[Medicine] = mapped_column(string_enum(Medicine, "medicine"), default=Medicine.KETAMINE)

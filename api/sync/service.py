@@ -4,17 +4,11 @@ from sqlalchemy import String, literal, select, union_all
 
 from api.errors import ValidationFailed
 from api.extensions import db
+from api.kinds import KINDS
 from api.pagination import decode_cursor, encode_cursor
-
-# (model, schema) for each synced resource; the model's SYNC_TYPE names it in the feed.
-SYNCED = []
 
 # Sequence numbers are BIGINT: a cursor beyond that range is not one of ours.
 MAX_SEQ = 2**63 - 1
-
-
-def register(model, schema):
-    SYNCED.append((model, schema))
 
 
 def encode_sync_cursor(seq):
@@ -41,13 +35,13 @@ def _positions(*, owner_id, after_seq, limit):
     ix_<table>_owner_sync.
     """
     branches = [
-        select(literal(model.SYNC_TYPE, String).label("type"), model.id.label("id"), model.sync_seq.label("seq"))
-        .where(model.owner_id == owner_id, model.sync_seq > after_seq)
-        .order_by(model.sync_seq)
+        select(literal(kind.sync_type, String).label("type"), kind.model.id.label("id"), kind.model.sync_seq.label("seq"))
+        .where(kind.model.owner_id == owner_id, kind.model.sync_seq > after_seq)
+        .order_by(kind.model.sync_seq)
         .limit(limit + 1)
         .subquery()
         .select()
-        for model, _ in SYNCED
+        for kind in KINDS
     ]
     feed = union_all(*branches).subquery()
     return db.session.execute(select(feed).order_by(feed.c.seq).limit(limit + 1)).all()
@@ -57,7 +51,7 @@ def changes_since(*, owner_id, after_seq, limit):
     """Up to `limit` changes after `after_seq`, oldest first.
 
     Every write takes the owner's next sequence number under a lock held until commit (see
-    records.SyncClock), so sequence order is commit order: the snapshot of `_positions` holds
+    api/records.py's SyncClock), so sequence order is commit order: the snapshot of `_positions` holds
     every change up to some number and none after it. The records are then loaded by id; one
     that changed again since the snapshot now carries a higher sequence number, beyond every
     position on this page, so it is left for the later page where it belongs. Cost follows the
@@ -66,11 +60,12 @@ def changes_since(*, owner_id, after_seq, limit):
     positions = _positions(owner_id=owner_id, after_seq=after_seq, limit=limit)
     page, has_more = positions[:limit], len(positions) > limit
     records = {}
-    for model, schema in SYNCED:
-        ids = [position.id for position in page if position.type == model.SYNC_TYPE]
+    for kind in KINDS:
+        ids = [position.id for position in page if position.type == kind.sync_type]
         if ids:
+            model = kind.model
             rows = db.session.execute(select(model).where(model.owner_id == owner_id, model.id.in_(ids))).scalars()
-            records.update(((model.SYNC_TYPE, row.id), (row, schema)) for row in rows)
+            records.update(((kind.sync_type, row.id), (row, kind.schemas.record)) for row in rows)
     changes = []
     for position in page:
         row, schema = records.get((position.type, position.id), (None, None))

@@ -1,17 +1,16 @@
-"""Token lifecycle: sign-in, refresh-token rotation with reuse detection, sign-out, revocation."""
+"""Logins: sign-in, refresh-token rotation with reuse detection, sign-out, revocation."""
 
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import select, update
 
-from api.auth.models import RefreshToken, TokenFamily
-from api.auth.passwords import passwords
-from api.auth.tokens import token_pair
+from api.accounts.models import RefreshToken, TokenFamily, User
+from api.accounts.passwords import passwords
+from api.accounts.tokens import token_pair
 from api.errors import Unauthorized
 from api.extensions import db
 from api.models import new_id, utcnow
-from api.users.models import User
 
 
 class InvalidCredentials(Unauthorized):
@@ -21,6 +20,8 @@ class InvalidCredentials(Unauthorized):
 
 
 class RefreshTokenReused(Unauthorized):
+    keep_writes = True  # the revoked login stays revoked
+
     def __init__(self):
         super().__init__(
             "This refresh token was already used, so this login has been signed out; sign in again.",
@@ -59,7 +60,7 @@ def log_in(*, email, password):
     db.session.add(family)
     db.session.flush()  # the family row must exist before its first refresh token
     db.session.add(refresh_token)
-    db.session.commit()
+    db.session.flush()
     return token_pair(user_id=user.id, refresh_token=refresh_token, fresh=True)
 
 
@@ -88,7 +89,6 @@ def rotate_refresh_token(*, user_id, family_id, jti):
             .values(replaced_by=child.jti)
             .execution_options(synchronize_session=False)
         )
-        db.session.commit()
         return token_pair(user_id=user_id, refresh_token=child, fresh=False)
 
     used = db.session.get(RefreshToken, jti, populate_existing=True)
@@ -96,10 +96,8 @@ def rotate_refresh_token(*, user_id, family_id, jti):
         grace = timedelta(seconds=current_app.config["REFRESH_REUSE_GRACE_SECONDS"])
         child = db.session.get(RefreshToken, used.replaced_by, populate_existing=True)
         if now - used.used_at <= grace and child is not None and child.used_at is None:
-            db.session.commit()
             return token_pair(user_id=user_id, refresh_token=child, fresh=False)
     revoke_family(family_id=family_id, reason="refresh_reuse")
-    db.session.commit()
     raise RefreshTokenReused()
 
 
@@ -127,4 +125,3 @@ def revoke_families(*, user_id, reason, keep_family_id=None):
 def log_out(*, family_id):
     """End one login: its access and refresh tokens stop working at once."""
     revoke_family(family_id=family_id, reason="logout")
-    db.session.commit()

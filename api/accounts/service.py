@@ -4,14 +4,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.auth import service as auth_service
-from api.auth.passwords import passwords
-from api.entries.service import forget_acknowledger
+from api.accounts import logins
+from api.accounts.models import User
+from api.accounts.passwords import passwords
+from api.accounts.schemas import UserSchema
 from api.errors import Conflict, Problem
 from api.extensions import db
-from api.records import SyncClock, commit_versioned
-from api.users.models import Role, User
-from api.users.schemas import UserSchema
+from api.records import SyncClock, flush_versioned
+from api.resources import registered_kinds
 
 
 class WrongPassword(Problem):
@@ -38,12 +38,14 @@ def register(*, email, password, display_name, role, timezone, country):
         country=country,
     )
     db.session.add(user)
-    db.session.flush()
+    try:
+        db.session.flush()
+    except IntegrityError:
+        raise Conflict(EMAIL_TAKEN) from None
     db.session.add(SyncClock(user_id=user.id, last_seq=0))
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError:
-        db.session.rollback()
         raise Conflict(EMAIL_TAKEN) from None
     return user
 
@@ -51,7 +53,7 @@ def register(*, email, password, display_name, role, timezone, country):
 def update_profile(*, user, changes):
     for name, value in changes.items():
         setattr(user, name, value)
-    return commit_versioned(user, UserSchema().dump)
+    return flush_versioned(user, UserSchema().dump)
 
 
 def check_password(*, user, password):
@@ -69,26 +71,28 @@ def change_password(*, user, family_id, current_password, new_password):
     check_password(user=user, password=current_password)
     try:
         user.password_hash = passwords().hash(new_password)
-        auth_service.revoke_families(user_id=user.id, reason="password_change", keep_family_id=family_id)
-        db.session.commit()
+        logins.revoke_families(user_id=user.id, reason="password_change", keep_family_id=family_id)
+        db.session.flush()
     except StaleDataError:
         # Another request changed or erased the account between reading and writing it.
-        db.session.rollback()
         raise AccountChangedMeanwhile() from None
 
 
 def erase_account(*, user, password):
     """Delete the account; the database cascades to every row it owns.
 
-    Erasing an account that another request erased a moment ago succeeds: it is gone.
+    First every journal kind forgets the person where other people's records name them (a
+    therapist's acknowledgements). Erasing an account that another request erased a moment ago
+    succeeds: it is gone.
     """
     check_password(user=user, password=password)
     user_id = user.id
     try:
-        if user.role == Role.THERAPIST:
-            forget_acknowledger(user_id)
+        for kind in registered_kinds():
+            if kind.forget_person is not None:
+                kind.forget_person(user_id)
         db.session.delete(user)
-        db.session.commit()
+        db.session.flush()
     except StaleDataError:
         db.session.rollback()
         if db.session.get(User, user_id) is not None:

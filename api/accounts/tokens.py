@@ -6,10 +6,9 @@ from flask import current_app, g
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
 from sqlalchemy import select
 
-from api.auth.models import TokenFamily
+from api.accounts.models import TokenFamily, User
 from api.errors import unauthorized_response
 from api.extensions import db, jwt
-from api.users.models import User
 
 
 def mint_access_token(*, user_id, family_id, fresh):

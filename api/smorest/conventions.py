@@ -1,62 +1,30 @@
-"""Project Api/Blueprint classes: problem errors, argument parsing, ETags and spec conventions."""
+"""What every operation's OpenAPI description says, written once: problem+json errors, the
+headers every response carries, bounds on generated schemas, operationIds, and the ETag
+parameters and responses of versioned operations."""
 
 import http
 import re
-from functools import wraps
 
 import apispec.ext.marshmallow
 import flask_smorest
 import marshmallow as ma
 from apispec import BasePlugin
-from flask import current_app, request
+from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
-from webargs.core import is_json
-from webargs.flaskparser import FlaskParser
 
-from api.body import FORBIDDEN_TEXT_MESSAGE, forbidden_text, has_body, json_body, raw_body
-from api.errors import (
-    PROBLEM_MEDIA_TYPE,
-    PreconditionFailed,
-    PreconditionRequired,
-    Problem,
-    ValidationFailed,
-    http_exception_response,
-)
+from api.errors import PROBLEM_MEDIA_TYPE
 
 UUID_MAX_LENGTH = 36
 TIMESTAMP_MAX_LENGTH = 40
 TEXT_LIMIT = 500
 
-
-class UnsupportedMediaType(Problem):
-    status = 415
-
-    def __init__(self):
-        super().__init__("Send the request body as application/json.")
-
-
-class Parser(FlaskParser):
-    """webargs parser: JSON bodies only, read through api.body's limits; unknown fields are
-    errors in every location; no query value may hold NUL or a lone surrogate."""
-
-    DEFAULT_UNKNOWN_BY_LOCATION = {
-        **FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION,
-        "query": ma.RAISE,
-        "querystring": ma.RAISE,
-    }
-
-    def load_json(self, req, schema):
-        if not has_body():
-            raise ValidationFailed("_schema", "This request needs a JSON object body.")
-        if not is_json(req.mimetype):
-            raise UnsupportedMediaType()
-        return json_body()
-
-    def load_querystring(self, req, schema):
-        errors = {name: [FORBIDDEN_TEXT_MESSAGE] for name, values in req.args.lists() if any(map(forbidden_text, values))}
-        if errors:
-            raise ValidationFailed(errors=errors)
-        return super().load_querystring(req, schema)
+# Set by etags.versioned on an operation's doc; the plugin turns it into the ETag parameters,
+# headers and responses, and leaves it out of the spec.
+VERSIONED = "x-journal-versioned"
+CHECKS_NOT_MODIFIED = {"get", "head"}
+NEEDS_IF_MATCH = {"put", "patch", "delete"}
+SETS_ETAG = {"get", "head", "post", "put", "patch"}
 
 
 class ProblemSchema(ma.Schema):
@@ -148,6 +116,22 @@ def _with_headers(response, status):
     return response
 
 
+def _document_versions(method, operation):
+    """ETag on success, If-None-Match and 304 on reads, If-Match with 412 and 428 on writes."""
+    responses, parameters = operation["responses"], operation.setdefault("parameters", [])
+    if method in CHECKS_NOT_MODIFIED:
+        responses["304"] = "NOT_MODIFIED"
+        parameters.append("IF_NONE_MATCH")
+    if method in NEEDS_IF_MATCH:
+        responses["412"] = "PRECONDITION_FAILED"
+        responses["428"] = "PRECONDITION_REQUIRED"
+        parameters.append("IF_MATCH")
+    if method in SETS_ETAG:
+        for status, response in responses.items():
+            if status.startswith("2") and isinstance(response, dict):
+                response.setdefault("headers", {})["ETag"] = "ETAG"
+
+
 class ConventionsPlugin(BasePlugin):
     """Adds to every operation the errors and headers that the app's shared machinery produces.
 
@@ -167,11 +151,13 @@ class ConventionsPlugin(BasePlugin):
         return _with_headers(response, status) if status else response
 
     def operation_helper(self, path=None, operations=None, **kwargs):
-        for operation in operations.values():
+        for method, operation in operations.items():
             if not isinstance(operation, dict):
                 continue
             responses = {str(status): value for status, value in operation.get("responses", {}).items()}
             operation["responses"] = responses
+            if operation.pop(VERSIONED, False):
+                _document_versions(method, operation)
             problems = [429, 500]
             if operation.get("security") != []:
                 problems.append(401)
@@ -202,79 +188,88 @@ def bounded_field_properties(converter, field, ret, **kwargs):
     return extra
 
 
+def schema_name(schema):
+    """A schema's component name: its class name without "Schema" (apispec's rule).
+
+    flask-smorest's page-number pagination metadata gets none: lists here page by keyset cursor,
+    so nothing refers to it, and an unnamed schema is not written into the spec.
+    """
+    if resolve_schema_cls(schema) is PaginationMetadataSchema:
+        return None
+    return apispec.ext.marshmallow.resolver(schema)
+
+
 class MarshmallowPlugin(apispec.ext.marshmallow.MarshmallowPlugin):
+    def __init__(self):
+        super().__init__(schema_name_resolver=schema_name)
+
     def init_spec(self, spec):
         super().init_spec(spec)
         self.converter.add_attribute_function(bounded_field_properties)
 
 
-class Api(flask_smorest.Api):
-    ERROR_SCHEMA = ProblemSchema
 
-    def __init__(self, app=None, **kwargs):
-        spec_kwargs = kwargs.setdefault("spec_kwargs", {})
-        spec_kwargs.setdefault("marshmallow_plugin", MarshmallowPlugin())
-        spec_kwargs.setdefault("extra_plugins", [ConventionsPlugin()])
-        super().__init__(app, **kwargs)
+def register_components(spec, error_schema):
+    """The spec's shared responses, parameters and headers in the project's own words.
 
-    def _register_responses(self):
-        self.spec.components.response(
-            "NOT_MODIFIED", {"description": "Not Modified: the ETag still matches."}, lazy=True, status=304
-        )
-        for status in http.HTTPStatus:
-            if status < 400:
-                continue
-            response = {"description": status.phrase, "schema": self.ERROR_SCHEMA}
-            prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
-            self.spec.components.response(status.name, response, lazy=True, status=int(status))
-        response = {"description": "Any other error, as problem+json.", "schema": self.ERROR_SCHEMA}
-        prepare_response(response, self.spec, PROBLEM_MEDIA_TYPE)
-        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
+    flask-smorest registers its defaults lazily (only what an operation refers to is written);
+    registering ours under the same names replaces them: every error is problem+json, and ETags
+    are record versions.
+    """
+    spec.components.response(
+        "NOT_MODIFIED", {"description": "Not Modified: the ETag still matches."}, lazy=True, status=304
+    )
+    for status in http.HTTPStatus:
+        if status < 400:
+            continue
+        response = {"description": status.phrase, "schema": error_schema}
+        prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
+        spec.components.response(status.name, response, lazy=True, status=int(status))
+    response = {"description": "Any other error, as problem+json.", "schema": error_schema}
+    prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
+    spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
-    def _register_etag_headers(self):
-        tag = {"type": "string", "maxLength": 64}
-        self.spec.components.parameter(
-            "IF_NONE_MATCH",
-            "header",
-            {"name": "If-None-Match", "description": "ETag the client holds; 304 when unchanged.", "schema": tag},
-            lazy=True,
-        )
-        self.spec.components.parameter(
-            "IF_MATCH",
-            "header",
-            {
-                "name": "If-Match",
-                "required": True,
-                "description": "The record's current ETag: 428 without it, 412 when stale.",
-                "schema": tag,
-            },
-            lazy=True,
-        )
-        self.spec.components.header(
-            "ETAG", {"description": "The record's version, for If-Match and If-None-Match.", "schema": tag}, lazy=True
-        )
-
-    def _register_pagination_header(self):
-        """Lists page by keyset cursor (Link header), not by smorest's page numbers."""
-
-    def handle_http_exception(self, error):
-        return http_exception_response(error)
+    tag = {"type": "string", "maxLength": 64}
+    spec.components.parameter(
+        "IF_NONE_MATCH",
+        "header",
+        {"name": "If-None-Match", "description": "ETag the client holds; 304 when unchanged.", "schema": tag},
+        lazy=True,
+    )
+    spec.components.parameter(
+        "IF_MATCH",
+        "header",
+        {
+            "name": "If-Match",
+            "required": True,
+            "description": "The record's current ETag: 428 without it, 412 when stale.",
+            "schema": tag,
+        },
+        lazy=True,
+    )
+    spec.components.header(
+        "ETAG", {"description": "The record's version, for If-Match and If-None-Match.", "schema": tag}, lazy=True
+    )
 
 
-class Blueprint(flask_smorest.Blueprint):
-    ARGUMENTS_PARSER = Parser()
+# --- what an operation declares ---------------------------------------------------------------
+
+
+def document(**doc):
+    """Add to an operation's description: parameters, responses and the like."""
+    return flask_smorest.Blueprint.doc(**doc)
 
 
 def public(func):
     """Mark an operation as needing no token (it must also be on the tested allow-list)."""
-    return Blueprint.doc(security=[])(func)
+    return flask_smorest.Blueprint.doc(security=[])(func)
 
 
 def operation(operation_id):
     """A stable camelCase operationId: generated mobile clients are named after it."""
     if not re.fullmatch(r"[a-z][a-zA-Z0-9]+", operation_id):
         raise ValueError(f"operationId {operation_id!r} is not camelCase")
-    return Blueprint.doc(operationId=operation_id)
+    return flask_smorest.Blueprint.doc(operationId=operation_id)
 
 
 def document_responses(*statuses):
@@ -282,80 +277,11 @@ def document_responses(*statuses):
 
     def decorator(func):
         responses = {str(status): http.HTTPStatus(status).name for status in statuses}
-        return Blueprint.doc(responses=responses)(func)
+        return flask_smorest.Blueprint.doc(responses=responses)(func)
 
     return decorator
 
 
-def takes_no_body(func):
-    """For operations without a request body: a body sent anyway is a 422, as an unknown field
-    would be, not silently ignored. Goes right below auth_required."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        if has_body() and raw_body():
-            raise ValidationFailed("_schema", "This operation takes no request body.")
-        return func(*args, **kwargs)
-
-    return document_responses(422)(wrapper)
-
-
-# --- versions and ETags ---------------------------------------------------------------------
-
-
-def versioned(func):
-    """Document ETag, If-None-Match/304 (GET) or If-Match/412/428 (PATCH, DELETE) on an operation."""
-
-    @wraps(func)
-    def wrapper(*args, **kwargs):
-        return func(*args, **kwargs)
-
-    wrapper._apidoc = dict(getattr(func, "_apidoc", {}), etag=True)
-    return wrapper
-
-
-def etag_of(record):
-    return f'"{record.version}"'
-
-
-def etag_headers(record):
-    return {"ETag": etag_of(record)}
-
-
-def not_modified(record):
-    """The 304 response when the client's If-None-Match still names this version, else None."""
-    if request.if_none_match.contains_weak(str(record.version)):
-        response = current_app.response_class(status=304)
-        response.headers["ETag"] = etag_of(record)
-        return response
-    return None
-
-
-def require_if_match(record, schema):
-    """Guard a write: 428 without If-Match, 412 (with the current record) when it is stale."""
-    if "If-Match" not in request.headers:
-        raise PreconditionRequired()
-    if not request.if_match.contains(str(record.version)):
-        raise PreconditionFailed(current=schema.dump(record))
-
-
-def item_response(record):
-    """A record with its ETag, or 304 when the client's copy is current."""
-    return not_modified(record) or (record, etag_headers(record))
-
-
-def created_response(record, *, location):
-    return record, 201, {"Location": location, "ETag": etag_of(record)}
-
-
-CREATED_HEADERS = {
-    "Location": {
-        "description": "URL of the created record.",
-        "schema": {"type": "string", "format": "uri-reference", "maxLength": 2048},
-    },
-    "ETag": "ETAG",
-    "Idempotent-Replayed": {
-        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
-        "schema": {"type": "string", "enum": ["true"]},
-    },
-}
+def document_versions(func):
+    """Document the ETag behaviour of an operation on a versioned record (see etags.versioned)."""
+    return flask_smorest.Blueprint.doc(**{VERSIONED: True})(func)

@@ -1,9 +1,9 @@
-"""Account schemas: registration, the profile, password change and erasure."""
+"""Account schemas: registration, sign-in and token pairs, the profile, password change and erasure."""
 
 import marshmallow as ma
 
-from api.fields import CountryCode, EmailAddress, Text, TimeZoneName, Timestamp
-from api.users.models import Role
+from api.access import Role
+from api.fields import CountryCode, EmailAddress, Text, Timestamp, TimeZoneName
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024
@@ -65,3 +65,20 @@ class AccountErasureSchema(ma.Schema):
         required=True, load_only=True, validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
         metadata={"format": "password"},
     )
+
+
+class LoginSchema(ma.Schema):
+    email = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=254), metadata={"format": "email"})
+    password = ma.fields.String(
+        required=True, load_only=True, validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
+        metadata={"format": "password"},
+    )
+
+
+class TokenPairSchema(ma.Schema):
+    access_token = ma.fields.String(metadata={"maxLength": 2048, "description": "JWT; send as `Authorization: Bearer`."})
+    refresh_token = ma.fields.String(
+        metadata={"maxLength": 2048, "description": "Single-use JWT for POST /v1/auth/refresh."}
+    )
+    token_type = ma.fields.String(metadata={"enum": ["Bearer"]})
+    expires_in = ma.fields.Integer(metadata={"minimum": 1, "maximum": 900, "description": "Access token lifetime, seconds."})

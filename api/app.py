@@ -1,0 +1,162 @@
+"""The application factory: binds extensions, builds the Api, registers every blueprint."""
+
+import re
+import sqlite3
+import uuid
+from pathlib import Path
+
+from flask import Flask, g, request
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import UUIDConverter
+
+from api import logs, ratelimit, transactions
+from api.accounts import passwords
+from api.accounts.routes import auth, me
+from api.audit.routes import blp as access_log
+from api.care_team.routes import care_team, invitations
+from api.demo import seed_demo
+from api.errors import register_error_handlers
+from api.extensions import cors, db, jwt, migrate
+from api.health.routes import blp as health
+from api.idempotency import purge_expired_answers
+from api.kinds import KINDS
+from api.models import render_migration_type
+from api.patients.routes import blp as patients
+from api.reference.routes import blp as reference
+from api.smorest import Api
+from api.sync.routes import blp as sync
+from config import BASE_DIR, config_from_env
+
+REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+# Headers a browser client may read (CORS); mobile apps see every header anyway.
+EXPOSED_HEADERS = [
+    "ETag", "Location", "Link", "Retry-After", "X-Request-ID", "Idempotent-Replayed",
+    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+]
+ALLOWED_REQUEST_HEADERS = [
+    "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID",
+]
+
+API_DESCRIPTION = """\
+The integration journal of people in ketamine-assisted and other psychedelic-assisted or
+psychiatric therapy: what their apps record, and what they choose to share with their therapists.
+
+* **Auth**: `Authorization: Bearer <access token>` from `POST /v1/auth/login`; access tokens live
+  15 minutes, refresh tokens rotate on every use (`POST /v1/auth/refresh`).
+* **Errors** are RFC 9457 `application/problem+json`; switch on `type`, show `detail`;
+  422 adds `errors` per field.
+* Every response carries `X-Request-ID`; authenticated responses are `Cache-Control: no-store`.
+"""
+
+
+def blueprints():
+    """Every blueprint, in the order the docs list them; the journal kinds come from api.kinds."""
+    return [
+        health, auth, me, access_log, *(kind.blueprint for kind in KINDS), sync, invitations, care_team, patients,
+        reference,
+    ]
+
+
+def create_app(config_class=None):
+    config_class = config_class or config_from_env()
+    config_class.validate()
+
+    app = Flask(__name__)
+    app.config.from_object(config_class)
+    app.config.setdefault(
+        "API_SPEC_OPTIONS",
+        {
+            "info": {
+                "description": API_DESCRIPTION,
+                "contact": {"name": "Integration Journal API team", "email": "api@integration-journal.org"},
+                "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
+            },
+            "security": [{"bearerAuth": []}],
+        },
+    )
+    if app.config["PROXY_FIX_X_FOR"]:
+        hops = app.config["PROXY_FIX_X_FOR"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+
+    _prepare_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
+    db.init_app(app)
+    migrate.init_app(
+        app,
+        db,
+        directory=str(BASE_DIR / "migrations"),
+        render_as_batch=True,  # SQLite can only ALTER through table copies
+        render_item=render_migration_type,
+    )
+    jwt.init_app(app)
+    if app.config["CORS_ALLOWED_ORIGINS"]:
+        cors.init_app(
+            app,
+            origins=app.config["CORS_ALLOWED_ORIGINS"],
+            expose_headers=EXPOSED_HEADERS,
+            allow_headers=ALLOWED_REQUEST_HEADERS,
+            max_age=600,
+        )
+    passwords.init_app(app)
+
+    api = Api(app)
+    api.register_converter(UUIDConverter, lambda converter: {"type": "string", "format": "uuid", "maxLength": 36})
+    api.spec.components.security_scheme(
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "Access token from POST /v1/auth/login (HS256 JWT, handled per RFC8725: "
+            "fixed algorithm, issuer and audience checked, 15-minute lifetime, revocable).",
+        },
+    )
+    app.extensions["journal_kinds"] = KINDS
+    for blueprint in blueprints():
+        api.register_blueprint(blueprint)
+    transactions.init_app(app)
+    ratelimit.init_app(app)
+
+    register_error_handlers(app)
+    _register_request_hooks(app)
+    logs.init_app(app)
+
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(purge_expired_answers)
+    return app
+
+
+def _prepare_sqlite_directory(uri):
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@event.listens_for(Engine, "connect")
+def _configure_sqlite(dbapi_connection, connection_record):
+    """SQLite: enforce foreign keys (off by default) and use WAL so readers never block writers."""
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.close()
+
+
+def _register_request_hooks(app):
+    @app.before_request
+    def assign_request_id():
+        """The server's own id goes into audit events and logs; a client's X-Request-ID is
+        echoed and logged beside it, never stored as ours."""
+        g.request_id = uuid.uuid4().hex
+        request.environ["journal.request_id"] = g.request_id  # for gunicorn's access log
+        given = request.headers.get("X-Request-ID", "")
+        g.client_request_id = given if REQUEST_ID_PATTERN.fullmatch(given) else None
+
+    @app.after_request
+    def common_headers(response):
+        response.headers["X-Request-ID"] = g.get("client_request_id") or g.get("request_id") or uuid.uuid4().hex
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        return response

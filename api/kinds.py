@@ -1,0 +1,22 @@
+"""The journal kinds: the one list everything that covers every kind derives from.
+
+A kind is a package with a `kind` declaration in its resource.py (api/resources.py says what it
+holds). Adding a kind means adding its package and its line here. From this list come the
+blueprints the app registers, the sync feed's types, the therapist's routes under
+/v1/patients/{patient_id}/, the care-team scopes and the audit log's resource types; a test
+(tests/test_kinds.py) proves each of them agrees with it, the database's constraints included.
+"""
+
+from api.assessments.resource import kind as assessments
+from api.contacts.resource import kind as contacts
+from api.entries.resource import kind as entries
+from api.moods.resource import kind as moods
+from api.practices.resource import kind as practices
+from api.sessions.resource import kind as sessions
+
+KINDS = (sessions, entries, moods, contacts, practices, assessments)
+
+# The kinds linked therapists may read, each under its care-team scope.
+SHARED = tuple(kind for kind in KINDS if kind.sharing is not None)
+SCOPES = tuple(kind.sharing.scope for kind in SHARED)
+SYNC_TYPES = tuple(kind.sync_type for kind in KINDS)
