@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 SPEC := openapi/openapi.json
 export FLASK_APP := wsgi
 
-.PHONY: run demo test spec lint-spec bench migrate migration lock vendor-docs clean
+.PHONY: run demo test lint spec lint-spec bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## Lint: ruff's rules and format check, mypy on api/, and the import contract (pyproject.toml).
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 ## Regenerate the committed OpenAPI document from the code.
 spec: $(INSTALLED)

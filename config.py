@@ -27,7 +27,7 @@ def database_url(value):
     """Accept the usual `postgres://` URLs of hosting platforms and pick psycopg 3."""
     for prefix in ("postgres://", "postgresql://"):
         if value.startswith(prefix):
-            return "postgresql+psycopg://" + value[len(prefix):]
+            return "postgresql+psycopg://" + value[len(prefix) :]
     return value
 
 
@@ -74,9 +74,7 @@ class Config:
     RATELIMIT_KEY_PREFIX = "ij"
     RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
     RATELIMIT_LOGIN_PER_IP = env_str("RATELIMIT_LOGIN_PER_IP", "30 per minute")
-    RATELIMIT_LOGIN_FAILURES_PER_EMAIL = env_str(
-        "RATELIMIT_LOGIN_FAILURES_PER_EMAIL", "5 per 15 minutes"
-    )
+    RATELIMIT_LOGIN_FAILURES_PER_EMAIL = env_str("RATELIMIT_LOGIN_FAILURES_PER_EMAIL", "5 per 15 minutes")
     RATELIMIT_REGISTER_PER_IP = env_str("RATELIMIT_REGISTER_PER_IP", "20 per hour")
     RATELIMIT_PASSWORD_CHECK_PER_USER = env_str("RATELIMIT_PASSWORD_CHECK_PER_USER", "5 per 15 minutes")
     RATELIMIT_CODE_FAILURES_PER_ACCOUNT = env_str("RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "10 per hour")

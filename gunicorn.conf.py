@@ -20,5 +20,6 @@ errorlog = "-"
 # Method, path and protocol, never the query string (%(r)s and %(q)s would log filters such as
 # ?tag=...); the server's request id, and the X-Request-ID answered (the client's when it sent one).
 access_log_format = (
-    '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms request_id=%({journal.request_id}e)s x_request_id=%({x-request-id}o)s'
+    '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms '
+    "request_id=%({journal.request_id}e)s x_request_id=%({x-request-id}o)s"
 )

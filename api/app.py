@@ -33,11 +33,23 @@ REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 # Headers a browser client may read (CORS); mobile apps see every header anyway.
 EXPOSED_HEADERS = [
-    "ETag", "Location", "Link", "Retry-After", "X-Request-ID", "Idempotent-Replayed",
-    "X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset",
+    "ETag",
+    "Location",
+    "Link",
+    "Retry-After",
+    "X-Request-ID",
+    "Idempotent-Replayed",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
 ]
 ALLOWED_REQUEST_HEADERS = [
-    "Authorization", "Content-Type", "If-Match", "If-None-Match", "Idempotency-Key", "X-Request-ID",
+    "Authorization",
+    "Content-Type",
+    "If-Match",
+    "If-None-Match",
+    "Idempotency-Key",
+    "X-Request-ID",
 ]
 
 API_DESCRIPTION = """\
@@ -55,7 +67,15 @@ psychiatric therapy: what their apps record, and what they choose to share with 
 def blueprints():
     """Every blueprint, in the order the docs list them; the journal kinds come from api.kinds."""
     return [
-        health, auth, me, access_log, *(kind.blueprint for kind in KINDS), sync, invitations, care_team, patients,
+        health,
+        auth,
+        me,
+        access_log,
+        *(kind.blueprint for kind in KINDS),
+        sync,
+        invitations,
+        care_team,
+        patients,
         reference,
     ]
 
@@ -79,7 +99,7 @@ def create_app(config_class=None):
     )
     if app.config["PROXY_FIX_X_FOR"]:
         hops = app.config["PROXY_FIX_X_FOR"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     _prepare_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
@@ -102,7 +122,9 @@ def create_app(config_class=None):
     passwords.init_app(app)
 
     api = Api(app)
-    api.register_converter(UUIDConverter, lambda converter: {"type": "string", "format": "uuid", "maxLength": 36})
+    api.register_converter(
+        UUIDConverter, lambda converter: {"type": "string", "format": "uuid", "maxLength": 36}
+    )
     api.spec.components.security_scheme(
         "bearerAuth",
         {
@@ -156,7 +178,9 @@ def _register_request_hooks(app):
 
     @app.after_request
     def common_headers(response):
-        response.headers["X-Request-ID"] = g.get("client_request_id") or g.get("request_id") or uuid.uuid4().hex
+        response.headers["X-Request-ID"] = (
+            g.get("client_request_id") or g.get("request_id") or uuid.uuid4().hex
+        )
         response.headers.setdefault("Cache-Control", "no-store")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response

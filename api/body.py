@@ -42,7 +42,11 @@ def has_body():
 
 
 def transfer_codings():
-    return [coding.strip().lower() for coding in request.headers.get("Transfer-Encoding", "").split(",") if coding.strip()]
+    return [
+        coding.strip().lower()
+        for coding in request.headers.get("Transfer-Encoding", "").split(",")
+        if coding.strip()
+    ]
 
 
 def raw_body():
@@ -113,7 +117,7 @@ def forbidden_text(value):
 
 def _check_text(value):
     """422 naming each place where a string holds NUL or a lone surrogate (nested as marshmallow nests)."""
-    errors = {}
+    errors: dict = {}
 
     def report(path):
         node = errors
@@ -121,7 +125,8 @@ def _check_text(value):
             node = node.setdefault(step, {})
         node.setdefault(path[-1], []).append(FORBIDDEN_TEXT_MESSAGE)
 
-    pending = deque([(value, ())])  # first in, first out: problems are listed in document order
+    # First in, first out: problems are listed in document order.
+    pending: deque[tuple[object, tuple]] = deque([(value, ())])
     while pending:
         node, path = pending.popleft()
         if isinstance(node, dict):
@@ -144,10 +149,9 @@ def json_body():
     if "json_body" not in g:
         try:
             g.json_body = (_parse(raw_body()) if has_body() else None), None
-        except (Problem, RequestEntityTooLarge) as problem:
-            g.json_body = None, problem
+        except (Problem, RequestEntityTooLarge) as refused:
+            g.json_body = None, refused
     value, problem = g.json_body
     if problem is not None:
         raise problem
     return value
-

@@ -36,6 +36,7 @@ DEFAULT_DETAIL = {
     500: "The server failed to handle this request. It has been logged; quote the X-Request-ID.",
 }
 
+
 def problem_type(slug):
     return PROBLEM_TYPE_BASE + slug
 
@@ -78,12 +79,12 @@ def problem_response(status, detail=None, *, slug=None, title=None, errors=None,
         body["errors"], count = cap_errors(errors)
         if count > MAX_LISTED_ERRORS:
             body["error_count"] = count
-            body["detail"] = f"{body['detail']} Only the first {MAX_LISTED_ERRORS} of {count} problems are listed."
+            body["detail"] = (
+                f"{body['detail']} Only the first {MAX_LISTED_ERRORS} of {count} problems are listed."
+            )
     if extra:
         body.update(extra)
-    response = current_app.response_class(
-        json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE
-    )
+    response = current_app.response_class(json.dumps(body), status=status, mimetype=PROBLEM_MEDIA_TYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
@@ -98,8 +99,8 @@ class Problem(Exception):
     """
 
     status = 400
-    slug = None
-    title = None
+    slug: str | None = None
+    title: str | None = None
     keep_writes = False
 
     def __init__(self, detail=None, *, errors=None, headers=None, extra=None):
@@ -227,7 +228,9 @@ def handle_stale_data(error):
 
     db.session.rollback()
     logs.refused_by_database(error, 409)
-    return problem_response(409, "The data changed while this request was writing it; read it again and retry.")
+    return problem_response(
+        409, "The data changed while this request was writing it; read it again and retry."
+    )
 
 
 def handle_database_unavailable(error):

@@ -45,13 +45,14 @@ class BoundedList(ma.fields.List):
     minItems/maxItems.)"""
 
     def __init__(self, cls_or_instance, *, max_items, min_items=None, validate=(), **kwargs):
+        self.max_items = max_items
         self.length = ma.validate.Length(min=min_items, max=max_items)
         extra = [validate] if callable(validate) else list(validate)
         super().__init__(cls_or_instance, validate=[self.length, *extra], **kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if ma.utils.is_collection(value) and len(value) > self.length.max:
-            raise ma.ValidationError(self.length.message_max.format(max=self.length.max))
+        if isinstance(value, list | tuple) and len(value) > self.max_items:
+            raise ma.ValidationError(self.length.message_max.format(max=self.max_items))
         return super()._deserialize(value, attr, data, **kwargs)
 
 

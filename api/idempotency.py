@@ -14,18 +14,19 @@ import threading
 import uuid
 from datetime import datetime, timedelta
 from functools import wraps
+from typing import cast
 
 import click
 from flask import current_app, request
 from flask.cli import with_appcontext
 from flask_jwt_extended import current_user
-from sqlalchemy import ForeignKey, String, delete, func, select
+from sqlalchemy import CursorResult, ForeignKey, String, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
 from api.errors import NotFound, Problem, ValidationFailed
-from api.extensions import db
+from api.extensions import Model, db
 from api.models import utcnow
 from api.smorest.conventions import document
 from api.transactions import unit_of_work
@@ -36,7 +37,7 @@ KEY_SPEC_PATTERN = "^[\\x20-\\x7E]+$"
 REPLAY_WINDOW = timedelta(hours=24)
 
 
-class IdempotencyKey(db.Model):
+class IdempotencyKey(Model):
     """The answer to a create that carried an Idempotency-Key: committed with the record it made."""
 
     __tablename__ = "idempotency_keys"
@@ -107,7 +108,7 @@ def purge_expired_answers():
     have not written since.
     """
     with unit_of_work():
-        deleted = db.session.execute(expired_answers()).rowcount
+        deleted = cast(CursorResult, db.session.execute(expired_answers())).rowcount
     click.echo(f"Deleted {deleted} answer(s) older than 24 hours.")
 
 
@@ -175,7 +176,9 @@ def _create_and_answer(func, args, kwargs, *, user_id, key, fingerprint):
     # An answer older than the window no longer counts; clear the caller's old ones.
     db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
     record, status, headers = func(*args, **kwargs)
-    answer = IdempotencyKey(user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id)
+    answer = IdempotencyKey(
+        user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id
+    )
     db.session.add(answer)
     db.session.flush()
     return record, status, headers
@@ -206,7 +209,9 @@ def idempotent(replay):
                 answer = _answer(user_id, key)
                 if answer is None:
                     try:
-                        return _create_and_answer(func, args, kwargs, user_id=user_id, key=key, fingerprint=fingerprint)
+                        return _create_and_answer(
+                            func, args, kwargs, user_id=user_id, key=key, fingerprint=fingerprint
+                        )
                     except (IntegrityError, Problem):
                         # Did another request with this key commit first? Then this one failed
                         # only for that: the answer exists, its record took the client-chosen id,
@@ -230,7 +235,12 @@ def idempotent(replay):
                     "with the same body replays the first answer (`Idempotent-Replayed: true`): the same "
                     "status and Location, with the record as it is now (410 if it has since been "
                     "deleted). Same key, other body: 422; first request still running: 409.",
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": KEY_SPEC_PATTERN},
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 255,
+                        "pattern": KEY_SPEC_PATTERN,
+                    },
                 }
             ],
             responses={"409": "CONFLICT", "410": "GONE"},

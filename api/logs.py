@@ -81,7 +81,7 @@ class GunicornLogger(glogging.Logger):
 
     def warning(self, msg, *args, **kwargs):
         if isinstance(msg, str) and msg.startswith(UNPARSEABLE_PREFIX):
-            client = msg[len(UNPARSEABLE_PREFIX):].split(":", 1)[0]
+            client = msg[len(UNPARSEABLE_PREFIX) :].split(":", 1)[0]
             error = sys.exc_info()[1]
             kind = type(error).__name__ if error is not None else "unparseable request"
             msg = "Invalid request from ip=%s: %s (not quoted: it can hold a query string)"
@@ -92,8 +92,12 @@ class GunicornLogger(glogging.Logger):
         """gunicorn's "Error handling request <method> <uri>": the path only, and the error by type."""
         error = sys.exc_info()[1]
         uri = urlsplit(str(args[-1])).path if args else ""
-        super().error("Error handling request %s: %s\n%s", quote(uri, safe=LOGGED_PATH_CHARACTERS),
-                      exception_types(error), code_locations(error) if error else "")
+        super().error(
+            "Error handling request %s: %s\n%s",
+            quote(uri, safe=LOGGED_PATH_CHARACTERS),
+            exception_types(error),
+            code_locations(error) if error else "",
+        )
 
 
 class WithoutQueryStrings(logging.Filter):

@@ -52,7 +52,11 @@ class Base(DeclarativeBase):
 def string_enum(enum_class, name):
     """Enums stored as their values in a VARCHAR with a CHECK constraint (portable, readable)."""
     return Enum(
-        enum_class, native_enum=False, create_constraint=True, length=32, name=name,
+        enum_class,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        name=name,
         values_callable=lambda members: [member.value for member in members],
     )
 

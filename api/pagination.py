@@ -36,10 +36,15 @@ def page_schema(item_schema, name):
     """The `{items, next_cursor}` envelope around one resource's schema."""
     return ma.Schema.from_dict(
         {
-            "items": ma.fields.List(ma.fields.Nested(item_schema), validate=ma.validate.Length(max=MAX_LIMIT)),
+            "items": ma.fields.List(
+                ma.fields.Nested(item_schema), validate=ma.validate.Length(max=MAX_LIMIT)
+            ),
             "next_cursor": ma.fields.String(
                 allow_none=True,
-                metadata={"maxLength": CURSOR_MAX_LENGTH, "description": "Pass as `cursor` for the next page; null on the last."},
+                metadata={
+                    "maxLength": CURSOR_MAX_LENGTH,
+                    "description": "Pass as `cursor` for the next page; null on the last.",
+                },
             ),
         },
         name=name,
@@ -48,7 +53,9 @@ def page_schema(item_schema, name):
 
 def encode_cursor(value):
     """Opaque cursor text for any JSON value (datetimes and UUIDs as strings)."""
-    raw = json.dumps(value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item))
+    raw = json.dumps(
+        value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item)
+    )
     return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 

@@ -132,7 +132,9 @@ class LimitUnavailable(Problem):
     slug = "service-unavailable"
 
     def __init__(self):
-        super().__init__("The rate-limit counters cannot be reached; retry shortly.", headers={"Retry-After": "5"})
+        super().__init__(
+            "The rate-limit counters cannot be reached; retry shortly.", headers={"Retry-After": "5"}
+        )
 
 
 def _storage_errors(strategy):
@@ -200,6 +202,7 @@ def _give_back(strategy, item, identity):
 
 def _declared_limits(view):
     """(limit, methods) pairs declared on a view function or on a MethodView's methods."""
+    declared: list[tuple[object, list[str] | None]]
     declared = [(limit, None) for limit in getattr(view, "_rate_limits", [])]
     view_class = getattr(view, "view_class", None)
     for method in getattr(view_class, "methods", None) or ():

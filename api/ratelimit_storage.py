@@ -74,9 +74,11 @@ class SQLiteFileStorage(Storage):
         return count
 
     def get(self, key):
-        row = self._connection().execute(
-            "SELECT count FROM counters WHERE key = ? AND expires_at > ?", (key, time.time())
-        ).fetchone()
+        row = (
+            self._connection()
+            .execute("SELECT count FROM counters WHERE key = ? AND expires_at > ?", (key, time.time()))
+            .fetchone()
+        )
         return row[0] if row else 0
 
     def get_expiry(self, key):

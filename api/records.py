@@ -7,19 +7,20 @@ Services add and flush; the request's unit of work commits (api/transactions.py)
 import uuid
 from collections import defaultdict
 from datetime import datetime
+from typing import TYPE_CHECKING, ClassVar
 
-from sqlalchemy import BigInteger, ForeignKey, Index, event, select, update
+from sqlalchemy import BigInteger, ForeignKey, FromClause, Index, event, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.errors import Conflict, NotFound, PreconditionFailed
-from api.extensions import db
+from api.extensions import Model, db
 from api.models import new_id, utcnow
 from api.pagination import fetch_page
 
 
-class SyncClock(db.Model):
+class SyncClock(Model):
     """One counter per user. Every write takes the next value while holding this row's lock
     until commit, so a user's changes commit in sequence order and a sync reader paging by
     sequence can never miss one that commits late."""
@@ -40,6 +41,10 @@ class OwnedRecord:
     which lists order by."""
 
     TIME_FIELD = "created_at"
+
+    if TYPE_CHECKING:  # set by the models and by declarative mapping
+        __tablename__: str
+        __table__: ClassVar[FromClause]
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
     version: Mapped[int] = mapped_column(default=1)
@@ -94,10 +99,11 @@ def number_changes(session, flush_context, instances):
     for owner_id in sorted(changed):
         taken = changed[owner_id]
         last = session.execute(
-            update(SyncClock.__table__)
-            .where(SyncClock.__table__.c.user_id == owner_id)
-            .values(last_seq=SyncClock.__table__.c.last_seq + len(taken))
-            .returning(SyncClock.__table__.c.last_seq)
+            update(SyncClock)
+            .where(SyncClock.user_id == owner_id)
+            .values(last_seq=SyncClock.last_seq + len(taken))
+            .returning(SyncClock.last_seq)
+            .execution_options(synchronize_session=False)
         ).scalar_one_or_none()
         if last is None:
             raise OwnerErased()

@@ -106,9 +106,13 @@ class JournalKind:
         """WHERE conditions for the list's query: its time range and the kind's own filters."""
         model = self.model
         conditions = records.time_range(model, query)
-        conditions += [getattr(model, name) == query[name] for name in self.match if query.get(name) is not None]
         conditions += [
-            contains(getattr(model, column), query[name]) for name, column in self.contains.items() if query.get(name)
+            getattr(model, name) == query[name] for name in self.match if query.get(name) is not None
+        ]
+        conditions += [
+            contains(getattr(model, column), query[name])
+            for name, column in self.contains.items()
+            if query.get(name)
         ]
         return conditions
 
@@ -140,7 +144,11 @@ def register_views(kind):
 
     def list_records(self, query):
         rows, more = records.list_page(
-            model, owner_id=current_user.id, filters=kind.filters(query), limit=query["limit"], after=page_position(query)
+            model,
+            owner_id=current_user.id,
+            filters=kind.filters(query),
+            limit=query["limit"],
+            after=page_position(query),
         )
         return page_response(rows, more, time_field=model.TIME_FIELD)
 
@@ -193,9 +201,16 @@ def register_views(kind):
         ),
     }
     item = {
-        "get": decorate(read_record, patient_only, operation(kind.read.id), versioned, blp.response(200, schemas.record)),
+        "get": decorate(
+            read_record, patient_only, operation(kind.read.id), versioned, blp.response(200, schemas.record)
+        ),
         "delete": decorate(
-            delete_record, patient_only, takes_no_body, operation(kind.delete.id), versioned, blp.response(204)
+            delete_record,
+            patient_only,
+            takes_no_body,
+            operation(kind.delete.id),
+            versioned,
+            blp.response(204),
         ),
     }
     if kind.update is not None:

@@ -17,7 +17,9 @@ class RecordSchema(ma.Schema):
 class RecordCreateSchema(ma.Schema):
     """A client may choose the id (a UUID), so a record can be made offline."""
 
-    id = ma.fields.UUID(load_default=None, metadata={"description": "Optional client-chosen UUID; 409 if taken."})
+    id = ma.fields.UUID(
+        load_default=None, metadata={"description": "Optional client-chosen UUID; 409 if taken."}
+    )
 
 
 class TimeRangeQuerySchema(ma.Schema):

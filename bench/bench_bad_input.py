@@ -35,7 +35,12 @@ def free_port():
 
 def request(base, method, path, body=None, headers=None):
     data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    req = urllib.request.Request(
+        f"{base}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(req, timeout=120) as response:
             return response.status, response.read()
@@ -63,10 +68,20 @@ def main():
         "RATELIMIT_STORAGE_URI": f"sqlite-file://{folder / 'limits.sqlite'}",
         "RATELIMIT_DEFAULT": "100000 per minute",
     }
-    subprocess.run([sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
-    server = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "wsgi", "db", "upgrade"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(100):
@@ -75,9 +90,18 @@ def main():
                 break
             except OSError:
                 time.sleep(0.1)
-        account = {"email": "bench@example.org", "password": "a long passphrase", "display_name": "Bench", "role": "patient"}
+        account = {
+            "email": "bench@example.org",
+            "password": "a long passphrase",
+            "display_name": "Bench",
+            "role": "patient",
+        }
         request(base, "POST", "/v1/auth/register", account)
-        token = json.loads(request(base, "POST", "/v1/auth/login", {"email": account["email"], "password": account["password"]})[1])["access_token"]
+        token = json.loads(
+            request(
+                base, "POST", "/v1/auth/login", {"email": account["email"], "password": account["password"]}
+            )[1]
+        )["access_token"]
         body = ('{"body": "x", "tags": [' + ",".join(["1"] * ITEMS) + "]}").encode()
 
         probe_times, flooding = [], threading.Event()
@@ -103,13 +127,23 @@ def main():
         total = time.perf_counter() - start
         flooding.clear()
         prober.join()
-        workers = subprocess.run(["pgrep", "-P", str(server.pid)], capture_output=True, text=True).stdout.split()
+        workers = subprocess.run(
+            ["pgrep", "-P", str(server.pid)], capture_output=True, text=True
+        ).stdout.split()
         statuses = sorted({status for status, _, _ in results})
-        print(f"{CLIENTS} clients x {len(body) / 1000:.0f} KB bodies of {ITEMS:,} bad items, gunicorn 2 workers, SQLite")
+        print(
+            f"{CLIENTS} clients x {len(body) / 1000:.0f} KB bodies of {ITEMS:,} bad items, "
+            "gunicorn 2 workers, SQLite"
+        )
         print(f"  statuses {statuses}; answer size {max(size for _, size, _ in results):,} bytes")
-        print(f"  per request: median {statistics.median(t for _, _, t in results) * 1000:.0f} ms, "
-              f"max {max(t for _, _, t in results) * 1000:.0f} ms; all {CLIENTS} in {total * 1000:.0f} ms")
-        print(f"  /health/live during the flood: {len(probe_times)} probes, worst {max(probe_times, default=0) * 1000:.0f} ms")
+        print(
+            f"  per request: median {statistics.median(t for _, _, t in results) * 1000:.0f} ms, "
+            f"max {max(t for _, _, t in results) * 1000:.0f} ms; all {CLIENTS} in {total * 1000:.0f} ms"
+        )
+        print(
+            f"  /health/live during the flood: {len(probe_times)} probes, "
+            f"worst {max(probe_times, default=0) * 1000:.0f} ms"
+        )
         print(f"  worker RSS after: {', '.join(f'{rss_mb(int(pid)):.0f} MB' for pid in workers)}")
     finally:
         server.terminate()

@@ -85,7 +85,7 @@ def seed(app):
                 # The therapist is linked to 100 patients (and bench-500), with every scope.
                 "INSERT INTO care_links (id, patient_id, therapist_id, scopes, created_at, updated_at, version) "
                 "SELECT gen_random_uuid(), u.id, t.id, "
-                "'[\"entries\", \"moods\", \"assessments\", \"practices\", \"sessions\"]'::jsonb, "
+                '\'["entries", "moods", "assessments", "practices", "sessions"]\'::jsonb, '
                 "now() - (substring(u.email from 'bench-([0-9]+)')::int) * interval '1 minute', now(), 1 "
                 "FROM users u, users t WHERE t.email = 'bench-therapist@example.org' "
                 "AND u.email ~ '^bench-([1-9][0-9]?|100|500)@example.org$'",
@@ -102,7 +102,10 @@ def seed(app):
         db.session.commit()
         db.session.execute(text("ANALYZE"))
         db.session.commit()
-        counts = {table: db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar() for table in ("users", "moods", "entries")}
+        counts = {
+            table: db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("users", "moods", "entries")
+        }
     return counts
 
 
@@ -117,7 +120,11 @@ def cursor_after(client, headers, path, skip):
     while seen < skip:
         body = client.get(url, headers=headers).json
         seen += 100
-        url = f"{path}?limit=20&cursor={body['next_cursor']}" if seen >= skip else f"{path}?limit=100&cursor={body['next_cursor']}"
+        url = (
+            f"{path}?limit=20&cursor={body['next_cursor']}"
+            if seen >= skip
+            else f"{path}?limit=100&cursor={body['next_cursor']}"
+        )
     return url
 
 
@@ -153,7 +160,9 @@ def main():
     light, heavy = token(client, "bench-500@example.org"), token(client, "bench-0@example.org")
     therapist = token(client, "bench-therapist@example.org")
     with app.app_context():
-        light_id = db.session.execute(text("SELECT id FROM users WHERE email = 'bench-500@example.org'")).scalar()
+        light_id = db.session.execute(
+            text("SELECT id FROM users WHERE email = 'bench-500@example.org'")
+        ).scalar()
     sync_deep = "/v1/sync?limit=100&cursor=" + encode_sync_cursor(150_000)
     cases = [
         ("bare Flask endpoint (floor)", "/bench/bare", light),
@@ -169,7 +178,9 @@ def main():
         ("sync, first 100 changes, light patient", "/v1/sync?limit=100", light),
         ("sync, 100 changes from seq 150,000, heavy", sync_deep, heavy),
     ]
-    print(f"rows: {counts} (seeded in {seeded_in:.0f} s); {REQUESTS} requests per case, in-process test client")
+    print(
+        f"rows: {counts} (seeded in {seeded_in:.0f} s); {REQUESTS} requests per case, in-process test client"
+    )
     print(f"{'case':48} {'median ms':>10} {'p95 ms':>8} {'median - floor':>15}")
     floor = None
     for name, url, headers in cases:
@@ -177,12 +188,16 @@ def main():
         floor = median if floor is None else floor
         print(f"{name:48} {median:10.2f} {p95:8.2f} {median - floor:15.2f}")
     with app.app_context():
-        plan = db.session.execute(
-            text(
-                "EXPLAIN SELECT * FROM moods WHERE owner_id = (SELECT id FROM users WHERE email = 'bench-0@example.org') "
-                "AND deleted_at IS NULL ORDER BY recorded_at DESC, id DESC LIMIT 21"
+        plan = (
+            db.session.execute(
+                text(
+                    "EXPLAIN SELECT * FROM moods WHERE owner_id = (SELECT id FROM users WHERE email = 'bench-0@example.org') "
+                    "AND deleted_at IS NULL ORDER BY recorded_at DESC, id DESC LIMIT 21"
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     print("plan of a first page:\n  " + "\n  ".join(plan))
 
 

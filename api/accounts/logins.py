@@ -1,9 +1,10 @@
 """Logins: sign-in, refresh-token rotation with reuse detection, sign-out, revocation."""
 
 from datetime import timedelta
+from typing import cast
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from api.accounts.models import RefreshToken, TokenFamily, User
 from api.accounts.passwords import passwords
@@ -16,7 +17,9 @@ from api.models import new_id, utcnow
 class InvalidCredentials(Unauthorized):
     def __init__(self):
         # One message for an unknown e-mail and a wrong password, so neither reveals an account.
-        super().__init__("The e-mail address or password is not correct.", error=None, slug="invalid-credentials")
+        super().__init__(
+            "The e-mail address or password is not correct.", error=None, slug="invalid-credentials"
+        )
 
 
 class RefreshTokenReused(Unauthorized):
@@ -73,12 +76,13 @@ def rotate_refresh_token(*, user_id, family_id, jti):
     lost the response retries safely. Any other repeat is reuse: the whole family is revoked.
     """
     now = utcnow()
-    claimed = db.session.execute(
+    claim = db.session.execute(
         update(RefreshToken)
         .where(RefreshToken.jti == jti, RefreshToken.family_id == family_id, RefreshToken.used_at.is_(None))
         .values(used_at=now)
         .execution_options(synchronize_session=False)
-    ).rowcount
+    )
+    claimed = cast(CursorResult, claim).rowcount
     if claimed == 1:
         child = _new_refresh_token(family_id=family_id, now=now)
         db.session.add(child)

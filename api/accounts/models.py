@@ -8,11 +8,11 @@ from sqlalchemy import Enum, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.access import Role
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin, new_id, utcnow
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -21,8 +21,14 @@ class User(TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, create_constraint=True, length=16, name="role",
-             values_callable=lambda roles: [role.value for role in roles])
+        Enum(
+            Role,
+            native_enum=False,
+            create_constraint=True,
+            length=16,
+            name="role",
+            values_callable=lambda roles: [role.value for role in roles],
+        )
     )
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     country: Mapped[str | None] = mapped_column(String(2))
@@ -31,7 +37,7 @@ class User(TimestampMixin, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
 
-class TokenFamily(db.Model):
+class TokenFamily(Model):
     """Every access and refresh token minted from one login carries this family's id (`fam`).
 
     Revoking the family revokes all of them at once: logout, refresh-token reuse, and the other
@@ -48,7 +54,7 @@ class TokenFamily(db.Model):
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
 
 
-class RefreshToken(db.Model):
+class RefreshToken(Model):
     """One refresh token; single use: using it records `used_at` and the child that replaced it."""
 
     __tablename__ = "refresh_tokens"

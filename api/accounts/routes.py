@@ -109,7 +109,10 @@ me = Blueprint("me", __name__, url_prefix="/v1/me", description="The signed-in p
 
 # Password change and erasure check the same password, so their wrong guesses count together.
 password_check_limit = rate_limit(
-    "RATELIMIT_PASSWORD_CHECK_PER_USER", key_func=account_key, counts=counts_failures(403), shared_by="password-check"
+    "RATELIMIT_PASSWORD_CHECK_PER_USER",
+    key_func=account_key,
+    counts=counts_failures(403),
+    shared_by="password-check",
 )
 
 

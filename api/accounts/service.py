@@ -63,7 +63,9 @@ def check_password(*, user, password):
 
 class AccountChangedMeanwhile(Conflict):
     def __init__(self):
-        super().__init__("Your account changed at the same moment (on another device?); read it again and retry.")
+        super().__init__(
+            "Your account changed at the same moment (on another device?); read it again and retry."
+        )
 
 
 def change_password(*, user, family_id, current_password, new_password):

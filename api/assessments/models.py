@@ -7,20 +7,22 @@ from sqlalchemy import Boolean, ForeignKey, SmallInteger, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.assessments.scoring import Instrument
-from api.extensions import db
+from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import string_enum, utcnow
 from api.records import OwnedRecord
 
 
-class Assessment(OwnedRecord, db.Model):
+class Assessment(OwnedRecord, Model):
     __tablename__ = "assessments"
     TIME_FIELD = "taken_at"
 
     instrument: Mapped[Instrument] = mapped_column(string_enum(Instrument, "instrument"))
     answers: Mapped[list] = mapped_column(JSONList)
     taken_at: Mapped[datetime] = mapped_column(default=utcnow)
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
     score: Mapped[int] = mapped_column(SmallInteger)
     severity: Mapped[str] = mapped_column(String(32))
     safety_flag: Mapped[bool] = mapped_column(Boolean)

@@ -11,13 +11,18 @@ from api.assessments.schemas import (
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
 from api.smorest import Blueprint
 
-blp = Blueprint("assessments", __name__, url_prefix="/v1/assessments", description="PHQ-9 and GAD-7 questionnaires.")
+blp = Blueprint(
+    "assessments", __name__, url_prefix="/v1/assessments", description="PHQ-9 and GAD-7 questionnaires."
+)
 
 kind = JournalKind(
     blueprint=blp,
     model=Assessment,
     schemas=Schemas(
-        record=AssessmentSchema, create=AssessmentCreateSchema, query=AssessmentQuerySchema, page=AssessmentPageSchema
+        record=AssessmentSchema,
+        create=AssessmentCreateSchema,
+        query=AssessmentQuerySchema,
+        page=AssessmentPageSchema,
     ),
     sync_type="assessment",
     list=Operation(
@@ -36,7 +41,9 @@ kind = JournalKind(
     sharing=Sharing(
         scope="assessments",
         audit_type="assessment",
-        list=Operation("listPatientAssessments", "List a patient's shared questionnaire results, newest first."),
+        list=Operation(
+            "listPatientAssessments", "List a patient's shared questionnaire results, newest first."
+        ),
         read=Operation("getPatientAssessment", "Read one of a patient's shared questionnaire results."),
     ),
     match=("instrument", "session_id"),

@@ -24,13 +24,17 @@ class AssessmentFields(ma.Schema):
     def answers_match_the_instrument(self, data, **kwargs):
         instrument, answers = data.get("instrument"), data.get("answers")
         if instrument is not None and answers is not None and len(answers) != ITEM_COUNT[instrument]:
-            raise ma.ValidationError(f"{instrument.value} has exactly {ITEM_COUNT[instrument]} answers.", "answers")
+            raise ma.ValidationError(
+                f"{instrument.value} has exactly {ITEM_COUNT[instrument]} answers.", "answers"
+            )
 
 
 class AssessmentSchema(RecordSchema, AssessmentFields):
     score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27})
     severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES)})
-    safety_flag = ma.fields.Boolean(dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."})
+    safety_flag = ma.fields.Boolean(
+        dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."}
+    )
 
 
 class AssessmentCreateSchema(RecordCreateSchema, AssessmentFields):

@@ -12,7 +12,13 @@ ITEM_COUNT = {Instrument.PHQ9: 9, Instrument.GAD7: 7}
 
 # (lowest total of the band, band name), highest first.
 BANDS = {
-    Instrument.PHQ9: [(20, "severe"), (15, "moderately_severe"), (10, "moderate"), (5, "mild"), (0, "minimal")],
+    Instrument.PHQ9: [
+        (20, "severe"),
+        (15, "moderately_severe"),
+        (10, "moderate"),
+        (5, "mild"),
+        (0, "minimal"),
+    ],
     Instrument.GAD7: [(15, "severe"), (10, "moderate"), (5, "mild"), (0, "minimal")],
 }
 

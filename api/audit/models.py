@@ -10,8 +10,8 @@ from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from api.access import Role
 from api.accounts.models import User
-from api.extensions import db
-from api.kinds import SHARED
+from api.extensions import Model
+from api.kinds import KINDS
 from api.models import new_id, string_enum, utcnow
 
 
@@ -28,10 +28,10 @@ class Outcome(enum.StrEnum):
 
 # What an event is about: a line of the therapist's patient list, or a record of a shared kind.
 PATIENT_SUMMARY = "patient_summary"
-RESOURCE_TYPES = (PATIENT_SUMMARY, *(kind.sharing.audit_type for kind in SHARED))
+RESOURCE_TYPES = (PATIENT_SUMMARY, *(kind.sharing.audit_type for kind in KINDS if kind.sharing is not None))
 
 
-class AuditEvent(db.Model):
+class AuditEvent(Model):
     __tablename__ = "audit_events"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -42,7 +42,9 @@ class AuditEvent(db.Model):
     patient_id: Mapped[uuid.UUID]
     action: Mapped[Action] = mapped_column(string_enum(Action, "audit_action"))
     resource_type: Mapped[str] = mapped_column(
-        Enum(*RESOURCE_TYPES, native_enum=False, create_constraint=True, length=32, name="audit_resource_type")
+        Enum(
+            *RESOURCE_TYPES, native_enum=False, create_constraint=True, length=32, name="audit_resource_type"
+        )
     )
     resource_id: Mapped[uuid.UUID | None]
     outcome: Mapped[Outcome] = mapped_column(string_enum(Outcome, "audit_outcome"))
@@ -57,7 +59,11 @@ class AuditEvent(db.Model):
 
     @property
     def actor_summary(self):
-        return {"id": self.actor_id, "display_name": self.actor.display_name if self.actor else None, "role": Role(self.actor_role)}
+        return {
+            "id": self.actor_id,
+            "display_name": self.actor.display_name if self.actor else None,
+            "role": Role(self.actor_role),
+        }
 
 
 class AuditLogIsAppendOnly(RuntimeError):

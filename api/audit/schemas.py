@@ -12,7 +12,9 @@ from api.schemas import TimeRangeQuerySchema
 class ActorSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
     display_name = ma.fields.String(
-        dump_only=True, allow_none=True, metadata={"maxLength": 100, "description": "Null once that account is erased."}
+        dump_only=True,
+        allow_none=True,
+        metadata={"maxLength": 100, "description": "Null once that account is erased."},
     )
     role = ma.fields.Enum(Role, by_value=True, dump_only=True)
 
@@ -27,7 +29,10 @@ class AccessEventSchema(ma.Schema):
         dump_only=True, allow_none=True, metadata={"description": "The record read; null for a list."}
     )
     outcome = ma.fields.Enum(
-        Outcome, by_value=True, dump_only=True, metadata={"description": "`denied`: the read was refused (404)."}
+        Outcome,
+        by_value=True,
+        dump_only=True,
+        metadata={"description": "`denied`: the read was refused (404)."},
     )
     request_id = ma.fields.String(dump_only=True, metadata={"maxLength": 128})
 

@@ -32,4 +32,6 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
 def access_log(*, patient_id, filters=(), limit, after=None):
     """The events about one patient, newest first (served by ix_audit_events_patient_time)."""
     query = select(AuditEvent).where(AuditEvent.patient_id == patient_id, *filters)
-    return fetch_page(query, time_column=AuditEvent.occurred_at, id_column=AuditEvent.id, limit=limit, after=after)
+    return fetch_page(
+        query, time_column=AuditEvent.occurred_at, id_column=AuditEvent.id, limit=limit, after=after
+    )

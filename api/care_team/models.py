@@ -7,12 +7,12 @@ from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.accounts.models import User
-from api.extensions import db
+from api.extensions import Model, db
 from api.jsonlists import JSONList
 from api.models import new_id, utcnow
 
 
-class Invitation(db.Model):
+class Invitation(Model):
     __tablename__ = "invitations"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
@@ -34,7 +34,7 @@ class Invitation(db.Model):
         return "expired" if self.expires_at <= utcnow() else "open"
 
 
-class CareLink(db.Model):
+class CareLink(Model):
     """A patient's link to one therapist. Revoking keeps the row (revoked_at) but ends all access.
 
     `scopes` names what the therapist may read: the scopes of the shared journal kinds

@@ -45,7 +45,9 @@ care_team = Blueprint(
 
 
 # Not idempotent (see createInvitation), so no Idempotent-Replayed header.
-INVITATION_CREATED_HEADERS = {name: header for name, header in CREATED_HEADERS.items() if name != "Idempotent-Replayed"}
+INVITATION_CREATED_HEADERS = {
+    name: header for name, header in CREATED_HEADERS.items() if name != "Idempotent-Replayed"
+}
 
 
 @invitations.route("")
@@ -59,7 +61,9 @@ class InvitationList(MethodView):
 
         `status` says whether each is still `open`, `used` or `expired`. Codes are never shown again.
         """
-        rows, more = service.list_invitations(therapist_id=current_user.id, limit=query["limit"], after=page_position(query))
+        rows, more = service.list_invitations(
+            therapist_id=current_user.id, limit=query["limit"], after=page_position(query)
+        )
         return page_response(rows, more, time_field="created_at")
 
     @auth_required(roles=THERAPISTS)
@@ -121,7 +125,9 @@ class CareLinkList(MethodView):
 
         Each link names the therapist and the scopes you grant them. Revoked links are gone from here.
         """
-        rows, more = service.list_links(patient_id=current_user.id, limit=query["limit"], after=page_position(query))
+        rows, more = service.list_links(
+            patient_id=current_user.id, limit=query["limit"], after=page_position(query)
+        )
         return page_response(rows, more, time_field="created_at")
 
     @auth_required(roles=PATIENTS)
@@ -141,7 +147,9 @@ class CareLinkList(MethodView):
         codes cannot be probed; wrong codes are throttled (429). 409 when that therapist is
         already on your care team (the code is not used up).
         """
-        return created_link(service.redeem(patient_id=current_user.id, code=data["code"], scopes=data["scopes"]))
+        return created_link(
+            service.redeem(patient_id=current_user.id, code=data["code"], scopes=data["scopes"])
+        )
 
 
 def created_link(link):

@@ -16,7 +16,9 @@ class InvitationSchema(ma.Schema):
     version = ma.fields.Integer(dump_only=True, metadata=VERSION)
     created_at = Timestamp(dump_only=True)
     expires_at = Timestamp(dump_only=True)
-    used_at = Timestamp(dump_only=True, allow_none=True, metadata={"description": "When a patient redeemed it."})
+    used_at = Timestamp(
+        dump_only=True, allow_none=True, metadata={"description": "When a patient redeemed it."}
+    )
     status = ma.fields.String(
         dump_only=True,
         metadata={"enum": ["open", "used", "expired"], "description": "`open` until used or expired."},

@@ -25,13 +25,17 @@ class InvalidCode(ValidationFailed):
 
     def __init__(self):
         super().__init__(
-            "code", "This code cannot be used: it may be mistyped, used, expired or withdrawn. Ask your therapist for a new one."
+            "code",
+            "This code cannot be used: it may be mistyped, used, expired or withdrawn. "
+            "Ask your therapist for a new one.",
         )
 
 
 class AlreadyLinked(Conflict):
     def __init__(self):
-        super().__init__("This therapist is already on your care team; change the scopes of that link instead.")
+        super().__init__(
+            "This therapist is already on your care team; change the scopes of that link instead."
+        )
 
 
 # --- invitations (therapists) ---------------------------------------------------------------
@@ -42,7 +46,10 @@ def create_invitation(*, therapist_id):
     code = codes.new_code()
     now = utcnow()
     invitation = Invitation(
-        therapist_id=therapist_id, code_hash=codes.code_hash(code), created_at=now, expires_at=now + INVITATION_LIFETIME
+        therapist_id=therapist_id,
+        code_hash=codes.code_hash(code),
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
     )
     db.session.add(invitation)
     db.session.flush()
@@ -51,7 +58,9 @@ def create_invitation(*, therapist_id):
 
 def list_invitations(*, therapist_id, limit, after=None):
     query = select(Invitation).where(Invitation.therapist_id == therapist_id)
-    return fetch_page(query, time_column=Invitation.created_at, id_column=Invitation.id, limit=limit, after=after)
+    return fetch_page(
+        query, time_column=Invitation.created_at, id_column=Invitation.id, limit=limit, after=after
+    )
 
 
 def get_invitation(*, therapist_id, invitation_id):
@@ -89,14 +98,20 @@ def redeem(*, patient_id, code, scopes):
     now = utcnow()
     therapist_id = db.session.execute(
         update(Invitation)
-        .where(Invitation.code_hash == codes.code_hash(code), Invitation.used_at.is_(None), Invitation.expires_at > now)
+        .where(
+            Invitation.code_hash == codes.code_hash(code),
+            Invitation.used_at.is_(None),
+            Invitation.expires_at > now,
+        )
         .values(used_at=now, version=Invitation.version + 1)
         .returning(Invitation.therapist_id)
         .execution_options(synchronize_session=False)
     ).scalar_one_or_none()
     if therapist_id is None:
         raise InvalidCode()
-    link = CareLink(patient_id=patient_id, therapist_id=therapist_id, scopes=list(scopes), created_at=now, updated_at=now)
+    link = CareLink(
+        patient_id=patient_id, therapist_id=therapist_id, scopes=list(scopes), created_at=now, updated_at=now
+    )
     db.session.add(link)
     try:
         db.session.flush()
@@ -116,7 +131,11 @@ def active_links(patient_id):
 
 def list_links(*, patient_id, limit, after=None):
     return fetch_page(
-        active_links(patient_id), time_column=CareLink.created_at, id_column=CareLink.id, limit=limit, after=after
+        active_links(patient_id),
+        time_column=CareLink.created_at,
+        id_column=CareLink.id,
+        limit=limit,
+        after=after,
     )
 
 
@@ -139,8 +158,12 @@ def revoke(link, *, current):
     return flush_versioned(link, current)
 
 
-
 # --- what a link lets a therapist read --------------------------------------------------------
+
+
+def grants(link, kind):
+    """Whether the link lets its therapist read this journal kind."""
+    return kind.sharing is not None and kind.sharing.scope in link.scopes
 
 
 def shared_with(*, therapist_id, patient_id, scope):

@@ -5,7 +5,7 @@ import enum
 from sqlalchemy import Boolean, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import string_enum
 from api.records import OwnedRecord
 
@@ -23,7 +23,7 @@ class Relationship(enum.StrEnum):
     OTHER = "other"
 
 
-class Contact(OwnedRecord, db.Model):
+class Contact(OwnedRecord, Model):
     __tablename__ = "contacts"
     TIME_FIELD = "created_at"
 

@@ -12,7 +12,9 @@ from api.contacts.schemas import (
 from api.resources import JournalKind, Operation, Schemas, register_views
 from api.smorest import Blueprint
 
-blp = Blueprint("contacts", __name__, url_prefix="/v1/contacts", description="Your support network; never shared.")
+blp = Blueprint(
+    "contacts", __name__, url_prefix="/v1/contacts", description="Your support network; never shared."
+)
 
 kind = JournalKind(
     blueprint=blp,

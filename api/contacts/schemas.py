@@ -21,7 +21,9 @@ class ContactFields(ma.Schema):
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     notes = Text(max_length=2000, allow_none=True)
     is_emergency_contact = ma.fields.Boolean()
-    is_session_support = ma.fields.Boolean(metadata={"description": "Supports you on session days (ride, sitter)."})
+    is_session_support = ma.fields.Boolean(
+        metadata={"description": "Supports you on session days (ride, sitter)."}
+    )
 
 
 class ContactSchema(RecordSchema, ContactFields):

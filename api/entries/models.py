@@ -8,7 +8,7 @@ from sqlalchemy import ForeignKey, Index, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.accounts.models import User
-from api.extensions import db
+from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import string_enum, utcnow
 from api.records import OwnedRecord
@@ -29,18 +29,22 @@ class Visibility(enum.StrEnum):
     CARE_TEAM = "care_team"
 
 
-class Entry(OwnedRecord, db.Model):
+class Entry(OwnedRecord, Model):
     __tablename__ = "entries"
     TIME_FIELD = "occurred_at"
 
     body: Mapped[str] = mapped_column(Text)
     kind: Mapped[Kind] = mapped_column(string_enum(Kind, "entry_kind"), default=Kind.GENERAL)
     title: Mapped[str | None] = mapped_column(String(200))
-    session_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"), index=True)
+    session_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("sessions.id", ondelete="SET NULL"), index=True
+    )
     emotions: Mapped[list] = mapped_column(JSONList, default=list)
     tags: Mapped[list] = mapped_column(JSONList, default=list)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
-    visibility: Mapped[Visibility] = mapped_column(string_enum(Visibility, "visibility"), default=Visibility.PRIVATE)
+    visibility: Mapped[Visibility] = mapped_column(
+        string_enum(Visibility, "visibility"), default=Visibility.PRIVATE
+    )
     # Set when a linked therapist marks the shared entry read (API.md §4).
     acknowledged_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     acknowledged_at: Mapped[datetime | None]

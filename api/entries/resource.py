@@ -12,13 +12,22 @@ from api.entries.schemas import (
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
 from api.smorest import Blueprint
 
-blp = Blueprint("entries", __name__, url_prefix="/v1/entries", description="Journal entries: insights, reflections, dreams ...")
+blp = Blueprint(
+    "entries",
+    __name__,
+    url_prefix="/v1/entries",
+    description="Journal entries: insights, reflections, dreams ...",
+)
 
 kind = JournalKind(
     blueprint=blp,
     model=Entry,
     schemas=Schemas(
-        record=EntrySchema, create=EntryCreateSchema, update=EntryUpdateSchema, query=EntryQuerySchema, page=EntryPageSchema
+        record=EntrySchema,
+        create=EntryCreateSchema,
+        update=EntryUpdateSchema,
+        query=EntryQuerySchema,
+        page=EntryPageSchema,
     ),
     sync_type="entry",
     list=Operation(

@@ -25,7 +25,9 @@ class EntryFields(ma.Schema):
     tags = BoundedList(Tag(), max_items=30)
     occurred_at = Timestamp(metadata={"description": "Default now."})
     visibility = ma.fields.Enum(
-        Visibility, by_value=True, metadata={"description": "`private` (default) or `care_team`: shared with linked therapists."}
+        Visibility,
+        by_value=True,
+        metadata={"description": "`private` (default) or `care_team`: shared with linked therapists."},
     )
 
     @ma.validates("tags")

@@ -5,13 +5,13 @@ from datetime import datetime
 from sqlalchemy import Float, SmallInteger, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import utcnow
 from api.records import OwnedRecord
 
 
-class Mood(OwnedRecord, db.Model):
+class Mood(OwnedRecord, Model):
     __tablename__ = "moods"
     TIME_FIELD = "recorded_at"
 

@@ -7,14 +7,21 @@ from api.resources import JournalKind, Operation, Schemas, Sharing, register_vie
 from api.smorest import Blueprint
 
 blp = Blueprint(
-    "moods", __name__, url_prefix="/v1/moods", description="Mood check-ins: mood, energy, anxiety, sleep, emotions."
+    "moods",
+    __name__,
+    url_prefix="/v1/moods",
+    description="Mood check-ins: mood, energy, anxiety, sleep, emotions.",
 )
 
 kind = JournalKind(
     blueprint=blp,
     model=Mood,
     schemas=Schemas(
-        record=MoodSchema, create=MoodCreateSchema, update=MoodUpdateSchema, query=MoodQuerySchema, page=MoodPageSchema
+        record=MoodSchema,
+        create=MoodCreateSchema,
+        update=MoodUpdateSchema,
+        query=MoodQuerySchema,
+        page=MoodPageSchema,
     ),
     sync_type="mood",
     list=Operation(

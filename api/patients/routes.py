@@ -73,7 +73,9 @@ def register_shared_views(blp, kind):
         return item_response(record)
 
     same_as_own = "Same paging and filters as the patient's own list."
-    list_records.__doc__ = sharing.list.doc(" ".join(part for part in (same_as_own, sharing.notes, denied) if part))
+    list_records.__doc__ = sharing.list.doc(
+        " ".join(part for part in (same_as_own, sharing.notes, denied) if part)
+    )
     read_record.__doc__ = sharing.read.doc(" ".join(part for part in (denied, sharing.notes) if part))
 
     therapists_only = auth_required(roles=THERAPISTS)
@@ -88,7 +90,11 @@ def register_shared_views(blp, kind):
     }
     item = {
         "get": decorate(
-            read_record, therapists_only, operation(sharing.read.id), versioned, blp.response(200, schemas.record)
+            read_record,
+            therapists_only,
+            operation(sharing.read.id),
+            versioned,
+            blp.response(200, schemas.record),
         )
     }
     base = f"/<uuid:patient_id>/{sharing.scope}"

@@ -17,7 +17,7 @@ from api.assessments.scoring import Instrument
 from api.audit import service as audit
 from api.audit.models import PATIENT_SUMMARY, Action, Outcome
 from api.care_team.models import CareLink
-from api.care_team.service import shared_with
+from api.care_team.service import grants, shared_with
 from api.entries import service as entries
 from api.errors import NotFound
 from api.extensions import db
@@ -76,8 +76,13 @@ def read_shared(kind, *, actor, patient_id, record_id, request_id, action=Action
         shared_records(kind, therapist_id=actor.id, patient_id=patient_id).where(model.id == record_id)
     ).scalar_one_or_none()
     _log(
-        kind, actor=actor, patient_id=patient_id, action=action, resource_id=record_id,
-        allowed=record is not None, request_id=request_id,
+        kind,
+        actor=actor,
+        patient_id=patient_id,
+        action=action,
+        resource_id=record_id,
+        allowed=record is not None,
+        request_id=request_id,
     )
     if record is None:
         raise NotShared()
@@ -87,7 +92,11 @@ def read_shared(kind, *, actor, patient_id, record_id, request_id, action=Action
 def acknowledge_entry(*, actor, patient_id, entry_id, request_id):
     """Mark a shared entry read (the entries' rule: the first acknowledgement stands)."""
     entry = read_shared(
-        kinds.entries, actor=actor, patient_id=patient_id, record_id=entry_id, request_id=request_id,
+        kinds.entries,
+        actor=actor,
+        patient_id=patient_id,
+        record_id=entry_id,
+        request_id=request_id,
         action=Action.ACKNOWLEDGE,
     )
     return entries.acknowledge(entry, therapist=actor)
@@ -121,9 +130,8 @@ def patient_summaries(*, actor, limit, after, request_id):
             request_id=request_id,
         )
 
-    moods_scope, assessments_scope = kinds.moods.sharing.scope, kinds.assessments.sharing.scope
-    sharing_moods = [link.patient_id for link in links if moods_scope in link.scopes]
-    sharing_assessments = [link.patient_id for link in links if assessments_scope in link.scopes]
+    sharing_moods = [link.patient_id for link in links if grants(link, kinds.moods)]
+    sharing_assessments = [link.patient_id for link in links if grants(link, kinds.assessments)]
     moods = _latest_per_patient(Mood, sharing_moods)
     phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
     gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
@@ -139,7 +147,7 @@ def patient_summaries(*, actor, limit, after, request_id):
             "latest_mood": moods.get(link.patient_id),
             "latest_phq9": phq9.get(link.patient_id),
             "latest_gad7": gad7.get(link.patient_id),
-            "open_safety_flags": flags.get(link.patient_id, []) if assessments_scope in link.scopes else None,
+            "open_safety_flags": flags.get(link.patient_id, []) if grants(link, kinds.assessments) else None,
         }
         for link in links
     ]
@@ -174,10 +182,16 @@ def _open_safety_flags(patient_ids):
         select(
             Assessment.id,
             func.row_number()
-            .over(partition_by=Assessment.owner_id, order_by=(Assessment.taken_at.desc(), Assessment.id.desc()))
+            .over(
+                partition_by=Assessment.owner_id, order_by=(Assessment.taken_at.desc(), Assessment.id.desc())
+            )
             .label("rank"),
         )
-        .where(Assessment.owner_id.in_(patient_ids), Assessment.deleted_at.is_(None), Assessment.safety_flag.is_(True))
+        .where(
+            Assessment.owner_id.in_(patient_ids),
+            Assessment.deleted_at.is_(None),
+            Assessment.safety_flag.is_(True),
+        )
         .subquery()
     )
     flagged = db.session.execute(
@@ -186,7 +200,7 @@ def _open_safety_flags(patient_ids):
         .where(ranked.c.rank <= OPEN_SAFETY_FLAGS_SHOWN)
         .order_by(Assessment.taken_at.desc(), Assessment.id.desc())
     ).scalars()
-    by_patient = {}
+    by_patient: dict = {}
     for assessment in flagged:
         by_patient.setdefault(assessment.owner_id, []).append(assessment)
     return by_patient

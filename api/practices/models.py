@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Integer, SmallInteger, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import string_enum
 from api.records import OwnedRecord
 
@@ -33,7 +33,7 @@ class Intensity(enum.StrEnum):
     HIGH = "high"
 
 
-class Practice(OwnedRecord, db.Model):
+class Practice(OwnedRecord, Model):
     __tablename__ = "practices"
     TIME_FIELD = "performed_at"
 

@@ -11,7 +11,9 @@ from api.practices.schemas import (
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
 from api.smorest import Blueprint
 
-blp = Blueprint("practices", __name__, url_prefix="/v1/practices", description="Holistic practices and how they felt.")
+blp = Blueprint(
+    "practices", __name__, url_prefix="/v1/practices", description="Holistic practices and how they felt."
+)
 
 kind = JournalKind(
     blueprint=blp,

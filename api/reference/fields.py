@@ -9,7 +9,10 @@ from api.reference.data import emotion_names
 def EmotionName(**kwargs):
     """One name from GET /v1/reference/emotions (the error names the endpoint, not all 60 names)."""
     return ma.fields.String(
-        validate=ma.validate.OneOf(emotion_names(), error="Not an emotion name from GET /v1/reference/emotions."), **kwargs
+        validate=ma.validate.OneOf(
+            emotion_names(), error="Not an emotion name from GET /v1/reference/emotions."
+        ),
+        **kwargs,
     )
 
 

@@ -9,13 +9,17 @@ from api.reference.data import crisis_resources, emotion_vocabulary
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 
-blp = Blueprint("reference", __name__, url_prefix="/v1/reference", description="Reference data for pickers and safety.")
+blp = Blueprint(
+    "reference", __name__, url_prefix="/v1/reference", description="Reference data for pickers and safety."
+)
 
 
 class EmotionGroupSchema(ma.Schema):
     name = ma.fields.String(metadata={"maxLength": 50})
     label = ma.fields.String(metadata={"maxLength": 100})
-    emotions = ma.fields.List(ma.fields.String(metadata={"maxLength": 50}), validate=ma.validate.Length(max=100))
+    emotions = ma.fields.List(
+        ma.fields.String(metadata={"maxLength": 50}), validate=ma.validate.Length(max=100)
+    )
 
 
 class EmotionVocabularySchema(ma.Schema):
@@ -31,7 +35,9 @@ class CrisisResourceSchema(ma.Schema):
 
 
 class CrisisResourcesSchema(ma.Schema):
-    country = ma.fields.String(allow_none=True, metadata={"maxLength": 2, "description": "null: the international list."})
+    country = ma.fields.String(
+        allow_none=True, metadata={"maxLength": 2, "description": "null: the international list."}
+    )
     resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
 
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from sqlalchemy import Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import string_enum
 from api.records import OwnedRecord
@@ -36,12 +36,21 @@ class Setting(enum.StrEnum):
 
 
 SIDE_EFFECTS = (
-    "nausea", "dizziness", "dissociation", "headache", "elevated_blood_pressure", "elevated_heart_rate",
-    "anxiety", "vomiting", "blurred_vision", "fatigue", "other",
+    "nausea",
+    "dizziness",
+    "dissociation",
+    "headache",
+    "elevated_blood_pressure",
+    "elevated_heart_rate",
+    "anxiety",
+    "vomiting",
+    "blurred_vision",
+    "fatigue",
+    "other",
 )
 
 
-class Session(OwnedRecord, db.Model):
+class Session(OwnedRecord, Model):
     __tablename__ = "sessions"
     TIME_FIELD = "started_at"
 

@@ -12,7 +12,12 @@ from api.sessions.schemas import (
 )
 from api.smorest import Blueprint
 
-blp = Blueprint("sessions", __name__, url_prefix="/v1/sessions", description="Treatment sessions, e.g. ketamine infusions.")
+blp = Blueprint(
+    "sessions",
+    __name__,
+    url_prefix="/v1/sessions",
+    description="Treatment sessions, e.g. ketamine infusions.",
+)
 
 kind = JournalKind(
     blueprint=blp,

@@ -9,10 +9,19 @@ from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
 
 
 class VitalsSchema(ma.Schema):
-    taken_at = Timestamp(required=True)
-    systolic = ma.fields.Integer(strict=True, validate=ma.validate.Range(50, 260), allow_none=True, metadata={"description": "mmHg"})
-    diastolic = ma.fields.Integer(strict=True, validate=ma.validate.Range(30, 160), allow_none=True, metadata={"description": "mmHg"})
-    heart_rate = ma.fields.Integer(strict=True, validate=ma.validate.Range(20, 250), allow_none=True, metadata={"description": "beats per minute"})
+    taken_at: ma.fields.Field = Timestamp(required=True)
+    systolic = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(50, 260), allow_none=True, metadata={"description": "mmHg"}
+    )
+    diastolic = ma.fields.Integer(
+        strict=True, validate=ma.validate.Range(30, 160), allow_none=True, metadata={"description": "mmHg"}
+    )
+    heart_rate = ma.fields.Integer(
+        strict=True,
+        validate=ma.validate.Range(20, 250),
+        allow_none=True,
+        metadata={"description": "beats per minute"},
+    )
 
 
 class StoredVitalsSchema(VitalsSchema):
@@ -34,8 +43,10 @@ class SessionFields(ma.Schema):
     setting = ma.fields.Enum(Setting, by_value=True, allow_none=True)
     provider = Text(max_length=200, allow_none=True)
     intention = Text(max_length=5000, allow_none=True)
-    side_effects = BoundedList(ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS)), max_items=len(SIDE_EFFECTS))
-    vitals = BoundedList(ma.fields.Nested(VitalsSchema), max_items=50)
+    side_effects = BoundedList(
+        ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS)), max_items=len(SIDE_EFFECTS)
+    )
+    vitals: ma.fields.Field = BoundedList(ma.fields.Nested(VitalsSchema), max_items=50)
     notes = Text(max_length=10000, allow_none=True)
 
     @ma.validates("side_effects")

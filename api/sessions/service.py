@@ -18,7 +18,10 @@ def prepare_create(data, *, owner_id):
 def vitals_as_json(data, *, owner_id):
     """Vitals are stored as JSON; their timestamps as RFC 3339 text in UTC."""
     if data.get("vitals"):
-        data["vitals"] = [{**reading, "taken_at": reading["taken_at"].astimezone(UTC).isoformat()} for reading in data["vitals"]]
+        data["vitals"] = [
+            {**reading, "taken_at": reading["taken_at"].astimezone(UTC).isoformat()}
+            for reading in data["vitals"]
+        ]
     return data
 
 
@@ -26,6 +29,8 @@ def require_own_session(session_id, *, owner_id):
     """A link to a treatment session must name one of the owner's live sessions (else 422)."""
     if session_id is None:
         return
-    exists = db.session.execute(live(Session, owner_id).where(Session.id == session_id).with_only_columns(Session.id))
+    exists = db.session.execute(
+        live(Session, owner_id).where(Session.id == session_id).with_only_columns(Session.id)
+    )
     if exists.first() is None:
         raise ValidationFailed("session_id", "No such session.")

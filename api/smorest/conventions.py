@@ -54,7 +54,8 @@ class ProblemSchema(ma.Schema):
     error_count = ma.fields.Integer(
         validate=ma.validate.Range(1, 1000000),
         metadata={
-            "description": "422 only, when `errors` lists just the first 20 problems: how many there are in all."
+            "description": "422 only, when `errors` lists just the first 20 problems: "
+            "how many there are in all."
         },
     )
     current = ma.fields.Dict(
@@ -65,7 +66,8 @@ class ProblemSchema(ma.Schema):
 # Response headers documented on every operation; X-RateLimit-* come from flask-limiter.
 COMMON_HEADERS = {
     "X-Request-ID": {
-        "description": "Echo of the request's X-Request-ID, or one the server made; quote it in support requests.",
+        "description": "Echo of the request's X-Request-ID, or one the server made; "
+        "quote it in support requests.",
         "schema": {"type": "string", "maxLength": 128},
     },
     "X-RateLimit-Limit": {
@@ -165,8 +167,8 @@ class ConventionsPlugin(BasePlugin):
                 problems.append(404)
             if "requestBody" in operation:
                 problems.extend([400, 413, 415])
-            for status in problems:
-                responses.setdefault(str(status), http.HTTPStatus(status).name)
+            for problem in problems:
+                responses.setdefault(str(problem), http.HTTPStatus(problem).name)
             for status, response in responses.items():
                 if isinstance(response, dict):
                     _with_headers(response, status)
@@ -174,7 +176,7 @@ class ConventionsPlugin(BasePlugin):
 
 def bounded_field_properties(converter, field, ret, **kwargs):
     """Give generated schemas the bounds that the parsers already enforce (OWASP API4)."""
-    extra = {}
+    extra: dict[str, object] = {}
     types = ret.get("type")
     types = types if isinstance(types, list) else [types]
     if "integer" in types and "format" not in ret:
@@ -205,8 +207,8 @@ class MarshmallowPlugin(apispec.ext.marshmallow.MarshmallowPlugin):
 
     def init_spec(self, spec):
         super().init_spec(spec)
+        assert self.converter is not None  # made by init_spec
         self.converter.add_attribute_function(bounded_field_properties)
-
 
 
 def register_components(spec, error_schema):
@@ -248,7 +250,9 @@ def register_components(spec, error_schema):
         lazy=True,
     )
     spec.components.header(
-        "ETAG", {"description": "The record's version, for If-Match and If-None-Match.", "schema": tag}, lazy=True
+        "ETAG",
+        {"description": "The record's version, for If-Match and If-None-Match.", "schema": tag},
+        lazy=True,
     )
 
 

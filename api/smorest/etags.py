@@ -73,7 +73,8 @@ CREATED_HEADERS = {
     },
     "ETag": "ETAG",
     "Idempotent-Replayed": {
-        "description": "`true` when this is the stored answer to an earlier request with the same Idempotency-Key.",
+        "description": "`true` when this is the stored answer to an earlier request "
+        "with the same Idempotency-Key.",
         "schema": {"type": "string", "enum": ["true"]},
     },
 }

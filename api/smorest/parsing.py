@@ -37,11 +37,14 @@ class Parser(FlaskParser):
         return json_body()
 
     def load_querystring(self, req, schema):
-        errors = {name: [FORBIDDEN_TEXT_MESSAGE] for name, values in req.args.lists() if any(map(forbidden_text, values))}
+        errors = {
+            name: [FORBIDDEN_TEXT_MESSAGE]
+            for name, values in req.args.lists()
+            if any(map(forbidden_text, values))
+        }
         if errors:
             raise ValidationFailed(errors=errors)
         return super().load_querystring(req, schema)
-
 
 
 def takes_no_body(func):
@@ -55,4 +58,3 @@ def takes_no_body(func):
         return func(*args, **kwargs)
 
     return document_responses(422)(wrapper)
-

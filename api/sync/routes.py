@@ -15,8 +15,12 @@ blp = Blueprint("sync", __name__, url_prefix="/v1/sync", description="Delta sync
 
 
 class SyncPageSchema(ma.Schema):
-    changes = ma.fields.List(ma.fields.Nested(change_schema(list(SYNC_TYPES))), validate=ma.validate.Length(max=MAX_SYNC_LIMIT))
-    next_cursor = ma.fields.String(metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."})
+    changes = ma.fields.List(
+        ma.fields.Nested(change_schema(list(SYNC_TYPES))), validate=ma.validate.Length(max=MAX_SYNC_LIMIT)
+    )
+    next_cursor = ma.fields.String(
+        metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."}
+    )
     has_more = ma.fields.Boolean()
 
 

@@ -10,7 +10,10 @@ MAX_SYNC_LIMIT = 500
 class SyncQuerySchema(ma.Schema):
     cursor = ma.fields.String(
         validate=ma.validate.Length(min=1, max=CURSOR_MAX_LENGTH),
-        metadata={"description": "`next_cursor` of the previous call; omit to start from the beginning.", "pattern": "^[A-Za-z0-9_-]+$"},
+        metadata={
+            "description": "`next_cursor` of the previous call; omit to start from the beginning.",
+            "pattern": "^[A-Za-z0-9_-]+$",
+        },
     )
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_SYNC_LIMIT))
 
@@ -25,7 +28,10 @@ def change_schema(types):
             "version": ma.fields.Integer(metadata={"minimum": 1, "maximum": 2**31 - 1}),
             "data": ma.fields.Dict(
                 allow_none=True,
-                metadata={"description": "The record (as GET returns it) for an upsert; null for a delete.", "maxProperties": 100},
+                metadata={
+                    "description": "The record (as GET returns it) for an upsert; null for a delete.",
+                    "maxProperties": 100,
+                },
             ),
         },
         name="Change",

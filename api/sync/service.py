@@ -35,7 +35,11 @@ def _positions(*, owner_id, after_seq, limit):
     ix_<table>_owner_sync.
     """
     branches = [
-        select(literal(kind.sync_type, String).label("type"), kind.model.id.label("id"), kind.model.sync_seq.label("seq"))
+        select(
+            literal(kind.sync_type, String).label("type"),
+            kind.model.id.label("id"),
+            kind.model.sync_seq.label("seq"),
+        )
         .where(kind.model.owner_id == owner_id, kind.model.sync_seq > after_seq)
         .order_by(kind.model.sync_seq)
         .limit(limit + 1)
@@ -59,12 +63,14 @@ def changes_since(*, owner_id, after_seq, limit):
     """
     positions = _positions(owner_id=owner_id, after_seq=after_seq, limit=limit)
     page, has_more = positions[:limit], len(positions) > limit
-    records = {}
+    records: dict = {}
     for kind in KINDS:
         ids = [position.id for position in page if position.type == kind.sync_type]
         if ids:
             model = kind.model
-            rows = db.session.execute(select(model).where(model.owner_id == owner_id, model.id.in_(ids))).scalars()
+            rows = db.session.execute(
+                select(model).where(model.owner_id == owner_id, model.id.in_(ids))
+            ).scalars()
             records.update(((kind.sync_type, row.id), (row, kind.schemas.record)) for row in rows)
     changes = []
     for position in page:

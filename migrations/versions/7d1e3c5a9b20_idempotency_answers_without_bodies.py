@@ -11,6 +11,7 @@ Answered rows keep working: the id is read from the Location they stored. Rows s
 are dropped (their request never committed an answer, so a retry may run again), and so are
 rows past the 24-hour replay window, first, so the work is bounded by one day of keys.
 """
+
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -19,19 +20,19 @@ import sqlalchemy as sa
 from alembic import op
 
 # revision identifiers, used by Alembic.
-revision = '7d1e3c5a9b20'
-down_revision = '1963fa011cfd'
+revision = "7d1e3c5a9b20"
+down_revision = "1963fa011cfd"
 branch_labels = None
 depends_on = None
 
 keys = sa.table(
-    'idempotency_keys',
-    sa.column('user_id', sa.Uuid()),
-    sa.column('key', sa.String(255)),
-    sa.column('created_at', sa.DateTime(timezone=True)),
-    sa.column('status_code', sa.Integer()),
-    sa.column('response_headers', sa.Text()),
-    sa.column('resource_id', sa.Uuid()),
+    "idempotency_keys",
+    sa.column("user_id", sa.Uuid()),
+    sa.column("key", sa.String(255)),
+    sa.column("created_at", sa.DateTime(timezone=True)),
+    sa.column("status_code", sa.Integer()),
+    sa.column("response_headers", sa.Text()),
+    sa.column("resource_id", sa.Uuid()),
 )
 
 
@@ -43,8 +44,8 @@ def _record_id(headers):
 
 
 def upgrade():
-    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('resource_id', sa.Uuid(), nullable=True))
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("resource_id", sa.Uuid(), nullable=True))
 
     connection = op.get_bind()
     connection.execute(keys.delete().where(keys.c.created_at < datetime.now(UTC) - timedelta(hours=24)))
@@ -55,22 +56,26 @@ def upgrade():
         record_id = _record_id(headers)
         if record_id is not None:
             connection.execute(
-                keys.update().where(keys.c.user_id == user_id, keys.c.key == key).values(resource_id=record_id)
+                keys.update()
+                .where(keys.c.user_id == user_id, keys.c.key == key)
+                .values(resource_id=record_id)
             )
-    connection.execute(keys.delete().where(sa.or_(keys.c.status_code.is_(None), keys.c.resource_id.is_(None))))
+    connection.execute(
+        keys.delete().where(sa.or_(keys.c.status_code.is_(None), keys.c.resource_id.is_(None)))
+    )
 
-    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
-        batch_op.alter_column('resource_id', existing_type=sa.Uuid(), nullable=False)
-        batch_op.alter_column('status_code', existing_type=sa.Integer(), nullable=False)
-        batch_op.drop_column('response_body')
-        batch_op.drop_column('response_headers')
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.alter_column("resource_id", existing_type=sa.Uuid(), nullable=False)
+        batch_op.alter_column("status_code", existing_type=sa.Integer(), nullable=False)
+        batch_op.drop_column("response_body")
+        batch_op.drop_column("response_headers")
 
 
 def downgrade():
     # The bodies are gone; answers cannot be replayed by the old code, so they are dropped.
     op.execute(keys.delete())
-    with op.batch_alter_table('idempotency_keys', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('response_headers', sa.Text(), nullable=True))
-        batch_op.add_column(sa.Column('response_body', sa.Text(), nullable=True))
-        batch_op.alter_column('status_code', existing_type=sa.Integer(), nullable=True)
-        batch_op.drop_column('resource_id')
+    with op.batch_alter_table("idempotency_keys", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("response_headers", sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column("response_body", sa.Text(), nullable=True))
+        batch_op.alter_column("status_code", existing_type=sa.Integer(), nullable=True)
+        batch_op.drop_column("resource_id")
