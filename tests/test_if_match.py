@@ -1,0 +1,86 @@
+"""Every write to a versioned record needs If-Match: 428 without it, 412 when it is stale, and a
+write that forgets to check it fails instead of overwriting another device's change."""
+
+import pytest
+
+from tests.helpers import assert_problem
+from tests.resources import RESOURCES
+
+# Writes that change a record without its ETag, each for a stated reason.
+NOT_VERSIONED = {
+    ("delete", "/v1/me"): "erasure asks for the password instead",
+}
+
+
+@pytest.fixture(scope="module")
+def spec(app):
+    return app.test_client().get("/openapi.json").get_json()
+
+
+def writes(spec):
+    for path, item in spec["paths"].items():
+        for method, operation in item.items():
+            if method in ("put", "patch", "delete"):
+                yield method, path, operation
+
+
+def needs_if_match(operation):
+    refs = {parameter.get("$ref") for parameter in operation.get("parameters", [])}
+    return "#/components/parameters/IF_MATCH" in refs and {"412", "428"} <= operation["responses"].keys()
+
+
+def test_every_put_patch_and_delete_documents_if_match_unless_listed(spec):
+    for method, path, operation in writes(spec):
+        assert needs_if_match(operation) != ((method, path) in NOT_VERSIONED), (method, path)
+
+
+@pytest.fixture
+def target(client, patient, make_account, link, invite):
+    """(path, body) of an existing record for every versioned write in the spec."""
+
+    def make(method, path):
+        if path == "/v1/me":
+            return "/v1/me", {"display_name": "Someone else"}, patient.headers
+        if path.startswith("/v1/care-team/"):
+            made = link(patient, make_account("therapist"))
+            return f"/v1/care-team/{made['id']}", {"scopes": ["moods"]} if method == "patch" else None, patient.headers
+        if path.startswith("/v1/invitations/"):
+            therapist = make_account("therapist")
+            return f"/v1/invitations/{invite(therapist)['id']}", None, therapist.headers
+        name = path.split("/")[2]
+        body, change = RESOURCES[name]
+        created = client.post(f"/v1/{name}", headers=patient.headers, json=body)
+        assert created.status_code == 201, created.json
+        return f"/v1/{name}/{created.json['id']}", change if method == "patch" else None, patient.headers
+
+    return make
+
+
+def test_every_versioned_write_refuses_a_missing_or_stale_if_match_and_changes_nothing(client, spec, target):
+    checked = 0
+    for method, path, operation in writes(spec):
+        if not needs_if_match(operation):
+            continue
+        concrete, body, headers = target(method, path)
+        before = client.get(concrete, headers=headers)
+        assert before.status_code == 200, (method, concrete)
+        sent = {} if body is None else {"json": body}
+        missing = client.open(concrete, method=method.upper(), headers=headers, **sent)
+        assert_problem(missing, 428)
+        stale = client.open(concrete, method=method.upper(), headers={**headers, "If-Match": '"999"'}, **sent)
+        assert_problem(stale, 412)
+        assert stale.json["current"]["version"] == before.json["version"], (method, concrete)
+        assert client.get(concrete, headers=headers).json == before.json, (method, concrete)
+        checked += 1
+    assert checked == 15
+
+
+def test_a_write_that_forgets_to_check_if_match_fails_and_changes_nothing(client, patient, monkeypatch):
+    """As if a view left out require_if_match: the write is refused (500) and rolled back."""
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 4}).json
+    monkeypatch.setattr("api.resources.require_if_match", lambda record, schema: None)
+    url, headers = f"/v1/moods/{created['id']}", {**patient.headers, "If-Match": '"1"'}
+    assert_problem(client.patch(url, headers=headers, json={"mood": 9}), 500)
+    assert_problem(client.delete(url, headers=headers), 500)
+    monkeypatch.undo()
+    assert client.get(url, headers=patient.headers).json == created
