@@ -12,15 +12,24 @@ from api.app import create_app
 from api.extensions import db
 from api.ratelimit import limiter_of
 from config import TestingConfig, database_url
-from tests.helpers import PASSWORD, bearer
+from tests.helpers import PASSWORD, bearer, is_test_database, not_a_test_database_message
 
 
 
 def test_database_url(tmp_path_factory):
+    """The database the suite runs on: a new SQLite file, or TEST_DATABASE_URL with its `public`
+    schema dropped and recreated.
+
+    That drop is refused (the run stops with pytest's usage-error exit code, before any
+    connection is made) unless the database's name looks like a test database: exactly `test`,
+    or starting with `test_`, or ending with `_test` (see tests.helpers.is_test_database).
+    """
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'journal-test.db'}"
     url = database_url(url)
+    if not is_test_database(url):
+        pytest.exit(not_a_test_database_message(url), returncode=pytest.ExitCode.USAGE_ERROR)
     engine = create_engine(url)
     with engine.begin() as connection:
         connection.execute(text("DROP SCHEMA public CASCADE"))
@@ -65,6 +74,23 @@ def clean_state(app):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def database_rows(app):
+    """A function returning every committed row of every table, to show a request changed nothing."""
+
+    def rows():
+        with app.app_context():
+            try:
+                return {
+                    table.name: sorted(repr(tuple(row)) for row in db.session.execute(table.select()).all())
+                    for table in db.metadata.sorted_tables
+                }
+            finally:
+                db.session.remove()
+
+    return rows
 
 
 @dataclass

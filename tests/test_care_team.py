@@ -207,13 +207,16 @@ def test_two_patients_racing_for_one_code_cannot_both_win(app, make_account, inv
     therapist = make_account("therapist")
     racers = [make_account() for _ in range(4)]
     code = invite(therapist)["code"]
-    statuses = []
+    statuses, refusals = [], []
     barrier = threading.Barrier(len(racers))
 
     def race(patient):
         with app.test_client() as own_client:
             barrier.wait()
-            statuses.append(redeem(own_client, patient, code).status_code)
+            response = redeem(own_client, patient, code)
+            statuses.append(response.status_code)
+            if response.status_code != 201:
+                refusals.append(response)
 
     threads = [threading.Thread(target=race, args=(racer,)) for racer in racers]
     for thread in threads:
@@ -221,6 +224,11 @@ def test_two_patients_racing_for_one_code_cannot_both_win(app, make_account, inv
     for thread in threads:
         thread.join()
     assert sorted(statuses) == [201, 422, 422, 422]
+    # the losers see exactly what a used code looks like: the same problem, naming the code
+    for refusal in refusals:
+        assert "code" in assert_problem(refusal, 422, "validation-error")["errors"]
+    assert len({refusal.get_data() for refusal in refusals}) == 1
+    assert refusals[0].get_data() == redeem(app.test_client(), make_account(), codes.new_code()).get_data()
     with app.app_context():
         assert len(db.session.execute(select(CareLink)).scalars().all()) == 1
 
@@ -301,6 +309,8 @@ def test_an_invitation_code_is_never_kept_for_a_replay(app, client, therapist):
     with app.app_context():
         stored = db.session.execute(db.text("SELECT * FROM idempotency_keys")).all()
     assert not any(code.replace("-", "") in repr(stored).replace("-", "") for code in (first.json["code"], retry.json["code"]))
+    # the key is not honoured at all: no answer is stored for it
+    assert stored == []
 
 
 def test_an_invitation_carries_an_etag(client, therapist, invite):

@@ -112,7 +112,8 @@ def test_a_database_outage_under_keyed_writes_loses_nothing_and_doubles_nothing(
                 if response.status_code == 201:
                     acknowledged[note] = response.json["id"]
                     break
-                if response.status_code != 503 or "Retry-After" not in response.headers:
+                if (response.status_code != 503 or "Retry-After" not in response.headers
+                        or response.mimetype != "application/problem+json" or response.json["status"] != 503):
                     unexpected.append((response.status_code, response.get_data(as_text=True)))
                     break
                 time.sleep(0.05)

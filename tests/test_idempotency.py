@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from datetime import timedelta
 
 from sqlalchemy import event, exc, select, text, update
@@ -170,15 +171,62 @@ def test_answers_older_than_24_hours_are_purged(app, client, make_account):
     assert [answer["key"] for answer in stored_answers(app)] == ["new-1"]
 
 
+def answers_of(app, account):
+    """(key, status, record id) of every stored answer of `account`, read on a connection of its own
+    (so only what was committed), straight from the table the wrapper writes to."""
+    return sorted(
+        (answer["key"], answer["status_code"], str(uuid.UUID(str(answer["resource_id"]))))
+        for answer in stored_answers(app)
+        if uuid.UUID(str(answer["user_id"])) == uuid.UUID(account.id)
+    )
+
+
 def test_a_key_is_never_left_in_flight_by_a_failed_create(app, client, patient):
     """A create that fails for any reason stores nothing: the key is unused, not stuck."""
     headers = {**patient.headers, "Idempotency-Key": "mood-invalid-session"}
     bad = client.post("/v1/entries", headers=headers, json={"body": "x", "session_id": "00000000-0000-4000-8000-000000000000"})
     assert_problem(bad, 422)
+    # refused by the create itself (inside the Idempotency-Key wrapper), not by the argument parser
+    assert assert_problem(bad, 422, "validation-error")["errors"] == {"session_id": ["No such session."]}
     assert stored_answers(app) == []
     with app.app_context():
         assert db.session.execute(select(IdempotencyKey)).first() is None
     assert client.post("/v1/entries", headers=headers, json={"body": "x"}).status_code == 201
+    # the same query sees the answer a successful create stores: it would have seen one above
+    made = client.get("/v1/entries", headers=patient.headers).json["items"]
+    assert answers_of(app, patient) == [("mood-invalid-session", 201, made[0]["id"])]
+
+
+def test_no_answer_is_kept_for_a_failed_or_unkeyed_create(app, client, make_account):
+    """Only a keyed create that succeeds stores an answer. Not one refused by the argument parser,
+    not one refused by the create (an id already taken: the database's refusal), not one without
+    a key; and each refused key then works."""
+    patient, other = make_account(), make_account()
+    taken = client.post("/v1/moods", headers=patient.headers, json={"mood": 3}).json["id"]
+    failures = [
+        ({"mood": 30}, 422, "validation-error"),  # refused before the create runs
+        ({"id": taken, "mood": 3}, 409, "conflict"),  # refused by the database inside the create
+    ]
+    for number, (body, status, slug) in enumerate(failures):
+        keyed = {**patient.headers, "Idempotency-Key": f"failed-{number}"}
+        assert_problem(client.post("/v1/moods", headers=keyed, json=body), status, slug)
+        assert stored_answers(app) == []
+    unkeyed = client.post("/v1/moods", headers=patient.headers, json={"mood": 4})
+    assert unkeyed.status_code == 201 and "Idempotent-Replayed" not in unkeyed.headers
+    assert stored_answers(app) == []
+    # another account's keyed create is stored under that account, not this one
+    their_key = {**other.headers, "Idempotency-Key": "failed-0"}
+    theirs = client.post("/v1/moods", headers=their_key, json={"mood": 5})
+    assert theirs.status_code == 201
+    assert answers_of(app, other) == [("failed-0", 201, theirs.json["id"])] and answers_of(app, patient) == []
+    # the refused keys are free: each now makes its record, and that answer is kept
+    made = {}
+    for number in range(len(failures)):
+        keyed = {**patient.headers, "Idempotency-Key": f"failed-{number}"}
+        retried = client.post("/v1/moods", headers=keyed, json={"mood": 6})
+        assert retried.status_code == 201 and "Idempotent-Replayed" not in retried.headers, retried.json
+        made[f"failed-{number}"] = retried.json["id"]
+    assert answers_of(app, patient) == sorted((key, 201, record_id) for key, record_id in made.items())
 
 
 def test_simultaneous_retries_with_a_client_chosen_id_all_get_the_one_answer(app, client, patient):

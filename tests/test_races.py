@@ -11,6 +11,15 @@ from api.accounts.models import User
 from tests.helpers import PASSWORD, assert_problem, meanwhile
 
 
+def assert_each_refusal_is_a_problem(responses, allowed):
+    """Each answer's status is one of `allowed` (never a 500), and each refusal among them is
+    problem+json with that same status in its body."""
+    for response in responses:
+        assert response.status_code in allowed, (response.status_code, response.get_data(as_text=True))
+        if response.status_code >= 400:
+            assert_problem(response, response.status_code)
+
+
 def at_once(app, requests):
     """Send each `request(client)` from its own thread, all released together; their responses."""
     barrier, responses = threading.Barrier(len(requests)), [None] * len(requests)
@@ -37,6 +46,9 @@ def test_simultaneous_password_changes_answer_204_or_409(app, client, patient):
     for response in responses:
         if response.status_code == 409:
             assert_problem(response, 409)
+        if response.status_code == 403:
+            assert_problem(response, 403, "wrong-password")
+    assert_each_refusal_is_a_problem(responses, {204, 403, 409})
     # the password is one of the new ones, set by a request that said 204
     winners = [body["new_password"] for body, response in zip(bodies, responses) if response.status_code == 204]
     assert any(client.post("/v1/auth/login", json={"email": patient.email, "password": p}).status_code == 200 for p in winners)
@@ -44,8 +56,14 @@ def test_simultaneous_password_changes_answer_204_or_409(app, client, patient):
 
 def test_simultaneous_erasures_of_one_account_all_succeed(app, client, patient):
     erase = lambda c: c.delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})  # noqa: E731
-    statuses = [response.status_code for response in at_once(app, [erase] * 4)]
+    responses = at_once(app, [erase] * 4)
+    statuses = [response.status_code for response in responses]
     assert 204 in statuses and set(statuses) <= {204, 401}, statuses
+    # a request that finds the account already gone is told its token no longer works
+    assert_each_refusal_is_a_problem(responses, {204, 401})
+    for response in responses:
+        if response.status_code == 401:
+            assert_problem(response, 401, "token-revoked")
     assert client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).status_code == 401
 
 
@@ -58,6 +76,12 @@ def test_a_password_change_racing_the_erasure_of_the_account(app, client, patien
     assert 204 in (changed.status_code, erased.status_code)
     assert changed.status_code in (204, 401, 409), changed.get_data(as_text=True)
     assert erased.status_code in (204, 409), erased.get_data(as_text=True)
+    assert_each_refusal_is_a_problem([changed], {204, 401, 409})
+    assert_each_refusal_is_a_problem([erased], {204, 409})
+    statuses = (changed.status_code, erased.status_code)
+    assert statuses.count(204) == 1, statuses  # never both: the second to commit is refused
+    if changed.status_code == 401:  # the erasure committed before the change's token was checked
+        assert_problem(changed, 401, "token-revoked")
     signed_in = [client.post("/v1/auth/login", json={"email": patient.email, "password": password}).status_code
                  for password in (PASSWORD, "a brand new passphrase")]
     if erased.status_code == 204:

@@ -8,6 +8,7 @@ import pytest
 
 from tests.helpers import assert_problem
 from tests.resources import RESOURCES
+from tests.test_sync import drain
 
 SHARED_KINDS = ("entries", "moods", "assessments", "practices", "sessions")
 ALL_SCOPES = SHARED_KINDS
@@ -91,6 +92,8 @@ def test_role_matrix_for_acknowledgement(client, world, role):
     entry_id = world.records["entries"]["id"]
     answer = call(client, caller, "post", f"/v1/patients/{pid}/entries/{entry_id}/acknowledgement")
     assert answer.status_code == EXPECTED[role], answer.get_data(as_text=True)
+    if EXPECTED[role] != 200:
+        assert_problem(answer, EXPECTED[role])
     if EXPECTED[role] == 404:
         missing = call(client, caller, "post", f"/v1/patients/{pid}/entries/{uuid.uuid4()}/acknowledgement")
         assert answer.get_data() == missing.get_data()
@@ -103,21 +106,57 @@ def test_role_matrix_for_the_patient_list(client, world, role):
     answer = call(client, world.callers[role], "get", "/v1/patients")
     expected = {"linked with scope": 200, "linked without scope": 200, "other patient": 403, "anonymous": 401}.get(role, 200)
     assert answer.status_code == expected
+    if expected != 200:
+        assert_problem(answer, expected)
     if expected == 200:
         shown = [item["patient_id"] for item in answer.json["items"]]
         assert shown == ([world.patient.id] if role.startswith("linked") else [])
 
 
+WRITE_METHODS = ("post", "put", "patch", "delete")
+
+
 @pytest.mark.parametrize("kind", SHARED_KINDS)
-def test_therapist_views_are_read_only(client, world, kind):
+def test_therapist_views_are_read_only(client, world, kind, database_rows):
+    """POST, PUT, PATCH and DELETE on a shared list and on a shared record: 405 problem+json
+    allowing reads only, and not one row of the database changes."""
     therapist, pid = world.callers["linked with scope"], world.patient.id
     record = world.records[kind]
+    _, cursor = drain(client, world.patient)
+    before = database_rows()
+    tried = []
     for path in (f"/v1/patients/{pid}/{kind}", f"/v1/patients/{pid}/{kind}/{record['id']}"):
-        for method in ("post", "put", "patch", "delete"):
+        for method in WRITE_METHODS:
             answer = call(client, therapist, method, path, json=shared_body(kind), headers={"If-Match": '"1"'})
             assert_problem(answer, 405)
             assert "GET" in answer.headers["Allow"]
+            assert_problem(answer, 405, "method-not-allowed")
+            allowed = {name.strip() for name in answer.headers["Allow"].split(",")}
+            assert allowed == {"GET", "HEAD", "OPTIONS"}, (method, path, answer.headers["Allow"])
+            tried.append((method, path))
+    assert len(tried) == 8 and {method for method, _ in tried} >= {"post", "patch"}
+    assert database_rows() == before
     assert client.get(f"/v1/{kind}/{record['id']}", headers=world.patient.headers).json == record
+    # the patient's own list and change feed show nothing new, and the therapist still sees the one record
+    assert client.get(f"/v1/{kind}", headers=world.patient.headers).json["items"] == [record]
+    assert drain(client, world.patient, cursor)[0] == []
+    assert call(client, therapist, "get", f"/v1/patients/{pid}/{kind}").json["items"] == [record]
+
+
+@pytest.mark.parametrize("role", list(EXPECTED))
+def test_no_caller_can_write_to_a_patients_shared_records(client, world, role, database_rows):
+    """Writes are refused the same way whoever asks (405 comes before the token is read, so it
+    says nothing about the link), and change nothing."""
+    caller, pid = world.callers[role], world.patient.id
+    before = database_rows()
+    for kind in SHARED_KINDS:
+        record = world.records[kind]
+        for path in (f"/v1/patients/{pid}/{kind}", f"/v1/patients/{pid}/{kind}/{record['id']}"):
+            for method in WRITE_METHODS:
+                body, if_match = shared_body(kind), {"If-Match": '"1"'}
+                answer = call(client, caller, method, path, json=body, headers=if_match)
+                assert_problem(answer, 405, "method-not-allowed")
+    assert database_rows() == before
 
 
 def test_contacts_are_never_shared(client, world):
