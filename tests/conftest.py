@@ -15,7 +15,6 @@ from config import TestingConfig, database_url
 from tests.helpers import PASSWORD, bearer, is_test_database, not_a_test_database_message
 
 
-
 def test_database_url(tmp_path_factory):
     """The database the suite runs on: a new SQLite file, or TEST_DATABASE_URL with its `public`
     schema dropped and recreated.
@@ -160,7 +159,9 @@ def link(client, invite):
 
     def make(patient, therapist, scopes=("entries", "moods", "assessments", "practices", "sessions")):
         code = invite(therapist)["code"]
-        linked = client.post("/v1/care-team", headers=patient.headers, json={"code": code, "scopes": list(scopes)})
+        linked = client.post(
+            "/v1/care-team", headers=patient.headers, json={"code": code, "scopes": list(scopes)}
+        )
         assert linked.status_code == 201, linked.json
         return linked.json
 

@@ -5,6 +5,9 @@ RESOURCES = {
     "entries": ({"body": "Felt the fog lift."}, {"title": "After session 2"}),
     "moods": ({"mood": 6}, {"mood": 7}),
     "contacts": ({"name": "Sam", "relationship": "friend"}, {"phone": "+1 555 0100"}),
-    "practices": ({"practice": "meditation", "performed_at": "2026-03-02T07:00:00Z"}, {"duration_minutes": 20}),
+    "practices": (
+        {"practice": "meditation", "performed_at": "2026-03-02T07:00:00Z"},
+        {"duration_minutes": 20},
+    ),
     "assessments": ({"instrument": "gad7", "answers": [1, 1, 1, 1, 1, 1, 1]}, None),
 }

@@ -5,8 +5,8 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import func, select
 
-from api.extensions import db
 from api.accounts.models import User
+from api.extensions import db
 from tests.helpers import PASSWORD, assert_problem
 
 
@@ -23,7 +23,9 @@ def user_count(app):
 
 @pytest.mark.parametrize("role", ["patient", "therapist"])
 def test_register_creates_an_account(client, role):
-    response = client.post("/v1/auth/register", json=registration(role=role, timezone="Europe/Berlin", country="de"))
+    response = client.post(
+        "/v1/auth/register", json=registration(role=role, timezone="Europe/Berlin", country="de")
+    )
     assert response.status_code == 201
     assert response.headers["Location"] == "/v1/me"
     body = response.json
@@ -39,7 +41,10 @@ def test_defaults_are_utc_and_no_country(client):
 
 
 def test_email_is_normalised_and_unique_regardless_of_case(client, app):
-    assert client.post("/v1/auth/register", json=registration(email="  Ana@Example.ORG ")).json["email"] == "ana@example.org"
+    assert (
+        client.post("/v1/auth/register", json=registration(email="  Ana@Example.ORG ")).json["email"]
+        == "ana@example.org"
+    )
     response = client.post("/v1/auth/register", json=registration(email="ANA@example.org", role="therapist"))
     assert_problem(response, 409, "conflict")
     assert user_count(app) == 1
@@ -66,7 +71,9 @@ def test_email_is_normalised_and_unique_regardless_of_case(client, app):
     ],
 )
 def test_invalid_registration_is_422_and_creates_nothing(client, app, field, value):
-    problem = assert_problem(client.post("/v1/auth/register", json=registration(**{field: value})), 422, "validation-error")
+    problem = assert_problem(
+        client.post("/v1/auth/register", json=registration(**{field: value})), 422, "validation-error"
+    )
     assert field in problem["errors"]
     assert user_count(app) == 0
 
@@ -89,7 +96,11 @@ def test_login_returns_a_bearer_token_pair(client, app):
     pair = response.json
     assert pair["token_type"] == "Bearer" and pair["expires_in"] == 900
     secret = app.config["JWT_SECRET_KEY"]
-    options = {"audience": "integration-journal-api", "issuer": "integration-journal", "algorithms": ["HS256"]}
+    options = {
+        "audience": "integration-journal-api",
+        "issuer": "integration-journal",
+        "algorithms": ["HS256"],
+    }
     access = pyjwt.decode(pair["access_token"], secret, **options)
     refresh = pyjwt.decode(pair["refresh_token"], secret, **options)
     assert access["sub"] == refresh["sub"] == user["id"]
@@ -114,8 +125,14 @@ def test_login_rehashes_when_the_argon2_parameters_changed(client, app):
     with app.app_context():
         db.session.execute(User.__table__.update().values(password_hash=old_hash))
         db.session.commit()
-    assert client.post("/v1/auth/login", json={"email": "ana@example.org", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/v1/auth/login", json={"email": "ana@example.org", "password": PASSWORD}).status_code
+        == 200
+    )
     with app.app_context():
         new_hash = db.session.scalar(select(User.password_hash))
     assert new_hash != old_hash and new_hash.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
-    assert client.post("/v1/auth/login", json={"email": "ana@example.org", "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/v1/auth/login", json={"email": "ana@example.org", "password": PASSWORD}).status_code
+        == 200
+    )

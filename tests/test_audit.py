@@ -17,7 +17,11 @@ SECRET = "Zebra-lantern remembered at the lake"
 
 def events(app):
     with app.app_context():
-        rows = db.session.execute(select(AuditEvent).order_by(AuditEvent.occurred_at, AuditEvent.id)).scalars().all()
+        rows = (
+            db.session.execute(select(AuditEvent).order_by(AuditEvent.occurred_at, AuditEvent.id))
+            .scalars()
+            .all()
+        )
         return [
             {
                 "actor_id": str(row.actor_id),
@@ -84,7 +88,9 @@ def test_the_patient_list_logs_each_patient_shown(app, client, make_account, lin
     client.get("/v1/patients", headers=therapist.headers)
     logged = events(app)
     assert sorted(e["patient_id"] for e in logged) == sorted(p.id for p in patients)
-    assert {(e["action"], e["resource_type"], e["outcome"]) for e in logged} == {("list", "patient_summary", "allowed")}
+    assert {(e["action"], e["resource_type"], e["outcome"]) for e in logged} == {
+        ("list", "patient_summary", "allowed")
+    }
 
 
 def test_a_therapist_with_no_patients_logs_nothing(app, client, therapist):
@@ -121,7 +127,9 @@ def test_no_health_text_reaches_the_audit_table(app, client, shared):
         f"/v1/patients/{patient.id}/entries/{entry['id']}/acknowledgement",
         "/v1/patients",
     ):
-        client.open(path, method="POST" if path.endswith("acknowledgement") else "GET", headers=therapist.headers)
+        client.open(
+            path, method="POST" if path.endswith("acknowledgement") else "GET", headers=therapist.headers
+        )
     with app.app_context():
         rows = db.session.execute(db.text("SELECT * FROM audit_events")).all()
     assert len(rows) == 5
@@ -163,10 +171,21 @@ def test_the_patient_reads_their_access_log_newest_first(client, make_account, s
     ]
     assert items[1]["actor"] == {"id": therapist.id, "display_name": "Dr Ada", "role": "therapist"}
     assert items[1]["resource_type"] == "entry" and items[1]["resource_id"] == entry["id"]
-    assert set(items[0]) == {"id", "occurred_at", "actor", "action", "resource_type", "resource_id", "outcome", "request_id"}
+    assert set(items[0]) == {
+        "id",
+        "occurred_at",
+        "actor",
+        "action",
+        "resource_type",
+        "resource_id",
+        "outcome",
+        "request_id",
+    }
     # paged like every list
     first = client.get("/v1/me/access-log?limit=2", headers=patient.headers).json
-    rest = client.get(f"/v1/me/access-log?limit=2&cursor={first['next_cursor']}", headers=patient.headers).json
+    rest = client.get(
+        f"/v1/me/access-log?limit=2&cursor={first['next_cursor']}", headers=patient.headers
+    ).json
     assert [item["id"] for item in first["items"] + rest["items"]] == [item["id"] for item in items]
     # and only ever the caller's own
     other = make_account()
@@ -178,8 +197,14 @@ def test_the_patient_reads_their_access_log_newest_first(client, make_account, s
 def test_events_outlive_an_erased_therapist_without_their_name(app, client, shared):
     patient, therapist, _ = shared
     client.get(f"/v1/patients/{patient.id}/entries", headers=therapist.headers)
-    fresh = client.post("/v1/auth/login", json={"email": therapist.email, "password": therapist.password}).json
-    client.delete("/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}, json={"password": therapist.password})
+    fresh = client.post(
+        "/v1/auth/login", json={"email": therapist.email, "password": therapist.password}
+    ).json
+    client.delete(
+        "/v1/me",
+        headers={"Authorization": f"Bearer {fresh['access_token']}"},
+        json={"password": therapist.password},
+    )
     item = client.get("/v1/me/access-log", headers=patient.headers).json["items"][0]
     assert item["actor"] == {"id": therapist.id, "display_name": None, "role": "therapist"}
     assert therapist.email not in repr(events(app))
@@ -189,23 +214,38 @@ def test_events_outlive_an_erased_patient(app, client, shared):
     patient, therapist, _ = shared
     client.get(f"/v1/patients/{patient.id}/entries", headers=therapist.headers)
     fresh = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json
-    client.delete("/v1/me", headers={"Authorization": f"Bearer {fresh['access_token']}"}, json={"password": patient.password})
+    client.delete(
+        "/v1/me",
+        headers={"Authorization": f"Bearer {fresh['access_token']}"},
+        json={"password": patient.password},
+    )
     assert [e["patient_id"] for e in events(app)] == [patient.id]
 
 
 def test_access_log_filters_by_time(client, shared):
     patient, therapist, _ = shared
     client.get(f"/v1/patients/{patient.id}/entries", headers=therapist.headers)
-    assert client.get("/v1/me/access-log?to=2000-01-01T00:00:00Z", headers=patient.headers).json["items"] == []
-    assert len(client.get("/v1/me/access-log?from=2000-01-01T00:00:00Z", headers=patient.headers).json["items"]) == 1
+    assert (
+        client.get("/v1/me/access-log?to=2000-01-01T00:00:00Z", headers=patient.headers).json["items"] == []
+    )
+    assert (
+        len(client.get("/v1/me/access-log?from=2000-01-01T00:00:00Z", headers=patient.headers).json["items"])
+        == 1
+    )
     assert_problem(client.get(f"/v1/me/access-log?cursor={uuid.uuid4().hex}", headers=patient.headers), 422)
 
 
 def test_a_client_chosen_request_id_never_reaches_the_patients_access_log(client, shared):
     patient, therapist, entry = shared
     chosen = "call-me-on-555-0100"
-    client.get(f"/v1/patients/{patient.id}/entries/{entry['id']}", headers={**therapist.headers, "X-Request-ID": chosen})
-    client.get(f"/v1/patients/{patient.id}/moods/{entry['id']}", headers={**therapist.headers, "X-Request-ID": chosen})
+    client.get(
+        f"/v1/patients/{patient.id}/entries/{entry['id']}",
+        headers={**therapist.headers, "X-Request-ID": chosen},
+    )
+    client.get(
+        f"/v1/patients/{patient.id}/moods/{entry['id']}",
+        headers={**therapist.headers, "X-Request-ID": chosen},
+    )
     logged = client.get("/v1/me/access-log", headers=patient.headers).json["items"]
     assert [item["outcome"] for item in logged] == ["denied", "allowed"]
     assert all(re.fullmatch("[0-9a-f]{32}", item["request_id"]) for item in logged)

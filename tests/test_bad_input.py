@@ -44,8 +44,12 @@ def callers(make_account):
             return client.open(path, method=method, **kwargs)
         for account in (patient, therapist):
             # refreshTokens takes the refresh token; every other operation the access token
-            token = account.refresh_token if operation["operationId"] == "refreshTokens" else account.access_token
-            response = client.open(path, method=method, headers={**bearer(token), "If-Match": '"1"'}, **kwargs)
+            token = (
+                account.refresh_token if operation["operationId"] == "refreshTokens" else account.access_token
+            )
+            response = client.open(
+                path, method=method, headers={**bearer(token), "If-Match": '"1"'}, **kwargs
+            )
             if response.status_code != 403:
                 return response
         raise AssertionError(f"{method} {path} refuses both roles")
@@ -89,10 +93,14 @@ def test_every_json_operation_refuses_a_bad_body_without_a_500(client, spec, cal
 
 
 def test_a_surrogate_in_the_login_email_is_a_422_not_a_500_in_the_rate_limit_key(client, patient):
-    response = client.post("/v1/auth/login", **raw('{"email": "\\ud800@example.org", "password": "whatever it is"}'))
+    response = client.post(
+        "/v1/auth/login", **raw('{"email": "\\ud800@example.org", "password": "whatever it is"}')
+    )
     assert assert_problem(response, 422)["errors"] == {"email": [NOT_TEXT]}
     # a well-formed pair of surrogates is a character like any other
-    response = client.post("/v1/auth/login", **raw('{"email": "\\ud83d\\ude00@example.org", "password": "whatever it is"}'))
+    response = client.post(
+        "/v1/auth/login", **raw('{"email": "\\ud83d\\ude00@example.org", "password": "whatever it is"}')
+    )
     assert_problem(response, 401)
 
 
@@ -101,14 +109,29 @@ def test_a_surrogate_in_the_login_email_is_a_422_not_a_500_in_the_rate_limit_key
     [
         ("post", "/v1/moods", {"mood": 5, "note": "a\x00b"}, {"note": [NOT_TEXT]}),
         ("post", "/v1/entries", {"body": "ok", "tags": ["fine", "a\x00b"]}, {"tags": {"1": [NOT_TEXT]}}),
-        ("post", "/v1/sessions", {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": "2026-03-01T09:10:00Z\x00"}]},
-         {"vitals": {"0": {"taken_at": [NOT_TEXT]}}}),
+        (
+            "post",
+            "/v1/sessions",
+            {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": "2026-03-01T09:10:00Z\x00"}]},
+            {"vitals": {"0": {"taken_at": [NOT_TEXT]}}},
+        ),
         ("patch", "/v1/me", {"display_name": "a\x00b"}, {"display_name": [NOT_TEXT]}),
-        ("post", "/v1/auth/register", {"email": "n@example.org", "password": "long enough pw", "display_name": "\x00",
-                                       "role": "patient"}, {"display_name": [NOT_TEXT]}),
+        (
+            "post",
+            "/v1/auth/register",
+            {
+                "email": "n@example.org",
+                "password": "long enough pw",
+                "display_name": "\x00",
+                "role": "patient",
+            },
+            {"display_name": [NOT_TEXT]},
+        ),
     ],
 )
-def test_nul_in_any_text_is_a_422_naming_the_field_on_every_database(client, patient, method, path, body, where):
+def test_nul_in_any_text_is_a_422_naming_the_field_on_every_database(
+    client, patient, method, path, body, where
+):
     response = client.open(path, method=method, headers={**patient.headers, "If-Match": '"1"'}, json=body)
     assert assert_problem(response, 422)["errors"] == where
     assert drain(client, patient)[0] == []
@@ -118,12 +141,16 @@ def test_nul_in_any_text_is_a_422_naming_the_field_on_every_database(client, pat
 @pytest.mark.parametrize("query", ["tag=a%00b", "emotion=%00", "kind=general%00", "cursor=%00"])
 def test_nul_in_a_query_value_is_a_422_naming_it(client, patient, query):
     name = query.split("=")[0]
-    assert assert_problem(client.get(f"/v1/entries?{query}", headers=patient.headers), 422)["errors"] == {name: [NOT_TEXT]}
+    assert assert_problem(client.get(f"/v1/entries?{query}", headers=patient.headers), 422)["errors"] == {
+        name: [NOT_TEXT]
+    }
 
 
 @pytest.mark.parametrize("header", ["a\x00b", "ключ", "tab\there", ""])
 def test_an_idempotency_key_outside_printable_ascii_is_a_422(client, patient, header):
-    response = client.post("/v1/moods", headers={**patient.headers, "Idempotency-Key": header}, json={"mood": 5})
+    response = client.post(
+        "/v1/moods", headers={**patient.headers, "Idempotency-Key": header}, json={"mood": 5}
+    )
     assert "Idempotency-Key" in assert_problem(response, 422)["errors"]
     assert drain(client, patient)[0] == []
 
@@ -133,14 +160,23 @@ OUT_OF_RANGE = ["Must be from 1900-01-01T00:00:00Z to 2199-12-31T23:59:59Z."]
 
 @pytest.mark.parametrize(
     "moment",
-    ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "1899-12-31T23:59:59Z", "2200-01-01T00:00:00Z",
-     "1900-01-01T00:00:00+14:00", "2199-12-31T23:59:59-14:00"],  # 1899 and 2200 in UTC
+    [
+        "0001-01-01T00:00:00+14:00",
+        "9999-12-31T23:59:59-14:00",
+        "1899-12-31T23:59:59Z",
+        "2200-01-01T00:00:00Z",
+        "1900-01-01T00:00:00+14:00",
+        "2199-12-31T23:59:59-14:00",
+    ],  # 1899 and 2200 in UTC
 )
 def test_timestamps_outside_1900_to_2199_utc_are_422_in_bodies_and_filters(client, patient, moment):
     created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment})
     assert assert_problem(created, 422)["errors"] == {"recorded_at": OUT_OF_RANGE}
     vitals = {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": moment}]}
-    assert "vitals" in assert_problem(client.post("/v1/sessions", headers=patient.headers, json=vitals), 422)["errors"]
+    assert (
+        "vitals"
+        in assert_problem(client.post("/v1/sessions", headers=patient.headers, json=vitals), 422)["errors"]
+    )
     for name in ("from", "to"):
         listed = client.get("/v1/moods", headers=patient.headers, query_string={name: moment})
         assert assert_problem(listed, 422)["errors"] == {name: OUT_OF_RANGE}
@@ -148,20 +184,34 @@ def test_timestamps_outside_1900_to_2199_utc_are_422_in_bodies_and_filters(clien
 
 
 def test_timestamps_at_the_ends_of_the_range_are_kept_and_can_be_sent_back(client, patient):
-    for moment, stored in (("1900-01-01T13:00:00+13:00", "1900-01-01T00:00:00+00:00"),
-                           ("2199-12-31T23:59:59Z", "2199-12-31T23:59:59+00:00")):
+    for moment, stored in (
+        ("1900-01-01T13:00:00+13:00", "1900-01-01T00:00:00+00:00"),
+        ("2199-12-31T23:59:59Z", "2199-12-31T23:59:59+00:00"),
+    ):
         created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment})
         assert created.status_code == 201, created.json
         assert created.json["recorded_at"] == stored
         # what the API returns, it accepts: as a filter and in a change
-        assert client.get("/v1/moods", headers=patient.headers, query_string={"from": stored}).status_code == 200
-        changed = client.patch(created.headers["Location"], headers={**patient.headers, "If-Match": '"1"'},
-                               json={"recorded_at": stored})
+        assert (
+            client.get("/v1/moods", headers=patient.headers, query_string={"from": stored}).status_code == 200
+        )
+        changed = client.patch(
+            created.headers["Location"],
+            headers={**patient.headers, "If-Match": '"1"'},
+            json={"recorded_at": stored},
+        )
         assert changed.status_code == 200, changed.json
     assert len(client.get("/v1/moods?from=1900-01-01T00:00:00Z", headers=patient.headers).json["items"]) == 2
     # and a page cursor made from such a time still works
     page = client.get("/v1/moods?limit=1", headers=patient.headers).json
-    assert len(client.get(f"/v1/moods?limit=1&cursor={page['next_cursor']}", headers=patient.headers).json["items"]) == 1
+    assert (
+        len(
+            client.get(f"/v1/moods?limit=1&cursor={page['next_cursor']}", headers=patient.headers).json[
+                "items"
+            ]
+        )
+        == 1
+    )
 
 
 def test_the_documented_years_are_all_accepted_whatever_the_offset(client, patient):
@@ -171,7 +221,12 @@ def test_the_documented_years_are_all_accepted_whatever_the_offset(client, patie
 
     for moment in ("1901-01-01T00:00:00+14:00", "2198-12-31T23:59:59-14:00"):
         assert re.match(YEAR_PATTERN, moment)
-        assert client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment}).status_code == 201
+        assert (
+            client.post(
+                "/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment}
+            ).status_code
+            == 201
+        )
     for moment in ("1900-06-01T00:00:00Z", "2199-06-01T00:00:00Z"):
         assert not re.match(YEAR_PATTERN, moment)  # accepted, but not promised
 
@@ -184,8 +239,15 @@ def cursor(value):
 
 @pytest.mark.parametrize(
     "value",
-    [["2026-01-01T00:00:00+00:00", 1], [1, str(uuid.uuid4())], ["0001-01-01T00:00:00+14:00", str(uuid.uuid4())],
-     ["9999-12-31T23:59:59-14:00", str(uuid.uuid4())], ["2026-01-01T00:00:00+00:00", [1]], {"seq": 1}, [None, None]],
+    [
+        ["2026-01-01T00:00:00+00:00", 1],
+        [1, str(uuid.uuid4())],
+        ["0001-01-01T00:00:00+14:00", str(uuid.uuid4())],
+        ["9999-12-31T23:59:59-14:00", str(uuid.uuid4())],
+        ["2026-01-01T00:00:00+00:00", [1]],
+        {"seq": 1},
+        [None, None],
+    ],
 )
 def test_tampered_list_cursors_are_422(client, patient, value):
     response = client.get(f"/v1/moods?cursor={cursor(value)}", headers=patient.headers)
@@ -217,7 +279,11 @@ def test_a_flood_of_bad_array_items_is_one_error_per_array(client, spec, callers
             body = f'{{"{name}": [{",".join(["{}"] * 200_000)}]}}'
             response = callers(client, method, concrete(path), operation, **raw(body))
             problem = assert_problem(response, 422)
-            assert problem["errors"][name] == [f"Longer than maximum length {max_items}."], (method, path, name)
+            assert problem["errors"][name] == [f"Longer than maximum length {max_items}."], (
+                method,
+                path,
+                name,
+            )
             assert len(response.data) < 2000
             checked += 1
     assert checked >= 10
@@ -235,7 +301,9 @@ def test_error_listings_are_capped_and_counted(client, patient):
 
 
 def test_a_short_listing_has_no_count(client, patient):
-    problem = assert_problem(client.post("/v1/moods", headers=patient.headers, json={"mood": 11, "energy": 0}), 422)
+    problem = assert_problem(
+        client.post("/v1/moods", headers=patient.headers, json={"mood": 11, "energy": 0}), 422
+    )
     assert set(problem["errors"]) == {"mood", "energy"} and "error_count" not in problem
 
 
@@ -267,7 +335,9 @@ def test_every_write_without_a_request_body_refuses_one(client, spec, callers):
     checked = 0
     for method, path, operation in operations(spec, with_body=False):
         response = callers(client, method, concrete(path), operation, json={"unexpected": True})
-        assert assert_problem(response, 422)["errors"] == {"_schema": ["This operation takes no request body."]}, (method, path)
+        assert assert_problem(response, 422)["errors"] == {
+            "_schema": ["This operation takes no request body."]
+        }, (method, path)
         checked += 1
     assert checked >= 10
 
@@ -282,18 +352,25 @@ def test_a_body_refused_by_a_bodiless_operation_changes_nothing(client, callers,
     assert client.get("/v1/invitations", headers=therapist.headers).json["items"] == []
     # an acknowledgement with a body: not acknowledged
     link(patient, therapist)
-    entry = client.post("/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}).json
+    entry = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}
+    ).json
     url = f"/v1/patients/{patient.id}/entries/{entry['id']}/acknowledgement"
     assert_problem(client.post(url, headers=therapist.headers, json={"seen": True}), 422)
     assert client.get(f"/v1/entries/{entry['id']}", headers=patient.headers).json["acknowledged_at"] is None
     # a delete with a body: still there
-    assert_problem(client.delete(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-Match": '"1"'}, json={}), 422)
+    assert_problem(
+        client.delete(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-Match": '"1"'}, json={}),
+        422,
+    )
     assert client.get(f"/v1/entries/{entry['id']}", headers=patient.headers).status_code == 200
 
 
 def test_a_capped_listing_shows_the_first_problems(client, patient):
     tags = ",".join('"\\u0000"' for _ in range(25))
-    response = client.post("/v1/entries", headers=patient.headers, **raw('{"body": "x", "tags": [' + tags + "]}"))
+    response = client.post(
+        "/v1/entries", headers=patient.headers, **raw('{"body": "x", "tags": [' + tags + "]}")
+    )
     problem = assert_problem(response, 422)
     assert sorted(problem["errors"]["tags"], key=int) == [str(index) for index in range(20)]
     assert problem["error_count"] == 25

@@ -14,7 +14,9 @@ from api.extensions import db
 from api.models import utcnow
 from tests.helpers import assert_problem
 
-CODE_SHAPE = re.compile(r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}")
+CODE_SHAPE = re.compile(
+    r"[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}-[23456789ABCDEFGHJKMNPQRSTVWXYZ]{5}"
+)
 
 
 def redeem(client, patient, code, scopes=("moods",)):
@@ -31,7 +33,9 @@ def test_an_invitation_shows_its_code_once_and_stores_only_a_hash(app, client, t
     assert CODE_SHAPE.fullmatch(invitation["code"])
     assert created.headers["Location"] == f"/v1/invitations/{invitation['id']}"
     assert invitation["status"] == "open" and invitation["used_at"] is None
-    lifetime = datetime.fromisoformat(invitation["expires_at"]) - datetime.fromisoformat(invitation["created_at"])
+    lifetime = datetime.fromisoformat(invitation["expires_at"]) - datetime.fromisoformat(
+        invitation["created_at"]
+    )
     assert lifetime == timedelta(hours=72)
     # never shown again: not in the list, not in the item
     listed = client.get("/v1/invitations", headers=therapist.headers).json["items"]
@@ -61,7 +65,11 @@ def test_codes_are_forgiving_about_case_spaces_and_dashes(client, make_account, 
 
 
 def test_only_therapists_make_invitations(client, patient, therapist):
-    for method, path in (("post", "/v1/invitations"), ("get", "/v1/invitations"), ("get", f"/v1/invitations/{uuid.uuid4()}")):
+    for method, path in (
+        ("post", "/v1/invitations"),
+        ("get", "/v1/invitations"),
+        ("get", f"/v1/invitations/{uuid.uuid4()}"),
+    ):
         assert_problem(client.open(path, method=method, headers=patient.headers), 403)
         assert_problem(client.open(path, method=method), 401)
 
@@ -91,7 +99,9 @@ def test_withdrawing_an_invitation_needs_if_match_and_kills_the_code(client, the
 def test_invitations_page_newest_first(client, therapist, invite):
     made = [invite(therapist)["id"] for _ in range(5)]
     first = client.get("/v1/invitations?limit=3", headers=therapist.headers)
-    second = client.get(f"/v1/invitations?limit=3&cursor={first.json['next_cursor']}", headers=therapist.headers)
+    second = client.get(
+        f"/v1/invitations?limit=3&cursor={first.json['next_cursor']}", headers=therapist.headers
+    )
     assert 'rel="next"' in first.headers["Link"]
     seen = [item["id"] for item in first.json["items"] + second.json["items"]]
     assert sorted(seen) == sorted(made) and len(seen) == 5 and second.json["next_cursor"] is None
@@ -132,7 +142,9 @@ def test_wrong_used_expired_and_withdrawn_codes_look_identical(app, client, make
         )
         db.session.commit()
     withdrawn_invitation = invite(therapist)
-    client.delete(f"/v1/invitations/{withdrawn_invitation['id']}", headers={**therapist.headers, "If-Match": '"1"'})
+    client.delete(
+        f"/v1/invitations/{withdrawn_invitation['id']}", headers={**therapist.headers, "If-Match": '"1"'}
+    )
     never_issued = codes.new_code()
     answers = [
         redeem(client, patient, code)
@@ -149,11 +161,12 @@ def test_a_code_expires_after_72_hours(app, client, make_account, invite):
     therapist, patient = make_account("therapist"), make_account()
     invitation = invite(therapist)
     with app.app_context():
-        db.session.execute(
-            update(Invitation).values(expires_at=utcnow() - timedelta(microseconds=1))
-        )
+        db.session.execute(update(Invitation).values(expires_at=utcnow() - timedelta(microseconds=1)))
         db.session.commit()
-    assert client.get(f"/v1/invitations/{invitation['id']}", headers=therapist.headers).json["status"] == "expired"
+    assert (
+        client.get(f"/v1/invitations/{invitation['id']}", headers=therapist.headers).json["status"]
+        == "expired"
+    )
     assert_problem(redeem(client, patient, invitation["code"]), 422)
 
 
@@ -194,7 +207,9 @@ def test_wrong_codes_are_throttled(app, client, make_account, invite, monkeypatc
     assert int(throttled.headers["Retry-After"]) > 0
 
 
-def test_successful_redemptions_do_not_count_towards_the_throttle(app, client, make_account, invite, monkeypatch):
+def test_successful_redemptions_do_not_count_towards_the_throttle(
+    app, client, make_account, invite, monkeypatch
+):
     monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "1 per hour")
     patient = make_account()
     for _ in range(3):
@@ -254,7 +269,9 @@ def test_scopes_change_with_if_match(client, make_account, link):
     assert_problem(client.patch(url, headers=patient.headers, json={"scopes": ["entries"]}), 428)
     stale = client.patch(url, headers={**patient.headers, "If-Match": '"9"'}, json={"scopes": ["entries"]})
     assert assert_problem(stale, 412)["current"] == made
-    changed = client.patch(url, headers={**patient.headers, "If-Match": '"1"'}, json={"scopes": ["entries", "sessions"]})
+    changed = client.patch(
+        url, headers={**patient.headers, "If-Match": '"1"'}, json={"scopes": ["entries", "sessions"]}
+    )
     assert changed.status_code == 200 and changed.json["scopes"] == ["entries", "sessions"]
     assert changed.json["version"] == 2 and changed.headers["ETag"] == '"2"'
 
@@ -276,7 +293,9 @@ def test_a_revoked_therapist_can_be_invited_back(client, make_account, link):
     client.delete(f"/v1/care-team/{first['id']}", headers={**patient.headers, "If-Match": '"1"'})
     second = link(patient, therapist, scopes=("moods",))
     assert second["id"] != first["id"]
-    assert [item["id"] for item in client.get("/v1/care-team", headers=patient.headers).json["items"]] == [second["id"]]
+    assert [item["id"] for item in client.get("/v1/care-team", headers=patient.headers).json["items"]] == [
+        second["id"]
+    ]
 
 
 @pytest.mark.parametrize("method", ["get", "patch", "delete"])
@@ -295,9 +314,14 @@ def test_someone_elses_link_is_404_like_a_missing_one(client, make_account, link
 def test_therapists_cannot_use_the_care_team_routes(client, make_account, link):
     therapist, patient = make_account("therapist"), make_account()
     made = link(patient, therapist)
-    for method, path in (("get", "/v1/care-team"), ("get", f"/v1/care-team/{made['id']}"),
-                         ("delete", f"/v1/care-team/{made['id']}")):
-        assert_problem(client.open(path, method=method, headers={**therapist.headers, "If-Match": '"1"'}), 403)
+    for method, path in (
+        ("get", "/v1/care-team"),
+        ("get", f"/v1/care-team/{made['id']}"),
+        ("delete", f"/v1/care-team/{made['id']}"),
+    ):
+        assert_problem(
+            client.open(path, method=method, headers={**therapist.headers, "If-Match": '"1"'}), 403
+        )
 
 
 def test_an_invitation_code_is_never_kept_for_a_replay(app, client, therapist):
@@ -308,7 +332,10 @@ def test_an_invitation_code_is_never_kept_for_a_replay(app, client, therapist):
     assert first.json["code"] != retry.json["code"] and "Idempotent-Replayed" not in retry.headers
     with app.app_context():
         stored = db.session.execute(db.text("SELECT * FROM idempotency_keys")).all()
-    assert not any(code.replace("-", "") in repr(stored).replace("-", "") for code in (first.json["code"], retry.json["code"]))
+    assert not any(
+        code.replace("-", "") in repr(stored).replace("-", "")
+        for code in (first.json["code"], retry.json["code"])
+    )
     # the key is not honoured at all: no answer is stored for it
     assert stored == []
 

@@ -14,7 +14,9 @@ from config import BASE_DIR, CONFIGS, DevelopmentConfig, ProductionConfig, confi
 
 
 def production_config(secret):
-    return type("Production", (ProductionConfig,), {"JWT_SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": "sqlite://"})
+    return type(
+        "Production", (ProductionConfig,), {"JWT_SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+    )
 
 
 @pytest.mark.parametrize("secret", [None, "", "too-short", "x" * 31])
@@ -66,7 +68,9 @@ def test_database_urls_use_psycopg_3(given, expected):
 
 
 def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):
-    config = type("Sqlite", (DevelopmentConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"})
+    config = type(
+        "Sqlite", (DevelopmentConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.db'}"}
+    )
     app = create_app(config)
     with app.app_context():
         assert db.session.execute(text("PRAGMA foreign_keys")).scalar() == 1
@@ -75,7 +79,11 @@ def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):
 
 
 def test_postgresql_uses_psycopg_3_with_pre_ping():
-    config = type("Pg", (DevelopmentConfig,), {"SQLALCHEMY_DATABASE_URI": database_url("postgresql://postgres@127.0.0.1/x")})
+    config = type(
+        "Pg",
+        (DevelopmentConfig,),
+        {"SQLALCHEMY_DATABASE_URI": database_url("postgresql://postgres@127.0.0.1/x")},
+    )
     app = create_app(config)
     with app.app_context():
         assert db.engine.dialect.driver == "psycopg"
@@ -92,7 +100,6 @@ def test_readme_documents_every_environment_variable():
     assert "TEST_DATABASE_URL" in readme and "APP_ENV" in readme
 
 
-
 @pytest.mark.parametrize(
     "environment, storage",
     [
@@ -103,9 +110,21 @@ def test_readme_documents_every_environment_variable():
 )
 def test_rate_limits_are_shared_by_the_instance_by_default(environment, storage):
     """Without Redis, every worker process of an instance counts in one file; never per-process memory."""
-    env = {name: value for name, value in os.environ.items() if name not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")
+    }
     printed = subprocess.run(
-        [sys.executable, "-c", "from config import ProductionConfig; print(ProductionConfig.RATELIMIT_STORAGE_URI)"],
-        cwd=BASE_DIR, env={**env, **environment}, capture_output=True, text=True, check=True,
+        [
+            sys.executable,
+            "-c",
+            "from config import ProductionConfig; print(ProductionConfig.RATELIMIT_STORAGE_URI)",
+        ],
+        cwd=BASE_DIR,
+        env={**env, **environment},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.strip()
     assert printed == storage

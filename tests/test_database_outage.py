@@ -89,7 +89,11 @@ def proxied_app(config_class):
     host_port = url.split("@", 1)[1].split("/", 1)[0]
     host, port = host_port.rsplit(":", 1) if ":" in host_port else (host_port, "5432")
     proxy = Proxy((host, int(port)))
-    proxied = type("Proxied", (config_class,), {"SQLALCHEMY_DATABASE_URI": url.replace(host_port, f"127.0.0.1:{proxy.port}")})
+    proxied = type(
+        "Proxied",
+        (config_class,),
+        {"SQLALCHEMY_DATABASE_URI": url.replace(host_port, f"127.0.0.1:{proxy.port}")},
+    )
     yield create_app(proxied), proxy
     proxy.close()
 
@@ -112,8 +116,12 @@ def test_a_database_outage_under_keyed_writes_loses_nothing_and_doubles_nothing(
                 if response.status_code == 201:
                     acknowledged[note] = response.json["id"]
                     break
-                if (response.status_code != 503 or "Retry-After" not in response.headers
-                        or response.mimetype != "application/problem+json" or response.json["status"] != 503):
+                if (
+                    response.status_code != 503
+                    or "Retry-After" not in response.headers
+                    or response.mimetype != "application/problem+json"
+                    or response.json["status"] != 503
+                ):
                     unexpected.append((response.status_code, response.get_data(as_text=True)))
                     break
                 time.sleep(0.05)
@@ -138,7 +146,9 @@ def test_a_database_outage_under_keyed_writes_loses_nothing_and_doubles_nothing(
     assert len(acknowledged) == writers * creates_per_writer
     moods, cursor = [], None
     while True:
-        page = client.get("/v1/moods?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=patient.headers).json
+        page = client.get(
+            "/v1/moods?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=patient.headers
+        ).json
         moods += page["items"]
         cursor = page["next_cursor"]
         if not cursor:

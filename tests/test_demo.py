@@ -3,6 +3,7 @@ both logins printed; re-running adds nothing; refused in production."""
 
 from sqlalchemy import func, select
 
+from api.accounts.models import User
 from api.assessments.models import Assessment
 from api.care_team.models import CareLink
 from api.contacts.models import Contact
@@ -12,14 +13,15 @@ from api.extensions import db
 from api.moods.models import Mood
 from api.practices.models import Practice
 from api.sessions.models import Session
-from api.accounts.models import User
 
 MODELS = (Session, Entry, Mood, Practice, Assessment, Contact, CareLink, User)
 
 
 def counts(app):
     with app.app_context():
-        return {model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in MODELS}
+        return {
+            model.__name__: db.session.scalar(select(func.count()).select_from(model)) for model in MODELS
+        }
 
 
 def login(client, details):
@@ -55,7 +57,9 @@ def test_seed_demo_makes_a_month_of_treatment_and_prints_the_logins(app, client)
     summary = client.get("/v1/patients", headers=therapist).json["items"]
     assert [item["display_name"] for item in summary] == [PATIENT["display_name"]]
     assert summary[0]["latest_mood"] is not None and summary[0]["latest_phq9"] is not None
-    shared = client.get(f"/v1/patients/{summary[0]['patient_id']}/entries?limit=100", headers=therapist).json["items"]
+    shared = client.get(f"/v1/patients/{summary[0]['patient_id']}/entries?limit=100", headers=therapist).json[
+        "items"
+    ]
     assert 0 < len(shared) < len(client.get("/v1/entries?limit=100", headers=patient).json["items"])
 
 

@@ -25,7 +25,9 @@ def test_body_over_max_content_length_is_413(client, app):
     assert_problem(response, 413, "payload-too-large")
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "application/xml"]
+)
 def test_a_body_that_is_not_json_is_415(client, content_type):
     response = client.post("/v1/auth/login", data="email=a&password=b", content_type=content_type)
     assert_problem(response, 415, "unsupported-media-type")

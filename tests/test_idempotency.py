@@ -23,10 +23,16 @@ from tests.helpers import assert_problem
 
 
 def moods_with_note(client, account, note):
-    return [item for item in client.get("/v1/moods?limit=100", headers=account.headers).json["items"] if item["note"] == note]
+    return [
+        item
+        for item in client.get("/v1/moods?limit=100", headers=account.headers).json["items"]
+        if item["note"] == note
+    ]
 
 
-def test_the_database_failing_on_the_stored_answer_leaves_no_record_and_the_retry_makes_one(app, client, patient):
+def test_the_database_failing_on_the_stored_answer_leaves_no_record_and_the_retry_makes_one(
+    app, client, patient
+):
     """The write of the answer fails after the record was written: the whole create is undone
     (503), and the retry creates the record once. (Before, the record stayed, the key was left
     "in flight" and retries got 409 for two minutes, then made a second record.)"""
@@ -93,7 +99,11 @@ def test_a_worker_killed_mid_create_leaves_a_key_the_retry_can_use(config_class,
     worker = subprocess.Popen(
         [sys.executable, "-c", WORKER],
         cwd=BASE_DIR,
-        env={**os.environ, "WORKER_DATABASE_URL": config_class.SQLALCHEMY_DATABASE_URI, "WORKER_TOKEN": patient.access_token},
+        env={
+            **os.environ,
+            "WORKER_DATABASE_URL": config_class.SQLALCHEMY_DATABASE_URI,
+            "WORKER_TOKEN": patient.access_token,
+        },
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -113,7 +123,9 @@ def test_a_worker_killed_mid_create_leaves_a_key_the_retry_can_use(config_class,
         time.sleep(0.1)
     assert retried.status_code == 201, retried.json
     assert "Idempotent-Replayed" not in retried.headers
-    assert [item["id"] for item in moods_with_note(client, patient, "killed mid-create")] == [retried.json["id"]]
+    assert [item["id"] for item in moods_with_note(client, patient, "killed mid-create")] == [
+        retried.json["id"]
+    ]
 
 
 def stored_answers(app):
@@ -128,14 +140,22 @@ def test_the_stored_answer_holds_no_journal_text(app, client, patient, link, mak
     bodies = {
         "/v1/moods": {"mood": 3, "note": marker},
         "/v1/entries": {"body": marker, "title": marker, "tags": [marker[:20]]},
-        "/v1/sessions": {"started_at": "2026-03-01T09:00:00Z", "notes": marker, "intention": marker, "provider": marker},
+        "/v1/sessions": {
+            "started_at": "2026-03-01T09:00:00Z",
+            "notes": marker,
+            "intention": marker,
+            "provider": marker,
+        },
         "/v1/contacts": {"name": marker, "relationship": "friend", "notes": marker},
         "/v1/practices": {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z", "notes": marker},
     }
     for path, body in bodies.items():
         created = client.post(path, headers={**patient.headers, "Idempotency-Key": f"key {path}"}, json=body)
         assert created.status_code == 201, created.json
-        assert client.post(path, headers={**patient.headers, "Idempotency-Key": f"key {path}"}, json=body).json == created.json
+        assert (
+            client.post(path, headers={**patient.headers, "Idempotency-Key": f"key {path}"}, json=body).json
+            == created.json
+        )
     answers = stored_answers(app)
     assert len(answers) == len(bodies)
     assert all("MARKER" not in str(answer) for answer in answers)
@@ -184,7 +204,11 @@ def answers_of(app, account):
 def test_a_key_is_never_left_in_flight_by_a_failed_create(app, client, patient):
     """A create that fails for any reason stores nothing: the key is unused, not stuck."""
     headers = {**patient.headers, "Idempotency-Key": "mood-invalid-session"}
-    bad = client.post("/v1/entries", headers=headers, json={"body": "x", "session_id": "00000000-0000-4000-8000-000000000000"})
+    bad = client.post(
+        "/v1/entries",
+        headers=headers,
+        json={"body": "x", "session_id": "00000000-0000-4000-8000-000000000000"},
+    )
     assert_problem(bad, 422)
     # refused by the create itself (inside the Idempotency-Key wrapper), not by the argument parser
     assert assert_problem(bad, 422, "validation-error")["errors"] == {"session_id": ["No such session."]}

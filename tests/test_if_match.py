@@ -43,7 +43,11 @@ def target(client, patient, make_account, link, invite):
             return "/v1/me", {"display_name": "Someone else"}, patient.headers
         if path.startswith("/v1/care-team/"):
             made = link(patient, make_account("therapist"))
-            return f"/v1/care-team/{made['id']}", {"scopes": ["moods"]} if method == "patch" else None, patient.headers
+            return (
+                f"/v1/care-team/{made['id']}",
+                {"scopes": ["moods"]} if method == "patch" else None,
+                patient.headers,
+            )
         if path.startswith("/v1/invitations/"):
             therapist = make_account("therapist")
             return f"/v1/invitations/{invite(therapist)['id']}", None, therapist.headers

@@ -72,11 +72,15 @@ def test_care_team_scopes_are_the_shared_kinds(client, make_account, invite, spe
     assert scopes["maxItems"] == len(SCOPES)
     patient, therapist = make_account(), make_account("therapist")
     refused = client.post(
-        "/v1/care-team", headers=patient.headers, json={"code": invite(therapist)["code"], "scopes": ["contacts"]}
+        "/v1/care-team",
+        headers=patient.headers,
+        json={"code": invite(therapist)["code"], "scopes": ["contacts"]},
     )
     assert refused.status_code == 422 and "scopes" in refused.json["errors"]
     linked = client.post(
-        "/v1/care-team", headers=patient.headers, json={"code": invite(therapist)["code"], "scopes": list(SCOPES)}
+        "/v1/care-team",
+        headers=patient.headers,
+        json={"code": invite(therapist)["code"], "scopes": list(SCOPES)},
     )
     assert linked.status_code == 201 and linked.json["scopes"] == list(SCOPES)
 

@@ -17,11 +17,21 @@ MARKER = "Zq7MARKERx"
 
 # A marker in every free-text field of every resource (and the fields beside them).
 BODIES = {
-    "/v1/sessions": {"started_at": "2026-03-01T09:00:00Z", "provider": MARKER, "intention": MARKER, "notes": MARKER},
+    "/v1/sessions": {
+        "started_at": "2026-03-01T09:00:00Z",
+        "provider": MARKER,
+        "intention": MARKER,
+        "notes": MARKER,
+    },
     "/v1/entries": {"body": MARKER, "title": MARKER, "tags": [MARKER]},
     "/v1/moods": {"mood": 5, "note": MARKER},
-    "/v1/contacts": {"name": MARKER, "relationship": "friend", "phone": "+1 555 0100", "email": f"{MARKER}@example.org",
-                     "notes": MARKER},
+    "/v1/contacts": {
+        "name": MARKER,
+        "relationship": "friend",
+        "phone": "+1 555 0100",
+        "email": f"{MARKER}@example.org",
+        "notes": MARKER,
+    },
     "/v1/practices": {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z", "notes": MARKER},
 }
 
@@ -79,19 +89,33 @@ def assert_clean(text, *secrets):
 @pytest.mark.parametrize(
     "error, status",
     [
-        (driver_error("DataError"), 500),  # a value the database refuses: its message and the SQL parameters hold the data
+        (
+            driver_error("DataError"),
+            500,
+        ),  # a value the database refuses: its message and the SQL parameters hold the data
         (driver_error("OperationalError"), 503),  # the database gone
         (driver_error("IntegrityError"), 409),  # a constraint
-        (lambda statement, parameters: ValueError(f"cannot store {parameters!r}"), 500),  # a bug quoting the data
+        (
+            lambda statement, parameters: ValueError(f"cannot store {parameters!r}"),
+            500,
+        ),  # a bug quoting the data
     ],
 )
-def test_a_failed_write_logs_what_failed_and_where_never_the_data(app, client, patient, logs, failing_writes, error, status):
+def test_a_failed_write_logs_what_failed_and_where_never_the_data(
+    app, client, patient, logs, failing_writes, error, status
+):
     failing_writes(error)
     for path, body in BODIES.items():
-        response = client.post(f"{path}?tag={MARKER}", headers={**patient.headers, "X-Request-ID": "support-ticket-42"}, json=body)
+        response = client.post(
+            f"{path}?tag={MARKER}",
+            headers={**patient.headers, "X-Request-ID": "support-ticket-42"},
+            json=body,
+        )
         assert response.status_code == status, (path, response.json)
         assert MARKER not in response.get_data(as_text=True)
-    response = client.patch("/v1/me", headers={**patient.headers, "If-Match": '"1"'}, json={"display_name": MARKER})
+    response = client.patch(
+        "/v1/me", headers={**patient.headers, "If-Match": '"1"'}, json={"display_name": MARKER}
+    )
     assert response.status_code == status
     # each refused statement carried the text, so a log of its parameters or message would show it
     assert len(failing_writes.refused) == len(BODIES) + 1
@@ -107,9 +131,17 @@ def test_a_failed_write_logs_what_failed_and_where_never_the_data(app, client, p
 def test_refused_input_and_sign_ins_log_no_text_passwords_or_tokens(client, patient, logs):
     client.post("/v1/auth/login", json={"email": patient.email, "password": MARKER})
     client.post("/v1/auth/login", json={"email": f"{MARKER}@example.org", "password": PASSWORD})
-    client.post("/v1/auth/register", json={"email": f"{MARKER}@x.org", "password": MARKER, "display_name": MARKER, "role": "x"})
+    client.post(
+        "/v1/auth/register",
+        json={"email": f"{MARKER}@x.org", "password": MARKER, "display_name": MARKER, "role": "x"},
+    )
     client.post("/v1/moods", headers=patient.headers, json={"mood": 99, "note": MARKER, MARKER: 1})
-    client.post("/v1/moods", headers=patient.headers, data='{"note": "' + MARKER + '", ', content_type="application/json")
+    client.post(
+        "/v1/moods",
+        headers=patient.headers,
+        data='{"note": "' + MARKER + '", ',
+        content_type="application/json",
+    )
     client.post("/v1/entries", headers=patient.headers, json={"body": MARKER + "\x00"})
     client.get(f"/v1/entries?tag={MARKER}&emotion={MARKER}", headers=patient.headers)
     client.get(f"/v1/moods?cursor={MARKER}", headers=patient.headers)

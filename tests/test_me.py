@@ -2,9 +2,8 @@
 
 from sqlalchemy import func, select
 
-from api.accounts.models import RefreshToken, TokenFamily
+from api.accounts.models import RefreshToken, TokenFamily, User
 from api.extensions import db
-from api.accounts.models import User
 from tests.helpers import assert_problem, bearer
 
 
@@ -12,7 +11,17 @@ def test_read_profile_with_etag(client, patient):
     response = client.get("/v1/me", headers=patient.headers)
     assert response.status_code == 200
     assert response.headers["ETag"] == '"1"'
-    assert set(response.json) == {"id", "email", "display_name", "role", "timezone", "country", "version", "created_at", "updated_at"}
+    assert set(response.json) == {
+        "id",
+        "email",
+        "display_name",
+        "role",
+        "timezone",
+        "country",
+        "version",
+        "created_at",
+        "updated_at",
+    }
     assert response.json["id"] == patient.id
 
 
@@ -30,7 +39,9 @@ def test_patch_needs_if_match(client, patient):
 
 
 def test_patch_with_a_stale_etag_is_412_with_the_current_profile(client, patient):
-    response = client.patch("/v1/me", headers={**patient.headers, "If-Match": '"9"'}, json={"display_name": "New"})
+    response = client.patch(
+        "/v1/me", headers={**patient.headers, "If-Match": '"9"'}, json={"display_name": "New"}
+    )
     problem = assert_problem(response, 412, "precondition-failed")
     assert problem["current"]["display_name"] == "Test patient"
     assert problem["current"]["version"] == 1
@@ -54,7 +65,13 @@ def test_patch_updates_and_bumps_the_version(client, patient):
 
 
 def test_patch_rejects_bad_and_read_only_fields_and_changes_nothing(client, patient):
-    for body in ({"timezone": "Nowhere/Place"}, {"role": "therapist"}, {"email": "x@y.org"}, {"version": 5}, {"display_name": ""}):
+    for body in (
+        {"timezone": "Nowhere/Place"},
+        {"role": "therapist"},
+        {"email": "x@y.org"},
+        {"version": 5},
+        {"display_name": ""},
+    ):
         response = client.patch("/v1/me", headers={**patient.headers, "If-Match": '"1"'}, json=body)
         assert_problem(response, 422, "validation-error")
     profile = client.get("/v1/me", headers=patient.headers).json
@@ -68,13 +85,18 @@ def refreshed_access_token(client, account):
 def test_password_change_needs_a_fresh_token(client, patient):
     token = refreshed_access_token(client, patient)
     body = {"current_password": patient.password, "new_password": "a brand new passphrase"}
-    assert_problem(client.post("/v1/me/password", headers=bearer(token), json=body), 401, "fresh-login-required")
+    assert_problem(
+        client.post("/v1/me/password", headers=bearer(token), json=body), 401, "fresh-login-required"
+    )
 
 
 def test_password_change_with_the_wrong_current_password_is_403(client, patient):
     body = {"current_password": "not my password", "new_password": "a brand new passphrase"}
     assert_problem(client.post("/v1/me/password", headers=patient.headers, json=body), 403, "wrong-password")
-    assert client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code == 200
+    assert (
+        client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code
+        == 200
+    )
 
 
 def test_password_change_rejects_a_short_new_password(client, patient):
@@ -94,13 +116,23 @@ def test_password_change_signs_out_every_other_login(client, patient):
     assert_problem(client.get("/v1/me", headers=bearer(other["access_token"])), 401)
     assert_problem(client.post("/v1/auth/refresh", headers=bearer(other["refresh_token"])), 401)
     # only the new password signs in
-    assert client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code == 401
-    assert client.post("/v1/auth/login", json={"email": patient.email, "password": "a brand new passphrase"}).status_code == 200
+    assert (
+        client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code
+        == 401
+    )
+    assert (
+        client.post(
+            "/v1/auth/login", json={"email": patient.email, "password": "a brand new passphrase"}
+        ).status_code
+        == 200
+    )
 
 
 def test_password_checks_are_throttled(client, patient):
     body = {"current_password": "not my password", "new_password": "a brand new passphrase"}
-    statuses = [client.post("/v1/me/password", headers=patient.headers, json=body).status_code for _ in range(6)]
+    statuses = [
+        client.post("/v1/me/password", headers=patient.headers, json=body).status_code for _ in range(6)
+    ]
     assert statuses == [403] * 5 + [429]
 
 
@@ -114,8 +146,16 @@ def count(app, model, **where):
 
 def test_erasure_needs_a_fresh_token_and_the_password(app, client, patient):
     token = refreshed_access_token(client, patient)
-    assert_problem(client.delete("/v1/me", headers=bearer(token), json={"password": patient.password}), 401, "fresh-login-required")
-    assert_problem(client.delete("/v1/me", headers=patient.headers, json={"password": "wrong one!"}), 403, "wrong-password")
+    assert_problem(
+        client.delete("/v1/me", headers=bearer(token), json={"password": patient.password}),
+        401,
+        "fresh-login-required",
+    )
+    assert_problem(
+        client.delete("/v1/me", headers=patient.headers, json={"password": "wrong one!"}),
+        403,
+        "wrong-password",
+    )
     assert_problem(client.delete("/v1/me", headers=patient.headers, json={}), 422)
     assert count(app, User) == 1
 
@@ -126,11 +166,22 @@ def test_erasure_removes_the_account_and_its_tokens(app, client, make_account):
     assert response.status_code == 204
     assert_problem(client.get("/v1/me", headers=patient.headers), 401)
     assert_problem(client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401)
-    assert client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code == 401
+    assert (
+        client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).status_code
+        == 401
+    )
     with app.app_context():
         assert db.session.get(User, __import__("uuid").UUID(patient.id)) is None
     assert count(app, User) == 1 and count(app, TokenFamily) == 1 and count(app, RefreshToken) == 1
     # the address is free again, and the bystander is untouched
-    again = client.post("/v1/auth/register", json={"email": patient.email, "password": "another good password", "display_name": "New", "role": "patient"})
+    again = client.post(
+        "/v1/auth/register",
+        json={
+            "email": patient.email,
+            "password": "another good password",
+            "display_name": "New",
+            "role": "patient",
+        },
+    )
     assert again.status_code == 201 and again.json["id"] != patient.id
     assert client.get("/v1/me", headers=bystander.headers).status_code == 200

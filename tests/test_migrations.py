@@ -31,7 +31,9 @@ def test_the_test_database_is_at_the_head_revision(app):
 
 
 def test_downgrade_to_base_and_upgrade_again(tmp_path):
-    config = type("Fresh", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.db'}"})
+    config = type(
+        "Fresh", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'fresh.db'}"}
+    )
     app = create_app(config)
     with app.app_context():
         flask_migrate.upgrade()
@@ -66,24 +68,70 @@ def test_stored_idempotent_answers_survive_the_move_to_record_ids(scratch_databa
     user_id, record_id = uuid.uuid4(), uuid.uuid4()
     with app.app_context():
         flask_migrate.upgrade(revision="1963fa011cfd")
-        users = table("users", *(column(name) for name in ("email", "password_hash", "display_name", "role", "timezone", "version")),
-                      column("id", Uuid()), column("created_at", DateTime(timezone=True)), column("updated_at", DateTime(timezone=True)))
-        keys = table("idempotency_keys", column("user_id", Uuid()), column("key"), column("fingerprint"),
-                     column("created_at", DateTime(timezone=True)), column("status_code"), column("response_body"),
-                     column("response_headers"))
+        users = table(
+            "users",
+            *(
+                column(name)
+                for name in ("email", "password_hash", "display_name", "role", "timezone", "version")
+            ),
+            column("id", Uuid()),
+            column("created_at", DateTime(timezone=True)),
+            column("updated_at", DateTime(timezone=True)),
+        )
+        keys = table(
+            "idempotency_keys",
+            column("user_id", Uuid()),
+            column("key"),
+            column("fingerprint"),
+            column("created_at", DateTime(timezone=True)),
+            column("status_code"),
+            column("response_body"),
+            column("response_headers"),
+        )
         now = datetime.now(UTC)
-        db.session.execute(users.insert().values(id=user_id, email="old@example.org", password_hash="x", display_name="Old",
-                                                 role="patient", timezone="UTC", version=1, created_at=now, updated_at=now))
-        db.session.execute(keys.insert().values(user_id=user_id, key="answered", fingerprint="f", created_at=now, status_code=201,
-                                                response_body='{"note": "private"}',
-                                                response_headers=json.dumps({"Location": f"/v1/moods/{record_id}", "ETag": '"1"'})))
-        db.session.execute(keys.insert().values(user_id=user_id, key="in-flight", fingerprint="f", created_at=now))
-        db.session.execute(keys.insert().values(user_id=user_id, key="expired", fingerprint="f", created_at=now - timedelta(days=2),
-                                                status_code=201, response_headers=json.dumps({"Location": f"/v1/moods/{uuid.uuid4()}"})))
+        db.session.execute(
+            users.insert().values(
+                id=user_id,
+                email="old@example.org",
+                password_hash="x",
+                display_name="Old",
+                role="patient",
+                timezone="UTC",
+                version=1,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        db.session.execute(
+            keys.insert().values(
+                user_id=user_id,
+                key="answered",
+                fingerprint="f",
+                created_at=now,
+                status_code=201,
+                response_body='{"note": "private"}',
+                response_headers=json.dumps({"Location": f"/v1/moods/{record_id}", "ETag": '"1"'}),
+            )
+        )
+        db.session.execute(
+            keys.insert().values(user_id=user_id, key="in-flight", fingerprint="f", created_at=now)
+        )
+        db.session.execute(
+            keys.insert().values(
+                user_id=user_id,
+                key="expired",
+                fingerprint="f",
+                created_at=now - timedelta(days=2),
+                status_code=201,
+                response_headers=json.dumps({"Location": f"/v1/moods/{uuid.uuid4()}"}),
+            )
+        )
         db.session.commit()
         flask_migrate.upgrade()
         rows = db.session.execute(text("SELECT key, status_code, resource_id FROM idempotency_keys")).all()
-        assert [(key, status, uuid.UUID(str(resource))) for key, status, resource in rows] == [("answered", 201, record_id)]
+        assert [(key, status, uuid.UUID(str(resource))) for key, status, resource in rows] == [
+            ("answered", 201, record_id)
+        ]
         columns = {column["name"] for column in inspect(db.engine).get_columns("idempotency_keys")}
         assert not {"response_body", "response_headers"} & columns
         db.session.remove()

@@ -20,8 +20,16 @@ def test_create_returns_the_record_with_location_and_etag(client, patient):
     response = client.post(
         "/v1/moods",
         headers=patient.headers,
-        json={"mood": 7, "energy": 4, "anxiety": 2, "sleep_hours": 7.5, "emotions": ["calm", "hopeful"],
-              "note": "slept well", "recorded_at": "2026-03-01T21:30:00-05:00", "timezone": "America/New_York"},
+        json={
+            "mood": 7,
+            "energy": 4,
+            "anxiety": 2,
+            "sleep_hours": 7.5,
+            "emotions": ["calm", "hopeful"],
+            "note": "slept well",
+            "recorded_at": "2026-03-01T21:30:00-05:00",
+            "timezone": "America/New_York",
+        },
     )
     assert response.status_code == 201
     mood = response.json
@@ -51,7 +59,9 @@ def test_client_chosen_id(client, make_account):
 
 
 @pytest.mark.parametrize("field", ["mood", "energy", "anxiety"])
-@pytest.mark.parametrize("value, ok", [(0, False), (1, True), (10, True), (11, False), (5.5, False), ("5", False)])
+@pytest.mark.parametrize(
+    "value, ok", [(0, False), (1, True), (10, True), (11, False), (5.5, False), ("5", False)]
+)
 def test_score_ranges(client, patient, field, value, ok):
     body = {"mood": 5, field: value}
     response = client.post("/v1/moods", headers=patient.headers, json=body)
@@ -83,7 +93,9 @@ def test_sleep_hours_range(client, patient, value, ok):
     ],
 )
 def test_invalid_moods_are_422_and_create_nothing(client, patient, body, field):
-    assert field in assert_problem(client.post("/v1/moods", headers=patient.headers, json=body), 422)["errors"]
+    assert (
+        field in assert_problem(client.post("/v1/moods", headers=patient.headers, json=body), 422)["errors"]
+    )
     assert client.get("/v1/moods", headers=patient.headers).json["items"] == []
 
 
@@ -96,7 +108,9 @@ def test_read_update_delete(client, patient):
     assert_problem(client.patch(url, headers=patient.headers, json={"mood": 8}), 428)
     stale = client.patch(url, headers={**patient.headers, "If-Match": '"4"'}, json={"mood": 8})
     assert assert_problem(stale, 412)["current"] == mood
-    updated = client.patch(url, headers={**patient.headers, "If-Match": '"1"'}, json={"mood": 8, "note": None})
+    updated = client.patch(
+        url, headers={**patient.headers, "If-Match": '"1"'}, json={"mood": 8, "note": None}
+    )
     assert updated.status_code == 200 and updated.json["mood"] == 8 and updated.json["note"] is None
     assert updated.json["version"] == 2 and updated.headers["ETag"] == '"2"'
     # delete needs the current ETag too
@@ -149,11 +163,27 @@ def test_access_matrix(client, make_account):
     assert client.get("/v1/moods", headers=other.headers).json["items"] == []
 
     # a therapist does not use the patient endpoints
-    for method, path in (("get", "/v1/moods"), ("post", "/v1/moods"), ("get", url), ("patch", url), ("delete", url)):
-        assert_problem(client.open(path, method=method, headers={**therapist.headers, **if_match}, json={"mood": 1}), 403, "forbidden")
+    for method, path in (
+        ("get", "/v1/moods"),
+        ("post", "/v1/moods"),
+        ("get", url),
+        ("patch", url),
+        ("delete", url),
+    ):
+        assert_problem(
+            client.open(path, method=method, headers={**therapist.headers, **if_match}, json={"mood": 1}),
+            403,
+            "forbidden",
+        )
 
     # anonymous
-    for method, path in (("get", "/v1/moods"), ("post", "/v1/moods"), ("get", url), ("patch", url), ("delete", url)):
+    for method, path in (
+        ("get", "/v1/moods"),
+        ("post", "/v1/moods"),
+        ("get", url),
+        ("patch", url),
+        ("delete", url),
+    ):
         assert_problem(client.open(path, method=method, json={"mood": 1}), 401)
 
     # the owner's record is unchanged by all of it

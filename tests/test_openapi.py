@@ -54,7 +54,9 @@ def test_every_operation_has_a_unique_camel_case_operation_id_and_summary(spec):
     seen = set()
     for path, method, operation in operations(spec):
         operation_id = operation.get("operationId", "")
-        assert re.fullmatch(r"[a-z][a-zA-Z0-9]+", operation_id), f"{method} {path}: operationId {operation_id!r}"
+        assert re.fullmatch(r"[a-z][a-zA-Z0-9]+", operation_id), (
+            f"{method} {path}: operationId {operation_id!r}"
+        )
         assert operation_id not in seen, f"duplicate operationId {operation_id}"
         seen.add(operation_id)
         assert operation.get("summary", "").strip(), f"{method} {path} has no summary"
@@ -88,7 +90,11 @@ def test_every_response_documents_request_id_and_rate_limit_headers(spec):
 
 
 def test_public_operations_are_exactly_the_allow_list(spec):
-    public = {(method.upper(), path) for path, method, operation in operations(spec) if operation.get("security") == []}
+    public = {
+        (method.upper(), path)
+        for path, method, operation in operations(spec)
+        if operation.get("security") == []
+    }
     assert public == {
         ("GET", "/health/live"),
         ("GET", "/health/ready"),
@@ -97,7 +103,13 @@ def test_public_operations_are_exactly_the_allow_list(spec):
     }
 
 
-@pytest.mark.parametrize("page, asset", [("/docs", "/static/docs/swagger-ui/swagger-ui-bundle.js"), ("/redoc", "/static/docs/redoc/redoc.standalone.js")])
+@pytest.mark.parametrize(
+    "page, asset",
+    [
+        ("/docs", "/static/docs/swagger-ui/swagger-ui-bundle.js"),
+        ("/redoc", "/static/docs/redoc/redoc.standalone.js"),
+    ],
+)
 def test_docs_pages_load_with_no_internet(client, page, asset):
     html = client.get(page)
     assert html.status_code == 200
@@ -118,7 +130,11 @@ def test_problem_bodies_match_the_documented_schema(client, patient, spec):
     from openapi_schema_validator import OAS31Validator
 
     validator = OAS31Validator(spec["components"]["schemas"]["Problem"])
-    bad_vitals = {"started_at": "2026-03-01T09:00:00Z", "vitals": [{"taken_at": "x", "systolic": "high"}], "tags": 1}
+    bad_vitals = {
+        "started_at": "2026-03-01T09:00:00Z",
+        "vitals": [{"taken_at": "x", "systolic": "high"}],
+        "tags": 1,
+    }
     responses = [
         client.post("/v1/sessions", headers=patient.headers, json=bad_vitals),
         client.post("/v1/entries", headers=patient.headers, json={"body": "x", "tags": ["", "ok"]}),
@@ -130,6 +146,8 @@ def test_problem_bodies_match_the_documented_schema(client, patient, spec):
         client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "emotions": ["meh"]}),
         client.post("/v1/care-team", headers=patient.headers, json={"code": "nope", "scopes": ["moods"]}),
     ]
-    assert responses[0].json["errors"]["vitals"] == {"0": {"taken_at": ["Not a valid datetime."], "systolic": ["Not a valid integer."]}}
+    assert responses[0].json["errors"]["vitals"] == {
+        "0": {"taken_at": ["Not a valid datetime."], "systolic": ["Not a valid integer."]}
+    }
     for response in responses:
         validator.validate(response.json)

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import event
 
 from api import records
+from api.assessments.models import Assessment
 from api.contacts.models import Contact
 from api.entries.models import Entry
 from api.extensions import db
@@ -15,7 +16,6 @@ from api.kinds import SHARED
 from api.moods.models import Mood
 from api.practices.models import Practice
 from api.sessions.models import Session
-from api.assessments.models import Assessment
 
 
 def executed_statement(app, run):
@@ -43,7 +43,9 @@ def test_a_page_is_an_index_range_scan(app, model, deep):
         )
         connection = db.session.connection()
         if db.engine.dialect.name == "sqlite":
-            plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+            plan = " ".join(
+                str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+            )
             assert f"ix_{model.__tablename__}_owner_time" in plan, plan
             assert "TEMP B-TREE" not in plan, "the ORDER BY must come from the index, not a sort"
         else:
@@ -60,7 +62,9 @@ def test_a_page_is_an_index_range_scan(app, model, deep):
 def plan_of(statement, parameters):
     connection = db.session.connection()
     if db.engine.dialect.name == "sqlite":
-        plan = " ".join(str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+        plan = " ".join(
+            str(row) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)
+        )
         return plan, "TEMP B-TREE"
     # Tests run on near-empty tables, where any plan is cheap; ask whether the index can serve
     # the page in order, as it does at scale (bench/README.md).
@@ -94,7 +98,11 @@ def test_a_therapists_page_of_shared_records_is_an_index_range_scan(app, kind, d
         app,
         lambda: fetch_page(
             shared_records(kind, therapist_id=therapist_id, patient_id=patient_id),
-            time_column=model.time_column(), id_column=model.id, limit=20, after=after),
+            time_column=model.time_column(),
+            id_column=model.id,
+            limit=20,
+            after=after,
+        ),
         index,
     )
 
@@ -106,10 +114,20 @@ def test_the_access_log_and_care_team_lists_are_index_range_scans(app, deep):
 
     after = (datetime(2026, 1, 1, tzinfo=UTC), uuid.uuid4()) if deep else None
     someone = uuid.uuid4()
-    assert_range_scan(app, lambda: audit.access_log(patient_id=someone, limit=20, after=after), "ix_audit_events_patient_time")
-    assert_range_scan(app, lambda: care_team.list_links(patient_id=someone, limit=20, after=after), "ix_care_links_patient_created")
     assert_range_scan(
-        app, lambda: care_team.list_invitations(therapist_id=someone, limit=20, after=after), "ix_invitations_therapist_created"
+        app,
+        lambda: audit.access_log(patient_id=someone, limit=20, after=after),
+        "ix_audit_events_patient_time",
+    )
+    assert_range_scan(
+        app,
+        lambda: care_team.list_links(patient_id=someone, limit=20, after=after),
+        "ix_care_links_patient_created",
+    )
+    assert_range_scan(
+        app,
+        lambda: care_team.list_invitations(therapist_id=someone, limit=20, after=after),
+        "ix_invitations_therapist_created",
     )
 
 

@@ -6,8 +6,8 @@ import uuid
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
-from api.extensions import db
 from api.accounts.models import User
+from api.extensions import db
 from tests.helpers import PASSWORD, assert_problem, meanwhile
 
 
@@ -39,7 +39,13 @@ def at_once(app, requests):
 
 def test_simultaneous_password_changes_answer_204_or_409(app, client, patient):
     bodies = [{"current_password": PASSWORD, "new_password": f"new passphrase number {n}"} for n in range(3)]
-    responses = at_once(app, [lambda c, body=body: c.post("/v1/me/password", headers=patient.headers, json=body) for body in bodies])
+    responses = at_once(
+        app,
+        [
+            lambda c, body=body: c.post("/v1/me/password", headers=patient.headers, json=body)
+            for body in bodies
+        ],
+    )
     statuses = sorted(response.status_code for response in responses)
     # a request that read the account after the first change knows only the old password: 403
     assert 204 in statuses and set(statuses) <= {204, 403, 409}, statuses
@@ -50,8 +56,15 @@ def test_simultaneous_password_changes_answer_204_or_409(app, client, patient):
             assert_problem(response, 403, "wrong-password")
     assert_each_refusal_is_a_problem(responses, {204, 403, 409})
     # the password is one of the new ones, set by a request that said 204
-    winners = [body["new_password"] for body, response in zip(bodies, responses) if response.status_code == 204]
-    assert any(client.post("/v1/auth/login", json={"email": patient.email, "password": p}).status_code == 200 for p in winners)
+    winners = [
+        body["new_password"]
+        for body, response in zip(bodies, responses, strict=True)
+        if response.status_code == 204
+    ]
+    assert any(
+        client.post("/v1/auth/login", json={"email": patient.email, "password": p}).status_code == 200
+        for p in winners
+    )
 
 
 def test_simultaneous_erasures_of_one_account_all_succeed(app, client, patient):
@@ -64,12 +77,17 @@ def test_simultaneous_erasures_of_one_account_all_succeed(app, client, patient):
     for response in responses:
         if response.status_code == 401:
             assert_problem(response, 401, "token-revoked")
-    assert client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).status_code == 401
+    assert (
+        client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).status_code == 401
+    )
 
 
 def test_a_password_change_racing_the_erasure_of_the_account(app, client, patient):
-    change = lambda c: c.post("/v1/me/password", headers=patient.headers,  # noqa: E731
-                              json={"current_password": PASSWORD, "new_password": "a brand new passphrase"})
+    change = lambda c: c.post(
+        "/v1/me/password",
+        headers=patient.headers,
+        json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
+    )
     erase = lambda c: c.delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})  # noqa: E731
     changed, erased = at_once(app, [change, erase])
     # whichever commits first wins; the other is told the account changed (or is gone)
@@ -82,8 +100,10 @@ def test_a_password_change_racing_the_erasure_of_the_account(app, client, patien
     assert statuses.count(204) == 1, statuses  # never both: the second to commit is refused
     if changed.status_code == 401:  # the erasure committed before the change's token was checked
         assert_problem(changed, 401, "token-revoked")
-    signed_in = [client.post("/v1/auth/login", json={"email": patient.email, "password": password}).status_code
-                 for password in (PASSWORD, "a brand new passphrase")]
+    signed_in = [
+        client.post("/v1/auth/login", json={"email": patient.email, "password": password}).status_code
+        for password in (PASSWORD, "a brand new passphrase")
+    ]
     if erased.status_code == 204:
         assert signed_in == [401, 401]
     else:
@@ -98,14 +118,22 @@ def test_a_therapist_erased_while_a_patient_of_theirs_is_erased(app, client, mak
     entries = {}
     for person in (patient, other):
         link(person, therapist)
-        entry = client.post("/v1/entries", headers=person.headers, json={"body": "x", "visibility": "care_team"}).json
-        client.post(f"/v1/patients/{person.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers)
+        entry = client.post(
+            "/v1/entries", headers=person.headers, json={"body": "x", "visibility": "care_team"}
+        ).json
+        client.post(
+            f"/v1/patients/{person.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers
+        )
         entries[person.id] = entry["id"]
 
     erased = []
 
     def erase_the_patient():
-        erased.append(app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD}).status_code)
+        erased.append(
+            app.test_client()
+            .delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})
+            .status_code
+        )
 
     # the test client runs the therapist's request in this thread
     def takes_the_clocks(statement):
@@ -124,10 +152,14 @@ def test_simultaneous_sign_ins_that_upgrade_an_old_password_hash(app, client, pa
     would be asked to retry in a second)."""
     old_hash = PasswordHasher(time_cost=2, memory_cost=2048, parallelism=2).hash(PASSWORD)
     with app.app_context():
-        db.session.execute(update(User).where(User.id == uuid.UUID(patient.id)).values(password_hash=old_hash))
+        db.session.execute(
+            update(User).where(User.id == uuid.UUID(patient.id)).values(password_hash=old_hash)
+        )
         db.session.commit()
     sign_in = lambda c: c.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD})  # noqa: E731
     statuses = [response.status_code for response in at_once(app, [sign_in] * 5)]
     assert statuses == [200] * 5
     with app.app_context():
-        assert db.session.scalar(select(User.password_hash).where(User.id == uuid.UUID(patient.id))) != old_hash
+        assert (
+            db.session.scalar(select(User.password_hash).where(User.id == uuid.UUID(patient.id))) != old_hash
+        )

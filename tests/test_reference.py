@@ -21,7 +21,13 @@ def test_any_signed_in_user_reads_reference_data(client, therapist):
 
 @pytest.mark.parametrize(
     "country, expected",
-    [("US", {"988", "741741"}), ("us", {"988"}), ("GB", {"116 123", "85258"}), ("CA", {"988"}), ("AU", {"13 11 14"})],
+    [
+        ("US", {"988", "741741"}),
+        ("us", {"988"}),
+        ("GB", {"116 123", "85258"}),
+        ("CA", {"988"}),
+        ("AU", {"13 11 14"}),
+    ],
 )
 def test_crisis_resources_by_country(client, patient, country, expected):
     body = client.get(f"/v1/reference/crisis-resources?country={country}", headers=patient.headers).json
@@ -37,7 +43,9 @@ def test_uk_means_gb(client, patient):
 
 def test_unlisted_country_gets_the_international_fallback(client, patient):
     body = client.get("/v1/reference/crisis-resources?country=BR", headers=patient.headers).json
-    assert body["country"] is None and any("findahelpline" in (line["url"] or "") for line in body["resources"])
+    assert body["country"] is None and any(
+        "findahelpline" in (line["url"] or "") for line in body["resources"]
+    )
 
 
 def test_default_is_the_profile_country(client, make_account):

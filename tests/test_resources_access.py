@@ -60,7 +60,11 @@ def test_other_patients_records_are_404_like_missing_ones(client, make_account, 
         body = (change or {}) if method == "patch" else None
         theirs = client.open(url, method=method, headers=headers, json=body)
         nothing = client.open(missing, method=method, headers=headers, json=body)
-        assert theirs.status_code == nothing.status_code == (405 if method == "patch" and change is None else 404)
+        assert (
+            theirs.status_code
+            == nothing.status_code
+            == (405 if method == "patch" and change is None else 404)
+        )
         assert theirs.get_data() == nothing.get_data()
     assert client.get(base, headers=other.headers).json["items"] == []
     assert client.get(url, headers=owner.headers).json == record
@@ -71,13 +75,17 @@ def test_therapists_get_403_and_anonymous_401(client, make_account, resource):
     owner, therapist = make_account(), make_account("therapist")
     url = f"{base}/{client.post(base, headers=owner.headers, json=body).json['id']}"
     for method, path in (("get", base), ("post", base), ("get", url), ("delete", url)):
-        assert_problem(client.open(path, method=method, headers={**therapist.headers, "If-Match": '"1"'}, json=body), 403)
+        assert_problem(
+            client.open(path, method=method, headers={**therapist.headers, "If-Match": '"1"'}, json=body), 403
+        )
         assert_problem(client.open(path, method=method, json=body), 401)
 
 
 def test_unknown_query_parameters_are_422(client, patient, resource):
     base, _, _ = resource
-    assert "colour" in assert_problem(client.get(f"{base}?colour=blue", headers=patient.headers), 422)["errors"]
+    assert (
+        "colour" in assert_problem(client.get(f"{base}?colour=blue", headers=patient.headers), 422)["errors"]
+    )
 
 
 def test_creates_are_idempotent(client, patient, resource):
@@ -92,4 +100,6 @@ def test_changes_reach_the_sync_feed(client, patient, resource):
     record = client.post(base, headers=patient.headers, json=body).json
     client.delete(f"{base}/{record['id']}", headers={**patient.headers, "If-Match": '"1"'})
     changes = client.get("/v1/sync", headers=patient.headers).json["changes"]
-    assert [(change["id"], change["op"], change["data"]) for change in changes] == [(record["id"], "delete", None)]
+    assert [(change["id"], change["op"], change["data"]) for change in changes] == [
+        (record["id"], "delete", None)
+    ]

@@ -18,6 +18,7 @@ PUBLIC_ROUTES = {
     ("GET", "/static/<path:filename>"),
 }
 
+
 # What each public route answers, without a token, to `{}` as its body: (status, media type, and
 # what the body shows). Register and sign-in read the body and find its fields missing.
 def healthy(response):

@@ -55,8 +55,21 @@ def server(config_class, tmp_path_factory):
     env.pop("REDIS_URL", None)
     with log.open("w") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--bind", f"fd://{listener.fileno()}", "wsgi:app"],
-            cwd=BASE_DIR, env=env, stdout=output, stderr=subprocess.STDOUT, pass_fds=[listener.fileno()],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"fd://{listener.fileno()}",
+                "wsgi:app",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
         )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -78,7 +91,12 @@ def server(config_class, tmp_path_factory):
 def call(base, method, path, body=None, headers=None):
     """(status, parsed body) over a new connection each time, as a phone on a flaky network."""
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{base}{path}", data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    request = urllib.request.Request(
+        f"{base}{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"null")
@@ -92,7 +110,12 @@ def sign_up(base):
 
 def sign_up_as(base, role):
     email = f"server-{uuid.uuid4().hex[:10]}@example.org"
-    status, _ = call(base, "POST", "/v1/auth/register", {"email": email, "password": PASSWORD, "display_name": "Server", "role": role})
+    status, _ = call(
+        base,
+        "POST",
+        "/v1/auth/register",
+        {"email": email, "password": PASSWORD, "display_name": "Server", "role": role},
+    )
     assert status == 201
     status, tokens = call(base, "POST", "/v1/auth/login", {"email": email, "password": PASSWORD})
     assert status == 200
@@ -104,7 +127,10 @@ def test_a_documented_limit_holds_for_the_whole_instance_not_per_worker(server):
     (With per-worker memory, two workers let up to ten through.)"""
     base, _ = server
     email, _ = sign_up(base)
-    answered = [call(base, "POST", "/v1/auth/login", {"email": email, "password": "wrong password!"})[0] for _ in range(12)]
+    answered = [
+        call(base, "POST", "/v1/auth/login", {"email": email, "password": "wrong password!"})[0]
+        for _ in range(12)
+    ]
     assert answered == [401] * 5 + [429] * 7
 
 
@@ -124,8 +150,12 @@ def test_the_access_log_holds_paths_and_request_ids_never_query_strings_or_text(
     assert call(base, "GET", f"/v1/entries?tag={MARKER}&emotion=calm&limit=5", headers=headers)[0] == 200
     assert call(base, "POST", "/v1/moods", {"mood": 99, "note": MARKER}, headers)[0] == 422
     assert call(base, "GET", f"/v1/moods?cursor={MARKER}", headers=headers)[0] == 422
-    expected = ['"POST /v1/entries HTTP/1.1" 201', '"GET /v1/entries HTTP/1.1" 200', '"POST /v1/moods HTTP/1.1" 422',
-                '"GET /v1/moods HTTP/1.1" 422']
+    expected = [
+        '"POST /v1/entries HTTP/1.1" 201',
+        '"GET /v1/entries HTTP/1.1" 200',
+        '"POST /v1/moods HTTP/1.1" 422',
+        '"GET /v1/moods HTTP/1.1" 422',
+    ]
     text = wait_for(log, *expected)
     assert all(line in text for line in expected)
     assert "x_request_id=support-ticket-77" in text
@@ -137,10 +167,12 @@ def chunked_post(base, path, body):
     """POST `body` with Transfer-Encoding: chunked over a raw socket; returns (status, problem)."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
-                           "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode())
+        connection.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n".encode()
+        )
         for start in range(0, len(body), 65536):
-            chunk = body[start:start + 65536]
+            chunk = body[start : start + 65536]
             connection.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
         connection.sendall(b"0\r\n\r\n")
         answer = b""
@@ -152,9 +184,13 @@ def chunked_post(base, path, body):
 
 def test_a_chunked_body_over_the_limit_is_413_from_the_real_server(server):
     base, _ = server
-    status, problem = chunked_post(base, "/v1/auth/login", b'{"email": "' + b"a" * 2_000_000 + b'", "password": "x"}')
+    status, problem = chunked_post(
+        base, "/v1/auth/login", b'{"email": "' + b"a" * 2_000_000 + b'", "password": "x"}'
+    )
     assert status == 413 and problem["type"].endswith("/payload-too-large")
-    status, problem = chunked_post(base, "/v1/auth/login", b'{"email": "nobody@example.org", "password": "wrong password"}')
+    status, problem = chunked_post(
+        base, "/v1/auth/login", b'{"email": "nobody@example.org", "password": "wrong password"}'
+    )
     assert status == 401
 
 
@@ -175,7 +211,9 @@ def test_a_burst_of_simultaneous_guesses_gets_no_more_through_than_the_limit(ser
     before the request and adding to it afterwards let 7 to 10 of them through.)"""
     base = server[0]
     email, tokens = sign_up(base)
-    answers = burst(40, lambda: call(base, "POST", "/v1/auth/login", {"email": email, "password": "wrong password!"}))
+    answers = burst(
+        40, lambda: call(base, "POST", "/v1/auth/login", {"email": email, "password": "wrong password!"})
+    )
     assert statuses(answers) == [401] * 5 + [429] * 35
     headers = {"Authorization": f"Bearer {tokens['access_token']}"}
     body = {"current_password": "not my password", "new_password": "a brand new passphrase"}
@@ -184,7 +222,10 @@ def test_a_burst_of_simultaneous_guesses_gets_no_more_through_than_the_limit(ser
     # and the right password still works once the window has room: a success is not a failure
     _, fresh = sign_up(base)
     ok = {"current_password": PASSWORD, "new_password": "a brand new passphrase"}
-    assert call(base, "POST", "/v1/me/password", ok, {"Authorization": f"Bearer {fresh['access_token']}"})[0] == 204
+    assert (
+        call(base, "POST", "/v1/me/password", ok, {"Authorization": f"Bearer {fresh['access_token']}"})[0]
+        == 204
+    )
 
 
 def raw_exchange(base, head, body):
@@ -198,16 +239,24 @@ def raw_exchange(base, head, body):
     return int(head.split()[1]), head, payload
 
 
-@pytest.mark.parametrize("framing", [b"ZZ\r\n{}\r\n0\r\n\r\n", b"-5\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"])
-@pytest.mark.parametrize("method, path", [("POST", "/v1/entries"), ("POST", "/v1/auth/logout"), ("POST", "/v1/auth/login")])
+@pytest.mark.parametrize(
+    "framing", [b"ZZ\r\n{}\r\n0\r\n\r\n", b"-5\r\n{}\r\n0\r\n\r\n", b"2\r\n{}XX0\r\n\r\n"]
+)
+@pytest.mark.parametrize(
+    "method, path", [("POST", "/v1/entries"), ("POST", "/v1/auth/logout"), ("POST", "/v1/auth/login")]
+)
 def test_broken_chunked_framing_is_a_400_problem(server, framing, method, path):
     base = server[0]
     _, tokens = sign_up(base)
-    head = (f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-            f"Authorization: Bearer {tokens['access_token']}\r\nTransfer-Encoding: chunked").encode()
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+        f"Authorization: Bearer {tokens['access_token']}\r\nTransfer-Encoding: chunked"
+    ).encode()
     status, headers, payload = raw_exchange(base, head, framing)
     assert status == 400 and b"application/problem+json" in headers, (status, payload)
-    assert json.loads(payload)["detail"] == "The request body could not be read: its chunked encoding is broken."
+    assert (
+        json.loads(payload)["detail"] == "The request body could not be read: its chunked encoding is broken."
+    )
 
 
 def test_requests_gunicorn_cannot_parse_leave_no_query_text_or_forged_lines_in_its_log(server):
@@ -223,8 +272,17 @@ def test_requests_gunicorn_cannot_parse_leave_no_query_text_or_forged_lines_in_i
     ]
     for line in requests:
         raw_exchange(base, line + b"\r\nHost: x\r\nConnection: close\r\n" + auth, b"")
-    raw_exchange(base, b"GET /v1/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Note: " + MARKER.encode() + b"\x00\r\n" + auth, b"")
-    text = wait_for(log, "/v1/moods/%0D%0AFORGED-LINE", "/v1/entries%0AFORGED-LINE", "Invalid request from ip=127.0.0.1:")
+    raw_exchange(
+        base,
+        b"GET /v1/entries HTTP/1.1\r\nHost: x\r\nConnection: close\r\nX-Note: "
+        + MARKER.encode()
+        + b"\x00\r\n"
+        + auth,
+        b"",
+    )
+    text = wait_for(
+        log, "/v1/moods/%0D%0AFORGED-LINE", "/v1/entries%0AFORGED-LINE", "Invalid request from ip=127.0.0.1:"
+    )
     assert MARKER not in text
     assert not any(line.startswith("FORGED") for line in text.splitlines()), text
     assert "/v1/entries%0AFORGED-LINE" in text  # the path is there, encoded
@@ -237,14 +295,23 @@ def test_a_body_shorter_than_its_content_length_is_refused(server):
     host, port = base.removeprefix("http://").split(":")
     body = b'{"body": "cut short"}'
     with socket.create_connection((host, int(port)), timeout=10) as connection:
-        connection.sendall(f"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n"
-                           f"Authorization: Bearer {tokens['access_token']}\r\nConnection: close\r\n\r\n".encode() + body)
+        connection.sendall(
+            "POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            "Content-Length: 500\r\n"
+            f"Authorization: Bearer {tokens['access_token']}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
         connection.shutdown(socket.SHUT_WR)
         answer = b""
         while data := connection.recv(65536):
             answer += data
     assert answer.split()[1] == b"400", answer[:200]
-    assert call(base, "GET", "/v1/entries", headers={"Authorization": f"Bearer {tokens['access_token']}"})[1]["items"] == []
+    assert (
+        call(base, "GET", "/v1/entries", headers={"Authorization": f"Bearer {tokens['access_token']}"})[1][
+            "items"
+        ]
+        == []
+    )
 
 
 def test_a_burst_of_right_passwords_locks_no_one_out(server):
@@ -277,12 +344,21 @@ def test_keyed_retries_of_linking_a_therapist_all_get_the_one_answer(server):
     for round_number in range(3):
         _, patient = sign_up(base)
         _, therapist = sign_up_as(base, "therapist")
-        code = call(base, "POST", "/v1/invitations", headers={"Authorization": f"Bearer {therapist['access_token']}"})[1]["code"]
-        headers = {"Authorization": f"Bearer {patient['access_token']}", "Idempotency-Key": f"link-{round_number}"}
-        answers = burst(16, lambda: call(base, "POST", "/v1/care-team", {"code": code, "scopes": ["moods"]}, headers))
+        code = call(
+            base, "POST", "/v1/invitations", headers={"Authorization": f"Bearer {therapist['access_token']}"}
+        )[1]["code"]
+        headers = {
+            "Authorization": f"Bearer {patient['access_token']}",
+            "Idempotency-Key": f"link-{round_number}",
+        }
+        answers = burst(
+            16, lambda: call(base, "POST", "/v1/care-team", {"code": code, "scopes": ["moods"]}, headers)
+        )
         linked = {body["id"] for status, body in answers if status == 201}
         assert len(linked) == 1, answers
-        assert all(status == 201 or body["type"].endswith("/request-in-progress") for status, body in answers), answers
+        assert all(
+            status == 201 or body["type"].endswith("/request-in-progress") for status, body in answers
+        ), answers
         in_progress = [(status, body["status"]) for status, body in answers if status != 201]
         assert set(in_progress) <= {(409, 409)}, answers
         assert len(call(base, "GET", "/v1/care-team", headers=headers)[1]["items"]) == 1
@@ -292,8 +368,10 @@ def test_a_transfer_coding_other_than_chunked_is_refused(server):
     base = server[0]
     _, tokens = sign_up(base)
     for coding in (b"gzip, chunked", b"deflate, chunked"):
-        head = (b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
-                b"Authorization: Bearer " + tokens["access_token"].encode() + b"\r\nTransfer-Encoding: " + coding)
+        head = (
+            b"POST /v1/entries HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + tokens["access_token"].encode() + b"\r\nTransfer-Encoding: " + coding
+        )
         status, headers, payload = raw_exchange(base, head, b'12\r\n{"body": "plain!"}\r\n0\r\n\r\n')
         assert status in (400, 501), (coding, status, payload)
         # gunicorn (pinned) passes gzip/deflate-then-chunked through; the app refuses the body
@@ -301,4 +379,9 @@ def test_a_transfer_coding_other_than_chunked_is_refused(server):
         problem = json.loads(payload)
         assert problem["status"] == 400 and problem["type"].endswith("/bad-request"), problem
         assert problem["detail"] == "The only Transfer-Encoding accepted is chunked.", problem
-    assert call(base, "GET", "/v1/entries", headers={"Authorization": f"Bearer {tokens['access_token']}"})[1]["items"] == []
+    assert (
+        call(base, "GET", "/v1/entries", headers={"Authorization": f"Bearer {tokens['access_token']}"})[1][
+            "items"
+        ]
+        == []
+    )

@@ -13,17 +13,27 @@ def post(client, account, path, body):
 
 def test_session_with_every_field(client, patient):
     body = {
-        **SESSION, "medicine": "esketamine", "route": "intranasal", "dose_mg": 56, "duration_minutes": 120,
-        "setting": "clinic", "provider": "Dr. Lee", "intention": "Meet the grief gently",
+        **SESSION,
+        "medicine": "esketamine",
+        "route": "intranasal",
+        "dose_mg": 56,
+        "duration_minutes": 120,
+        "setting": "clinic",
+        "provider": "Dr. Lee",
+        "intention": "Meet the grief gently",
         "side_effects": ["nausea", "dissociation"],
-        "vitals": [{"taken_at": "2026-03-01T09:40:00+01:00", "systolic": 138, "diastolic": 88, "heart_rate": 84}],
+        "vitals": [
+            {"taken_at": "2026-03-01T09:40:00+01:00", "systolic": 138, "diastolic": 88, "heart_rate": 84}
+        ],
         "notes": "Eyeshades helped",
     }
     response = post(client, patient, "/v1/sessions", body)
     assert response.status_code == 201, response.json
     session = response.json
     assert session["started_at"] == "2026-03-01T08:00:00+00:00"
-    assert session["vitals"] == [{"taken_at": "2026-03-01T08:40:00+00:00", "systolic": 138, "diastolic": 88, "heart_rate": 84}]
+    assert session["vitals"] == [
+        {"taken_at": "2026-03-01T08:40:00+00:00", "systolic": 138, "diastolic": 88, "heart_rate": 84}
+    ]
     assert client.get(f"/v1/sessions/{session['id']}", headers=patient.headers).json == session
 
 
@@ -43,21 +53,40 @@ def test_session_enums(client, patient, field):
     for value in values:
         assert post(client, patient, "/v1/sessions", {**SESSION, field: value}).json[field] == value
     for bad in ("IV", "lsd", "", 3):
-        assert field in assert_problem(post(client, patient, "/v1/sessions", {**SESSION, field: bad}), 422)["errors"]
+        assert (
+            field
+            in assert_problem(post(client, patient, "/v1/sessions", {**SESSION, field: bad}), 422)["errors"]
+        )
 
 
 @pytest.mark.parametrize(
     "change, ok",
     [
-        ({"dose_mg": 0}, False), ({"dose_mg": 0.5}, True), ({"dose_mg": 10000}, True), ({"dose_mg": 10000.1}, False),
-        ({"duration_minutes": 0}, False), ({"duration_minutes": 1}, True), ({"duration_minutes": 1440}, True),
-        ({"duration_minutes": 1441}, False), ({"side_effects": ["headache", "headache"]}, False),
-        ({"side_effects": ["hallucination"]}, False), ({"side_effects": ["elevated_blood_pressure", "other"]}, True),
+        ({"dose_mg": 0}, False),
+        ({"dose_mg": 0.5}, True),
+        ({"dose_mg": 10000}, True),
+        ({"dose_mg": 10000.1}, False),
+        ({"duration_minutes": 0}, False),
+        ({"duration_minutes": 1}, True),
+        ({"duration_minutes": 1440}, True),
+        ({"duration_minutes": 1441}, False),
+        ({"side_effects": ["headache", "headache"]}, False),
+        ({"side_effects": ["hallucination"]}, False),
+        ({"side_effects": ["elevated_blood_pressure", "other"]}, True),
         ({"vitals": [{"taken_at": "2026-03-01T09:00:00Z", "systolic": 49}]}, False),
-        ({"vitals": [{"taken_at": "2026-03-01T09:00:00Z", "systolic": 260, "diastolic": 30, "heart_rate": 250}]}, True),
+        (
+            {
+                "vitals": [
+                    {"taken_at": "2026-03-01T09:00:00Z", "systolic": 260, "diastolic": 30, "heart_rate": 250}
+                ]
+            },
+            True,
+        ),
         ({"vitals": [{"taken_at": "2026-03-01T09:00:00Z", "heart_rate": 251}]}, False),
-        ({"vitals": [{"systolic": 120}]}, False), ({"vitals": [{"taken_at": "2026-03-01T09:00:00"}]}, False),
-        ({"started_at": "2026-03-01"}, False), ({"provider": "p" * 201}, False),
+        ({"vitals": [{"systolic": 120}]}, False),
+        ({"vitals": [{"taken_at": "2026-03-01T09:00:00"}]}, False),
+        ({"started_at": "2026-03-01"}, False),
+        ({"provider": "p" * 201}, False),
     ],
 )
 def test_session_ranges(client, patient, change, ok):
@@ -84,10 +113,17 @@ def test_entry_defaults_and_fields(client, patient):
     entry = post(client, patient, "/v1/entries", {"body": "  Saw my younger self.  "}).json
     assert entry["body"] == "Saw my younger self."
     assert entry["kind"] == "general" and entry["visibility"] == "private"
-    assert entry["tags"] == [] and entry["emotions"] == [] and entry["session_id"] is None and entry["occurred_at"]
+    assert (
+        entry["tags"] == []
+        and entry["emotions"] == []
+        and entry["session_id"] is None
+        and entry["occurred_at"]
+    )
 
 
-@pytest.mark.parametrize("kind", ["insight", "reflection", "intention", "gratitude", "dream", "body", "general"])
+@pytest.mark.parametrize(
+    "kind", ["insight", "reflection", "intention", "gratitude", "dream", "body", "general"]
+)
 def test_entry_kinds(client, patient, kind):
     assert post(client, patient, "/v1/entries", {"body": "x", "kind": kind}).json["kind"] == kind
 
@@ -95,14 +131,24 @@ def test_entry_kinds(client, patient, kind):
 @pytest.mark.parametrize(
     "change, field",
     [
-        ({"kind": "poem"}, "kind"), ({"visibility": "public"}, "visibility"), ({"body": ""}, "body"),
-        ({"body": "   "}, "body"), ({"body": "x" * 20001}, "body"), ({"title": "t" * 201}, "title"),
-        ({"emotions": ["serene-ish"]}, "emotions"), ({"tags": ["a"] * 31}, "tags"), ({"tags": ["Grief", "grief"]}, "tags"),
-        ({"tags": ["t" * 51]}, "tags"), ({"tags": [""]}, "tags"), ({"occurred_at": "2026-03-01T10:00"}, "occurred_at"),
+        ({"kind": "poem"}, "kind"),
+        ({"visibility": "public"}, "visibility"),
+        ({"body": ""}, "body"),
+        ({"body": "   "}, "body"),
+        ({"body": "x" * 20001}, "body"),
+        ({"title": "t" * 201}, "title"),
+        ({"emotions": ["serene-ish"]}, "emotions"),
+        ({"tags": ["a"] * 31}, "tags"),
+        ({"tags": ["Grief", "grief"]}, "tags"),
+        ({"tags": ["t" * 51]}, "tags"),
+        ({"tags": [""]}, "tags"),
+        ({"occurred_at": "2026-03-01T10:00"}, "occurred_at"),
     ],
 )
 def test_invalid_entries(client, patient, change, field):
-    assert field in assert_problem(post(client, patient, "/v1/entries", {"body": "x", **change}), 422)["errors"]
+    assert (
+        field in assert_problem(post(client, patient, "/v1/entries", {"body": "x", **change}), 422)["errors"]
+    )
 
 
 def test_entry_links_only_to_the_authors_live_sessions(client, make_account):
@@ -113,21 +159,56 @@ def test_entry_links_only_to_the_authors_live_sessions(client, make_account):
     assert linked.status_code == 201 and linked.json["session_id"] == mine["id"]
 
     for session_id in (theirs["id"], "00000000-0000-4000-8000-000000000000"):
-        problem = assert_problem(post(client, author, "/v1/entries", {"body": "x", "session_id": session_id}), 422)
+        problem = assert_problem(
+            post(client, author, "/v1/entries", {"body": "x", "session_id": session_id}), 422
+        )
         assert problem["errors"] == {"session_id": ["No such session."]}
     # a deleted session cannot be linked either, on create or on update
     client.delete(f"/v1/sessions/{mine['id']}", headers={**author.headers, "If-Match": '"1"'})
     assert_problem(post(client, author, "/v1/entries", {"body": "x", "session_id": mine["id"]}), 422)
     entry = post(client, author, "/v1/entries", {"body": "y"}).json
-    patch = client.patch(f"/v1/entries/{entry['id']}", headers={**author.headers, "If-Match": '"1"'}, json={"session_id": mine["id"]})
+    patch = client.patch(
+        f"/v1/entries/{entry['id']}",
+        headers={**author.headers, "If-Match": '"1"'},
+        json={"session_id": mine["id"]},
+    )
     assert_problem(patch, 422)
 
 
 def test_entry_filters(client, patient):
     session = post(client, patient, "/v1/sessions", SESSION).json
-    post(client, patient, "/v1/entries", {"body": "a", "kind": "insight", "tags": ["grief"], "emotions": ["sad"], "session_id": session["id"], "occurred_at": "2026-03-01T12:00:00Z"})
-    post(client, patient, "/v1/entries", {"body": "b", "kind": "dream", "tags": ["water"], "emotions": ["awe"], "visibility": "care_team", "occurred_at": "2026-03-02T12:00:00Z"})
-    post(client, patient, "/v1/entries", {"body": "c", "kind": "insight", "tags": ["grief", "water"], "occurred_at": "2026-03-03T12:00:00Z"})
+    post(
+        client,
+        patient,
+        "/v1/entries",
+        {
+            "body": "a",
+            "kind": "insight",
+            "tags": ["grief"],
+            "emotions": ["sad"],
+            "session_id": session["id"],
+            "occurred_at": "2026-03-01T12:00:00Z",
+        },
+    )
+    post(
+        client,
+        patient,
+        "/v1/entries",
+        {
+            "body": "b",
+            "kind": "dream",
+            "tags": ["water"],
+            "emotions": ["awe"],
+            "visibility": "care_team",
+            "occurred_at": "2026-03-02T12:00:00Z",
+        },
+    )
+    post(
+        client,
+        patient,
+        "/v1/entries",
+        {"body": "c", "kind": "insight", "tags": ["grief", "water"], "occurred_at": "2026-03-03T12:00:00Z"},
+    )
 
     def bodies(query):
         response = client.get(f"/v1/entries?{query}", headers=patient.headers)

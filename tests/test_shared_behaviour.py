@@ -19,7 +19,11 @@ def test_paging_through_250_records_returns_each_exactly_once(client, patient):
     for index in range(250):
         # groups of five share a timestamp, so the id breaks ties
         moment = (start + timedelta(minutes=index // 5)).isoformat()
-        created.add(client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment}).json["id"])
+        created.add(
+            client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment}).json[
+                "id"
+            ]
+        )
     seen, pages, url = [], 0, "/v1/moods?limit=23"
     while url:
         response = client.get(url, headers=patient.headers)
@@ -46,7 +50,10 @@ def test_limit_bounds_and_default(client, patient):
     assert len(client.get("/v1/moods?limit=1", headers=patient.headers).json["items"]) == 1
     assert len(client.get("/v1/moods?limit=100", headers=patient.headers).json["items"]) == 25
     for bad in ("0", "101", "-1", "ten"):
-        assert "limit" in assert_problem(client.get(f"/v1/moods?limit={bad}", headers=patient.headers), 422)["errors"]
+        assert (
+            "limit"
+            in assert_problem(client.get(f"/v1/moods?limit={bad}", headers=patient.headers), 422)["errors"]
+        )
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "eyJ4IjogMX0", "W10", "WyJub3QgYSB0aW1lIiwgIngiXQ"])
@@ -57,7 +64,9 @@ def test_a_foreign_cursor_is_422(client, patient, cursor):
 
 def test_an_idempotency_key_retried_five_times_creates_one_record(client, patient):
     headers = {**patient.headers, "Idempotency-Key": "mood-2026-03-01-0001"}
-    responses = [client.post("/v1/moods", headers=headers, json={"mood": 6, "note": "retry me"}) for _ in range(5)]
+    responses = [
+        client.post("/v1/moods", headers=headers, json={"mood": 6, "note": "retry me"}) for _ in range(5)
+    ]
     assert [response.status_code for response in responses] == [201] * 5
     assert len({response.get_data() for response in responses}) == 1
     assert "Idempotent-Replayed" not in responses[0].headers
@@ -76,7 +85,9 @@ def test_the_same_key_with_another_body_is_422(client, patient):
 def test_keys_are_per_user(client, make_account):
     first, second = make_account(), make_account()
     for account in (first, second):
-        response = client.post("/v1/moods", headers={**account.headers, "Idempotency-Key": "same"}, json={"mood": 6})
+        response = client.post(
+            "/v1/moods", headers={**account.headers, "Idempotency-Key": "same"}, json={"mood": 6}
+        )
         assert response.status_code == 201 and "Idempotent-Replayed" not in response.headers
 
 
@@ -105,17 +116,23 @@ def test_a_request_still_in_flight_is_409(app, client, patient):
     records.create_owned = slow_create
     headers = {**patient.headers, "Idempotency-Key": "k-flight"}
     results = []
-    worker = threading.Thread(target=lambda: results.append(app.test_client().post("/v1/moods", headers=headers, json={"mood": 4})))
+    worker = threading.Thread(
+        target=lambda: results.append(app.test_client().post("/v1/moods", headers=headers, json={"mood": 4}))
+    )
     try:
         worker.start()
         assert entered.wait(10)
-        assert_problem(client.post("/v1/moods", headers=headers, json={"mood": 4}), 409, "request-in-progress")
+        assert_problem(
+            client.post("/v1/moods", headers=headers, json={"mood": 4}), 409, "request-in-progress"
+        )
     finally:
         release.set()
         worker.join()
         records.create_owned = original
     assert results[0].status_code == 201
-    assert client.post("/v1/moods", headers=headers, json={"mood": 4}).headers["Idempotent-Replayed"] == "true"
+    assert (
+        client.post("/v1/moods", headers=headers, json={"mood": 4}).headers["Idempotent-Replayed"] == "true"
+    )
 
 
 def test_keys_expire_after_24_hours(app, client, patient):

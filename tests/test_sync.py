@@ -61,7 +61,9 @@ def test_only_the_callers_changes(client, make_account):
 
 
 def test_bad_cursor_and_limit_are_422(client, patient):
-    assert "cursor" in assert_problem(client.get("/v1/sync?cursor=nope", headers=patient.headers), 422)["errors"]
+    assert (
+        "cursor" in assert_problem(client.get("/v1/sync?cursor=nope", headers=patient.headers), 422)["errors"]
+    )
     assert "limit" in assert_problem(client.get("/v1/sync?limit=0", headers=patient.headers), 422)["errors"]
     assert_problem(client.get("/v1/sync?since=1", headers=patient.headers), 422)
 
@@ -75,10 +77,23 @@ def test_tampered_cursors_are_422(client, patient):
     def cursor(value):
         return base64.urlsafe_b64encode(json.dumps(value).encode()).rstrip(b"=").decode()
 
-    for value in ({"seq": True}, {"seq": 2**63}, {"seq": -1}, {"seq": 1.5}, {"seq": "1"}, {"seq": None}, [1], "x", 7):
+    for value in (
+        {"seq": True},
+        {"seq": 2**63},
+        {"seq": -1},
+        {"seq": 1.5},
+        {"seq": "1"},
+        {"seq": None},
+        [1],
+        "x",
+        7,
+    ):
         response = client.get(f"/v1/sync?cursor={cursor(value)}", headers=patient.headers)
         assert "cursor" in assert_problem(response, 422)["errors"], value
-    assert client.get(f"/v1/sync?cursor={cursor({'seq': 2**63 - 1})}", headers=patient.headers).json["changes"] == []
+    assert (
+        client.get(f"/v1/sync?cursor={cursor({'seq': 2**63 - 1})}", headers=patient.headers).json["changes"]
+        == []
+    )
 
 
 # One record of each kind, and a change where the kind has PATCH.
@@ -87,7 +102,11 @@ KINDS = {
     "entries": ("entry", {"body": "The fog lifted."}, {"title": "After"}),
     "moods": ("mood", {"mood": 5}, {"mood": 8}),
     "contacts": ("contact", {"name": "Sam", "relationship": "friend"}, {"phone": "+1 555 0100"}),
-    "practices": ("practice", {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z"}, {"duration_minutes": 20}),
+    "practices": (
+        "practice",
+        {"practice": "yoga", "performed_at": "2026-03-02T07:00:00Z"},
+        {"duration_minutes": 20},
+    ),
     "assessments": ("assessment", {"instrument": "gad7", "answers": [1] * 7}, None),
 }
 
@@ -98,7 +117,9 @@ def server_state(client, account):
     for path, (kind, _, _) in KINDS.items():
         cursor = None
         while True:
-            page = client.get(f"/v1/{path}?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=account.headers).json
+            page = client.get(
+                f"/v1/{path}?limit=100" + (f"&cursor={cursor}" if cursor else ""), headers=account.headers
+            ).json
             state.update({(kind, item["id"]): item for item in page["items"]})
             cursor = page["next_cursor"]
             if not cursor:
@@ -144,7 +165,9 @@ def test_concurrent_writers_never_make_the_reader_skip_a_change(app, patient):
                     assert changed.status_code == 200, changed.json
                 if index % 5 == 0:
                     etag = client.get(url, headers=patient.headers).headers["ETag"]
-                    assert client.delete(url, headers={**patient.headers, "If-Match": etag}).status_code == 204
+                    assert (
+                        client.delete(url, headers={**patient.headers, "If-Match": etag}).status_code == 204
+                    )
         except Exception as error:  # surfaced below
             errors.append(error)
 
@@ -188,7 +211,9 @@ def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client,
         for path in [*KINDS, *KINDS]:
             written.append(other.post(f"/v1/{path}", headers=patient.headers, json=KINDS[path][1]).json["id"])
 
-    with meanwhile(app, lambda statement: "sync_seq >" in statement, write_every_kind_twice, at="after_cursor_execute"):
+    with meanwhile(
+        app, lambda statement: "sync_seq >" in statement, write_every_kind_twice, at="after_cursor_execute"
+    ):
         first, cursor = drain(client, patient)
     assert len(written) == 12
     later, _ = drain(client, patient, cursor)

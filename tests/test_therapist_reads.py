@@ -34,7 +34,12 @@ def world(client, make_account, link):
     link(patient, with_scope, scopes=ALL_SCOPES)
     link(patient, without_scope, scopes=())
     gone = link(patient, revoked, scopes=ALL_SCOPES)
-    assert client.delete(f"/v1/care-team/{gone['id']}", headers={**patient.headers, "If-Match": '"1"'}).status_code == 204
+    assert (
+        client.delete(
+            f"/v1/care-team/{gone['id']}", headers={**patient.headers, "If-Match": '"1"'}
+        ).status_code
+        == 204
+    )
     return SimpleNamespace(
         patient=patient,
         records=records,
@@ -104,7 +109,12 @@ def test_role_matrix_for_acknowledgement(client, world, role):
 @pytest.mark.parametrize("role", list(EXPECTED))
 def test_role_matrix_for_the_patient_list(client, world, role):
     answer = call(client, world.callers[role], "get", "/v1/patients")
-    expected = {"linked with scope": 200, "linked without scope": 200, "other patient": 403, "anonymous": 401}.get(role, 200)
+    expected = {
+        "linked with scope": 200,
+        "linked without scope": 200,
+        "other patient": 403,
+        "anonymous": 401,
+    }.get(role, 200)
     assert answer.status_code == expected
     if expected != 200:
         assert_problem(answer, expected)
@@ -127,7 +137,9 @@ def test_therapist_views_are_read_only(client, world, kind, database_rows):
     tried = []
     for path in (f"/v1/patients/{pid}/{kind}", f"/v1/patients/{pid}/{kind}/{record['id']}"):
         for method in WRITE_METHODS:
-            answer = call(client, therapist, method, path, json=shared_body(kind), headers={"If-Match": '"1"'})
+            answer = call(
+                client, therapist, method, path, json=shared_body(kind), headers={"If-Match": '"1"'}
+            )
             assert_problem(answer, 405)
             assert "GET" in answer.headers["Allow"]
             assert_problem(answer, 405, "method-not-allowed")
@@ -169,9 +181,12 @@ def test_contacts_are_never_shared(client, world):
 def test_private_entries_never_reach_a_therapist(client, world):
     therapist, patient, pid = world.callers["linked with scope"], world.patient, world.patient.id
     private = [
-        client.post("/v1/entries", headers=patient.headers, json={"body": f"only mine {n}"}).json for n in range(3)
+        client.post("/v1/entries", headers=patient.headers, json={"body": f"only mine {n}"}).json
+        for n in range(3)
     ]
-    explicit = client.post("/v1/entries", headers=patient.headers, json={"body": "mine", "visibility": "private"}).json
+    explicit = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "mine", "visibility": "private"}
+    ).json
     shared_id = world.records["entries"]["id"]
     # lists, with and without filters, hold the shared entry only
     for query in ("", "?visibility=private", "?limit=100", "?kind=general"):
@@ -187,7 +202,11 @@ def test_private_entries_never_reach_a_therapist(client, world):
     summary = call(client, therapist, "get", "/v1/patients").get_data(as_text=True)
     assert "only mine" not in summary and "entries_count" not in summary
     # an entry made private again leaves at once
-    client.patch(f"/v1/entries/{shared_id}", headers={**patient.headers, "If-Match": '"1"'}, json={"visibility": "private"})
+    client.patch(
+        f"/v1/entries/{shared_id}",
+        headers={**patient.headers, "If-Match": '"1"'},
+        json={"visibility": "private"},
+    )
     assert call(client, therapist, "get", f"/v1/patients/{pid}/entries").json["items"] == []
     assert_problem(call(client, therapist, "get", f"/v1/patients/{pid}/entries/{shared_id}"), 404)
 
@@ -218,7 +237,9 @@ def test_scope_changes_apply_to_the_next_request(client, make_account, link):
 @pytest.mark.parametrize("withdraw", ["revoke", "remove scope"])
 def test_an_old_etag_after_withdrawal_gets_404_never_304(client, make_account, link, withdraw):
     patient, therapist = make_account(), make_account("therapist")
-    entry = client.post("/v1/entries", headers=patient.headers, json={"body": "shared", "visibility": "care_team"}).json
+    entry = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "shared", "visibility": "care_team"}
+    ).json
     made = link(patient, therapist, scopes=("entries",))
     url = f"/v1/patients/{patient.id}/entries/{entry['id']}"
     first = client.get(url, headers=therapist.headers)
@@ -231,16 +252,21 @@ def test_an_old_etag_after_withdrawal_gets_404_never_304(client, make_account, l
     else:
         client.patch(link_url, headers=if_match, json={"scopes": ["moods"]})
     assert_problem(client.get(url, headers=cached), 404)
-    assert client.get(url, headers=cached).get_data() == client.get(
-        f"/v1/patients/{patient.id}/entries/{uuid.uuid4()}", headers=cached
-    ).get_data()
+    assert (
+        client.get(url, headers=cached).get_data()
+        == client.get(f"/v1/patients/{patient.id}/entries/{uuid.uuid4()}", headers=cached).get_data()
+    )
 
 
 def test_shared_lists_page_and_filter_like_the_patients_own(client, make_account, link):
     patient, therapist = make_account(), make_account("therapist")
     link(patient, therapist, scopes=("moods",))
     made = [
-        client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": f"2026-03-{day:02d}T08:00:00Z"}).json
+        client.post(
+            "/v1/moods",
+            headers=patient.headers,
+            json={"mood": 5, "recorded_at": f"2026-03-{day:02d}T08:00:00Z"},
+        ).json
         for day in range(1, 26)
     ]
     base = f"/v1/patients/{patient.id}/moods"
@@ -252,9 +278,13 @@ def test_shared_lists_page_and_filter_like_the_patients_own(client, make_account
         if url:
             assert page.headers["Link"].startswith(f"<{base}?")
     assert seen == [mood["id"] for mood in reversed(made)]
-    window = client.get(f"{base}?from=2026-03-10T00:00:00Z&to=2026-03-12T00:00:00Z", headers=therapist.headers).json
+    window = client.get(
+        f"{base}?from=2026-03-10T00:00:00Z&to=2026-03-12T00:00:00Z", headers=therapist.headers
+    ).json
     assert [item["recorded_at"][:10] for item in window["items"]] == ["2026-03-11", "2026-03-10"]
-    assert "colour" in assert_problem(client.get(f"{base}?colour=red", headers=therapist.headers), 422)["errors"]
+    assert (
+        "colour" in assert_problem(client.get(f"{base}?colour=red", headers=therapist.headers), 422)["errors"]
+    )
 
 
 def test_acknowledgement_shows_on_the_patients_entry_and_in_sync(client, world):
@@ -266,7 +296,10 @@ def test_acknowledgement_shows_on_the_patients_entry_and_in_sync(client, world):
     assert acknowledged.json["acknowledged_by"] == {"id": therapist.id, "display_name": "Test therapist"}
     assert acknowledged.json["version"] == 2 and acknowledged.headers["ETag"] == '"2"'
     mine = client.get(f"/v1/entries/{entry['id']}", headers=patient.headers).json
-    assert mine["acknowledged_by"]["id"] == therapist.id and mine["acknowledged_at"] == acknowledged.json["acknowledged_at"]
+    assert (
+        mine["acknowledged_by"]["id"] == therapist.id
+        and mine["acknowledged_at"] == acknowledged.json["acknowledged_at"]
+    )
     changes = client.get("/v1/sync", headers=patient.headers).json["changes"]
     assert changes[-1]["id"] == entry["id"] and changes[-1]["data"]["acknowledged_at"] is not None
     # the first acknowledgement stands
@@ -283,9 +316,18 @@ def test_patient_list_shows_latest_measures_as_scopes_allow(client, make_account
     post = lambda path, body: client.post(path, headers=patient.headers, json=body).json  # noqa: E731
     post("/v1/moods", {"mood": 3, "recorded_at": "2026-03-01T08:00:00Z"})
     latest_mood = post("/v1/moods", {"mood": 6, "recorded_at": "2026-03-02T08:00:00Z"})
-    flagged = post("/v1/assessments", {"instrument": "phq9", "answers": [2, 2, 2, 2, 2, 2, 2, 1, 1], "taken_at": "2026-03-01T09:00:00Z"})
-    latest_phq9 = post("/v1/assessments", {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 1, 1, 0], "taken_at": "2026-03-03T09:00:00Z"})
-    gad7 = post("/v1/assessments", {"instrument": "gad7", "answers": [3, 3, 3, 3, 3, 3, 3], "taken_at": "2026-03-02T09:00:00Z"})
+    flagged = post(
+        "/v1/assessments",
+        {"instrument": "phq9", "answers": [2, 2, 2, 2, 2, 2, 2, 1, 1], "taken_at": "2026-03-01T09:00:00Z"},
+    )
+    latest_phq9 = post(
+        "/v1/assessments",
+        {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 1, 1, 0], "taken_at": "2026-03-03T09:00:00Z"},
+    )
+    gad7 = post(
+        "/v1/assessments",
+        {"instrument": "gad7", "answers": [3, 3, 3, 3, 3, 3, 3], "taken_at": "2026-03-02T09:00:00Z"},
+    )
     link(patient, both, scopes=("moods", "assessments"))
     link(patient, moods_only, scopes=("moods",))
 
@@ -301,7 +343,11 @@ def test_patient_list_shows_latest_measures_as_scopes_allow(client, make_account
 
     limited = client.get("/v1/patients", headers=moods_only.headers).json["items"][0]
     assert limited["latest_mood"]["id"] == latest_mood["id"]
-    assert limited["latest_phq9"] is None and limited["latest_gad7"] is None and limited["open_safety_flags"] is None
+    assert (
+        limited["latest_phq9"] is None
+        and limited["latest_gad7"] is None
+        and limited["open_safety_flags"] is None
+    )
 
 
 def test_patient_list_pages_without_a_query_per_patient(app, client, make_account, link):
@@ -313,7 +359,9 @@ def test_patient_list_pages_without_a_query_per_patient(app, client, make_accoun
     for n in range(6):
         patient = make_account()
         client.post("/v1/moods", headers=patient.headers, json={"mood": n + 1})
-        client.post("/v1/assessments", headers=patient.headers, json={"instrument": "phq9", "answers": [1] * 9})
+        client.post(
+            "/v1/assessments", headers=patient.headers, json={"instrument": "phq9", "answers": [1] * 9}
+        )
         link(patient, therapist, scopes=("moods", "assessments"))
 
     def count_queries(limit):
@@ -333,7 +381,10 @@ def test_patient_list_pages_without_a_query_per_patient(app, client, make_accoun
     assert count_queries(2) == count_queries(6)
     first = client.get("/v1/patients?limit=4", headers=therapist.headers).json
     rest = client.get(f"/v1/patients?limit=4&cursor={first['next_cursor']}", headers=therapist.headers).json
-    assert len({item["patient_id"] for item in first["items"] + rest["items"]}) == 6 and rest["next_cursor"] is None
+    assert (
+        len({item["patient_id"] for item in first["items"] + rest["items"]}) == 6
+        and rest["next_cursor"] is None
+    )
 
 
 def test_a_shared_record_is_read_once_then_logged(app, client, world):
@@ -350,7 +401,9 @@ def test_a_shared_record_is_read_once_then_logged(app, client, world):
     listener = lambda *args: statements.append(args[2].split()[0].upper())  # noqa: E731
     event.listen(engine, "before_cursor_execute", listener)
     try:
-        read = client.get(f"/v1/patients/{pid}/moods/{world.records['moods']['id']}", headers=therapist.headers)
+        read = client.get(
+            f"/v1/patients/{pid}/moods/{world.records['moods']['id']}", headers=therapist.headers
+        )
     finally:
         event.remove(engine, "before_cursor_execute", listener)
     assert read.json == world.records["moods"]
@@ -360,7 +413,11 @@ def test_a_shared_record_is_read_once_then_logged(app, client, world):
 def test_erasing_the_patient_removes_them_from_every_therapist_view(client, world):
     patient, therapist, pid = world.patient, world.callers["linked with scope"], world.patient.id
     login = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json
-    erased = client.delete("/v1/me", headers={"Authorization": f"Bearer {login['access_token']}"}, json={"password": patient.password})
+    erased = client.delete(
+        "/v1/me",
+        headers={"Authorization": f"Bearer {login['access_token']}"},
+        json={"password": patient.password},
+    )
     assert erased.status_code == 204
     assert client.get("/v1/patients", headers=therapist.headers).json["items"] == []
     for kind, record in world.records.items():
@@ -369,14 +426,26 @@ def test_erasing_the_patient_removes_them_from_every_therapist_view(client, worl
             (f"/v1/patients/{pid}/{kind}/{record['id']}", f"/v1/patients/{pid}/{kind}/{uuid.uuid4()}"),
         ):
             gone = client.get(path, headers=therapist.headers)
-            assert gone.status_code == 404 and gone.get_data() == client.get(random_path, headers=therapist.headers).get_data()
+            assert (
+                gone.status_code == 404
+                and gone.get_data() == client.get(random_path, headers=therapist.headers).get_data()
+            )
 
 
 def test_an_erased_therapist_leaves_the_care_team(client, world):
     therapist, patient = world.callers["linked with scope"], world.patient
-    login = client.post("/v1/auth/login", json={"email": therapist.email, "password": therapist.password}).json
-    client.post(f"/v1/patients/{patient.id}/entries/{world.records['entries']['id']}/acknowledgement", headers=therapist.headers)
-    client.delete("/v1/me", headers={"Authorization": f"Bearer {login['access_token']}"}, json={"password": therapist.password})
+    login = client.post(
+        "/v1/auth/login", json={"email": therapist.email, "password": therapist.password}
+    ).json
+    client.post(
+        f"/v1/patients/{patient.id}/entries/{world.records['entries']['id']}/acknowledgement",
+        headers=therapist.headers,
+    )
+    client.delete(
+        "/v1/me",
+        headers={"Authorization": f"Bearer {login['access_token']}"},
+        json={"password": therapist.password},
+    )
     team = client.get("/v1/care-team", headers=patient.headers).json["items"]
     assert therapist.id not in [item["therapist"]["id"] for item in team]
     entry = client.get(f"/v1/entries/{world.records['entries']['id']}", headers=patient.headers).json
@@ -388,12 +457,22 @@ def test_a_therapist_erasing_their_account_changes_the_entries_they_acknowledged
     cached ETag no longer matches) and a new place in /v1/sync. The time of the acknowledgement stays."""
     therapist, patient, pid = world.callers["linked with scope"], world.patient, world.patient.id
     entry = world.records["entries"]
-    acknowledged = client.post(f"/v1/patients/{pid}/entries/{entry['id']}/acknowledgement", headers=therapist.headers).json
+    acknowledged = client.post(
+        f"/v1/patients/{pid}/entries/{entry['id']}/acknowledgement", headers=therapist.headers
+    ).json
     before = client.get("/v1/sync?limit=500", headers=patient.headers).json
-    assert client.delete("/v1/me", headers=therapist.headers, json={"password": therapist.password}).status_code == 204
+    assert (
+        client.delete("/v1/me", headers=therapist.headers, json={"password": therapist.password}).status_code
+        == 204
+    )
 
     mine = client.get(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-None-Match": '"2"'})
     assert mine.status_code == 200 and mine.headers["ETag"] == '"3"'
-    assert mine.json["acknowledged_by"] is None and mine.json["acknowledged_at"] == acknowledged["acknowledged_at"]
+    assert (
+        mine.json["acknowledged_by"] is None
+        and mine.json["acknowledged_at"] == acknowledged["acknowledged_at"]
+    )
     later = client.get(f"/v1/sync?cursor={before['next_cursor']}", headers=patient.headers).json["changes"]
-    assert [(change["id"], change["version"], change["data"]["acknowledged_by"]) for change in later] == [(entry["id"], 3, None)]
+    assert [(change["id"], change["version"], change["data"]["acknowledged_by"]) for change in later] == [
+        (entry["id"], 3, None)
+    ]

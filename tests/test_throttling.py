@@ -41,7 +41,13 @@ def test_the_limit_looks_the_same_whether_or_not_the_account_exists(client, pati
 
 
 def test_the_email_counter_ignores_case_and_spaces(client, patient):
-    for variant in (patient.email.upper(), f"  {patient.email} ", patient.email, patient.email.title(), patient.email):
+    for variant in (
+        patient.email.upper(),
+        f"  {patient.email} ",
+        patient.email,
+        patient.email.title(),
+        patient.email,
+    ):
         attempt(client, variant)
     assert attempt(client, patient.email).status_code == 429
 
@@ -61,7 +67,9 @@ def test_successful_logins_do_not_count_as_failures(client, patient):
 def test_looser_per_ip_limit_covers_all_addresses(app, client, make_account, monkeypatch):
     accounts = [make_account() for _ in range(4)]
     monkeypatch.setitem(app.config, "RATELIMIT_LOGIN_PER_IP", "3 per minute")
-    statuses = [attempt(client, account.email, password=PASSWORD, ip="10.9.9.9").status_code for account in accounts]
+    statuses = [
+        attempt(client, account.email, password=PASSWORD, ip="10.9.9.9").status_code for account in accounts
+    ]
     assert statuses == [200, 200, 200, 429]
     # another address is not affected
     assert attempt(client, accounts[-1].email, password=PASSWORD, ip="10.9.9.10").status_code == 200
@@ -120,9 +128,15 @@ def test_an_unreachable_redis_falls_back_to_in_memory_limits(config_class, patie
     statuses = [attempt(client, patient.email).status_code for _ in range(6)]
     assert statuses == [401] * 5 + [429]
     # the limits on wrong passwords and unusable codes fall back too
-    assert [wrong_password_change(client, f"Bearer {patient.access_token}").status_code for _ in range(6)] == [403] * 5 + [429]
-    codes = [client.post("/v1/care-team", headers=patient.headers, json={"code": "AAAAA-BBBBB-CCCCC", "scopes": []}).status_code
-             for _ in range(11)]
+    assert [
+        wrong_password_change(client, f"Bearer {patient.access_token}").status_code for _ in range(6)
+    ] == [403] * 5 + [429]
+    codes = [
+        client.post(
+            "/v1/care-team", headers=patient.headers, json={"code": "AAAAA-BBBBB-CCCCC", "scopes": []}
+        ).status_code
+        for _ in range(11)
+    ]
     assert codes == [422] * 10 + [429]
 
 
@@ -133,18 +147,28 @@ def wrong_password_change(client, authorization):
 
 def test_password_checks_are_counted_per_account_however_the_header_is_spaced(client, patient):
     token = patient.access_token
-    spellings = [f"Bearer {token}", f"Bearer  {token}", f" Bearer {token} ", f"Bearer\t{token}", f"Bearer {token}, Basic x"]
+    spellings = [
+        f"Bearer {token}",
+        f"Bearer  {token}",
+        f" Bearer {token} ",
+        f"Bearer\t{token}",
+        f"Bearer {token}, Basic x",
+    ]
     assert [wrong_password_change(client, spelling).status_code for spelling in spellings] == [403] * 5
     assert_problem(wrong_password_change(client, f"Bearer {token},"), 429, "rate-limited")
     # account erasure shares the count: it checks the same password
-    erase = client.delete("/v1/me", headers={"Authorization": f"Bearer {token}"}, json={"password": "not my password"})
+    erase = client.delete(
+        "/v1/me", headers={"Authorization": f"Bearer {token}"}, json={"password": "not my password"}
+    )
     assert_problem(erase, 429)
 
 
 def test_password_checks_are_counted_per_account_across_sign_ins(client, patient):
     for _ in range(5):
         assert wrong_password_change(client, f"Bearer {patient.access_token}").status_code == 403
-    fresh = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json["access_token"]
+    fresh = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json[
+        "access_token"
+    ]
     assert_problem(wrong_password_change(client, f"Bearer {fresh}"), 429)
 
 
@@ -152,11 +176,15 @@ def test_the_invitation_code_limit_survives_a_refresh_and_a_new_sign_in(app, cli
     monkeypatch.setitem(app.config, "RATELIMIT_CODE_FAILURES_PER_ACCOUNT", "3 per hour")
     body = {"code": "AAAAA-BBBBB-CCCCC", "scopes": ["moods"]}
     for _ in range(2):
-        assert client.post("/v1/care-team", headers=bearer(patient.access_token), json=body).status_code == 422
+        assert (
+            client.post("/v1/care-team", headers=bearer(patient.access_token), json=body).status_code == 422
+        )
     refreshed = client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)).json["access_token"]
     assert client.post("/v1/care-team", headers=bearer(refreshed), json=body).status_code == 422
     assert_problem(client.post("/v1/care-team", headers=bearer(refreshed), json=body), 429)
-    signed_in = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json["access_token"]
+    signed_in = client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}).json[
+        "access_token"
+    ]
     assert_problem(client.post("/v1/care-team", headers=bearer(signed_in), json=body), 429)
 
 
@@ -170,7 +198,9 @@ def test_another_account_is_not_held_back_by_ones_limit(client, make_account):
 def test_without_redis_the_counters_live_in_a_file_every_worker_shares(config_class, patient, tmp_path):
     """Two apps stand for two worker processes of one instance: each its own limiter and
     connections, one counter file. (flask-limiter's memory storage would count per worker.)"""
-    local = type("Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"})
+    local = type(
+        "Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"}
+    )
     first, second = create_app(local), create_app(local)
     statuses = [attempt(worker.test_client(), patient.email).status_code for worker in (first, second) * 3]
     assert statuses == [401] * 5 + [429]
@@ -192,7 +222,9 @@ def test_the_file_storage_counts_in_fixed_windows(tmp_path, monkeypatch):
     assert storage.incr("k", expiry=60) == 4 and storage.get_expiry("k") == 1_000_060.0  # the same window
     clock.now += 1
     assert storage.get("k") == 0 and storage.get_expiry("k") == clock.now  # it has ended
-    assert storage.incr("k", expiry=60, amount=2) == 2 and storage.get_expiry("k") == clock.now + 60  # a new one
+    assert (
+        storage.incr("k", expiry=60, amount=2) == 2 and storage.get_expiry("k") == clock.now + 60
+    )  # a new one
     storage.clear("k")
     assert storage.get("k") == 0
     storage.incr("a", expiry=10)
@@ -206,18 +238,28 @@ def test_nobody_can_use_up_a_count_that_others_share(client, make_account):
     the key function could not read once all fell into one shared bucket.)"""
     attacker = make_account()
     for _ in range(6):
-        response = client.post("/v1/me/password", headers={"Authorization": f"Bearer {attacker.access_token}, Basic x"},
-                               json={"current_password": "guess guess", "new_password": "a brand new passphrase"},
-                               environ_base={"REMOTE_ADDR": "10.6.6.6"})
+        response = client.post(
+            "/v1/me/password",
+            headers={"Authorization": f"Bearer {attacker.access_token}, Basic x"},
+            json={"current_password": "guess guess", "new_password": "a brand new passphrase"},
+            environ_base={"REMOTE_ADDR": "10.6.6.6"},
+        )
     assert_problem(response, 429)
     for authorization in ["Bearer not-a-token", "Bearer a.b.c", "", "Basic x"]:
-        stranger = client.post("/v1/me/password", headers={"Authorization": authorization},
-                               json={"current_password": "x" * 10, "new_password": "a brand new passphrase"},
-                               environ_base={"REMOTE_ADDR": "10.7.7.7"})
+        stranger = client.post(
+            "/v1/me/password",
+            headers={"Authorization": authorization},
+            json={"current_password": "x" * 10, "new_password": "a brand new passphrase"},
+            environ_base={"REMOTE_ADDR": "10.7.7.7"},
+        )
         assert_problem(stranger, 401)
     # an expired token too
-    expired = client.post("/v1/me/password", headers=bearer(expired_token(client, attacker)), json={},
-                          environ_base={"REMOTE_ADDR": "10.7.7.7"})
+    expired = client.post(
+        "/v1/me/password",
+        headers=bearer(expired_token(client, attacker)),
+        json={},
+        environ_base={"REMOTE_ADDR": "10.7.7.7"},
+    )
     assert_problem(expired, 401)
 
 
@@ -230,12 +272,16 @@ def expired_token(client, account):
         return create_access_token(identity=account.id, expires_delta=datetime.timedelta(seconds=-1))
 
 
-def test_a_failure_limit_whose_counter_fails_answers_503_not_500(config_class, patient, tmp_path, monkeypatch, caplog):
+def test_a_failure_limit_whose_counter_fails_answers_503_not_500(
+    config_class, patient, tmp_path, monkeypatch, caplog
+):
     """The counter file busy past its timeout (or Redis gone between two checks): the attempt is
     refused with 503 and Retry-After, never let through uncounted, never a 500."""
     import sqlite3
 
-    local = type("Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"})
+    local = type(
+        "Local", (config_class,), {"RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}"}
+    )
     app = create_app(local)
     counting = SQLiteFileStorage.incr
 

@@ -10,8 +10,8 @@ import jwt as pyjwt
 import pytest
 from sqlalchemy import select, update
 
-from api.app import create_app
 from api.accounts.models import RefreshToken, TokenFamily
+from api.app import create_app
 from api.extensions import db
 from api.models import utcnow
 from tests.helpers import assert_problem, bearer
@@ -59,9 +59,15 @@ FORGERIES = {
     "wrong key": lambda app, a, r: sign(app, claims_of(a), key="another-secret-that-is-long-enough-123456"),
     "tampered payload": lambda app, a, r: tamper_payload(a, sub=str(uuid.uuid4())),
     "tampered expiry": lambda app, a, r: tamper_payload(a, exp=now_ts() + 86400),
-    "expired": lambda app, a, r: sign(app, {**claims_of(a), "iat": now_ts() - 2000, "nbf": now_ts() - 2000, "exp": now_ts() - 1000}),
-    "not yet valid": lambda app, a, r: sign(app, {**claims_of(a), "nbf": now_ts() + 600, "exp": now_ts() + 1200}),
-    "issued in the future": lambda app, a, r: sign(app, {**claims_of(a), "iat": now_ts() + 600, "nbf": now_ts(), "exp": now_ts() + 900}),
+    "expired": lambda app, a, r: sign(
+        app, {**claims_of(a), "iat": now_ts() - 2000, "nbf": now_ts() - 2000, "exp": now_ts() - 1000}
+    ),
+    "not yet valid": lambda app, a, r: sign(
+        app, {**claims_of(a), "nbf": now_ts() + 600, "exp": now_ts() + 1200}
+    ),
+    "issued in the future": lambda app, a, r: sign(
+        app, {**claims_of(a), "iat": now_ts() + 600, "nbf": now_ts(), "exp": now_ts() + 900}
+    ),
     "wrong issuer": lambda app, a, r: sign(app, {**claims_of(a), "iss": "someone-else"}),
     "wrong audience": lambda app, a, r: sign(app, {**claims_of(a), "aud": "another-api"}),
     "refresh token used as access": lambda app, a, r: r,
@@ -134,7 +140,9 @@ def test_two_simultaneous_refreshes_do_not_log_the_phone_out(app, patient):
     assert [response.status_code for response in results] == [200, 200]
     assert results[0].json["refresh_token"] == results[1].json["refresh_token"]
     client = app.test_client()
-    assert client.post("/v1/auth/refresh", headers=bearer(results[0].json["refresh_token"])).status_code == 200
+    assert (
+        client.post("/v1/auth/refresh", headers=bearer(results[0].json["refresh_token"])).status_code == 200
+    )
 
 
 def age_used_refresh_tokens(app, seconds):
@@ -149,36 +157,50 @@ def age_used_refresh_tokens(app, seconds):
 
 def test_reuse_after_the_grace_window_revokes_the_whole_family(app, client, make_account):
     patient = make_account()
-    other_login = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json
+    other_login = client.post(
+        "/v1/auth/login", json={"email": patient.email, "password": patient.password}
+    ).json
     child = client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)).json
     age_used_refresh_tokens(app, 31)
 
     # replaying the used token: 401, and every token of that login dies with it
-    assert_problem(client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "refresh-token-reused")
+    assert_problem(
+        client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "refresh-token-reused"
+    )
     for token in (patient.access_token, child["access_token"]):
         assert_problem(client.get("/v1/me", headers=bearer(token)), 401, "token-revoked")
-    assert_problem(client.post("/v1/auth/refresh", headers=bearer(child["refresh_token"])), 401, "token-revoked")
+    assert_problem(
+        client.post("/v1/auth/refresh", headers=bearer(child["refresh_token"])), 401, "token-revoked"
+    )
     # another login of the same person is untouched
     assert client.get("/v1/me", headers=bearer(other_login["access_token"])).status_code == 200
     with app.app_context():
-        reason = db.session.scalar(select(TokenFamily.revoked_reason).where(TokenFamily.revoked_at.is_not(None)))
+        reason = db.session.scalar(
+            select(TokenFamily.revoked_reason).where(TokenFamily.revoked_at.is_not(None))
+        )
     assert reason == "refresh_reuse"
 
 
 def test_replaying_a_parent_after_its_child_was_used_is_reuse(client, patient):
     child = client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)).json
     grandchild = client.post("/v1/auth/refresh", headers=bearer(child["refresh_token"])).json
-    assert_problem(client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "refresh-token-reused")
+    assert_problem(
+        client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "refresh-token-reused"
+    )
     assert_problem(client.get("/v1/me", headers=bearer(grandchild["access_token"])), 401, "token-revoked")
 
 
 def test_logout_revokes_that_logins_access_and_refresh_tokens(client, make_account):
     patient = make_account()
-    other_login = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json
+    other_login = client.post(
+        "/v1/auth/login", json={"email": patient.email, "password": patient.password}
+    ).json
     response = client.post("/v1/auth/logout", headers=patient.headers)
     assert response.status_code == 204 and response.data == b""
     assert_problem(client.get("/v1/me", headers=patient.headers), 401, "token-revoked")
-    assert_problem(client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "token-revoked")
+    assert_problem(
+        client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "token-revoked"
+    )
     assert client.get("/v1/me", headers=bearer(other_login["access_token"])).status_code == 200
 
 
@@ -186,7 +208,9 @@ def test_logout_holds_on_another_instance_and_after_a_restart(config_class, clie
     client.post("/v1/auth/logout", headers=patient.headers)
     restarted = create_app(config_class).test_client()
     assert_problem(restarted.get("/v1/me", headers=patient.headers), 401, "token-revoked")
-    assert_problem(restarted.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "token-revoked")
+    assert_problem(
+        restarted.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)), 401, "token-revoked"
+    )
 
 
 def test_tokens_survive_a_restart_until_revoked(config_class, patient):

@@ -63,7 +63,9 @@ def test_an_idempotent_create_is_one_commit_with_its_sync_number_and_its_answer(
 def people(client, make_account, link):
     patient, therapist = make_account(), make_account("therapist")
     link(patient, therapist)
-    entry = client.post("/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}).json
+    entry = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}
+    ).json
     return patient, therapist, entry
 
 
@@ -84,9 +86,14 @@ def test_every_kind_of_write_is_one_commit(app, client, people, make_account, in
         ),
         lambda: client.post("/v1/auth/login", json={"email": patient.email, "password": PASSWORD}),
         lambda: client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token)),
-        lambda: client.post("/v1/me/password", headers=patient.headers, json={
-            "current_password": PASSWORD, "new_password": "another long passphrase",
-        }),
+        lambda: client.post(
+            "/v1/me/password",
+            headers=patient.headers,
+            json={
+                "current_password": PASSWORD,
+                "new_password": "another long passphrase",
+            },
+        ),
     ]
     for write in writes:
         with commits(app) as counted:
@@ -101,13 +108,34 @@ def test_a_refused_request_commits_nothing_and_changes_nothing(app, client, peop
     before = (row_count(app, Mood), last_seq(app, patient.id))
     refusals = [
         (lambda: client.post("/v1/moods", headers=patient.headers, json={"mood": 11}), 422),
-        (lambda: client.post("/v1/entries", headers=patient.headers, json={"id": entry["id"], "body": "y"}), 409),
-        (lambda: client.patch(f"/v1/entries/{entry['id']}", headers={**patient.headers, "If-Match": '"7"'},
-                              json={"title": "t"}), 412),
-        (lambda: client.patch(f"/v1/entries/{entry['id']}", headers={**stranger.headers, "If-Match": '"1"'},
-                              json={"title": "t"}), 404),
-        (lambda: client.post("/v1/entries", headers=patient.headers,
-                             json={"body": "y", "session_id": entry["id"]}), 422),
+        (
+            lambda: client.post(
+                "/v1/entries", headers=patient.headers, json={"id": entry["id"], "body": "y"}
+            ),
+            409,
+        ),
+        (
+            lambda: client.patch(
+                f"/v1/entries/{entry['id']}",
+                headers={**patient.headers, "If-Match": '"7"'},
+                json={"title": "t"},
+            ),
+            412,
+        ),
+        (
+            lambda: client.patch(
+                f"/v1/entries/{entry['id']}",
+                headers={**stranger.headers, "If-Match": '"1"'},
+                json={"title": "t"},
+            ),
+            404,
+        ),
+        (
+            lambda: client.post(
+                "/v1/entries", headers=patient.headers, json={"body": "y", "session_id": entry["id"]}
+            ),
+            422,
+        ),
     ]
     for refuse, status in refusals:
         with commits(app) as counted:
@@ -123,7 +151,12 @@ def test_a_refusal_that_is_a_fact_commits_only_that_fact(app, client, people, ma
     with commits(app) as counted:
         assert_problem(client.get(f"/v1/patients/{patient.id}/moods", headers=unlinked.headers), 404)
     assert len(counted) == 1
-    assert row_count(app, AuditEvent, AuditEvent.actor_id == uuid.UUID(unlinked.id), AuditEvent.outcome == "denied") == 1
+    assert (
+        row_count(
+            app, AuditEvent, AuditEvent.actor_id == uuid.UUID(unlinked.id), AuditEvent.outcome == "denied"
+        )
+        == 1
+    )
 
     first = client.post("/v1/auth/refresh", headers=bearer(patient.refresh_token))
     assert first.status_code == 200
@@ -135,7 +168,15 @@ def test_a_refusal_that_is_a_fact_commits_only_that_fact(app, client, people, ma
     finally:
         app.config["REFRESH_REUSE_GRACE_SECONDS"] = grace
     assert len(counted) == 1
-    assert row_count(app, TokenFamily, TokenFamily.user_id == uuid.UUID(patient.id), TokenFamily.revoked_at.is_not(None)) == 1
+    assert (
+        row_count(
+            app,
+            TokenFamily,
+            TokenFamily.user_id == uuid.UUID(patient.id),
+            TokenFamily.revoked_at.is_not(None),
+        )
+        == 1
+    )
 
 
 def test_only_the_unit_of_work_commits():
