@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from api import records
 from api.access import Role
-from api.accounts import service as users
+from api.accounts import service as accounts
 from api.accounts.models import User
 from api.care_team import service as care_team
 from api.care_team.models import CareLink
@@ -171,7 +171,7 @@ def account(details, role):
     user = db.session.execute(select(User).where(User.email == details["email"])).scalar_one_or_none()
     if user is not None:
         return user
-    return users.register(
+    return accounts.register(
         email=details["email"],
         password=details["password"],
         display_name=details["display_name"],

@@ -8,6 +8,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from api import logs
+from api.extensions import db
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://integration-journal.org/problems/"
@@ -214,8 +215,6 @@ def handle_problem(error):
 
 
 def handle_integrity_error(error):
-    from api.extensions import db
-
     db.session.rollback()
     logs.refused_by_database(error, 409)
     return problem_response(409, "The request conflicts with data that already exists.")
@@ -224,8 +223,6 @@ def handle_integrity_error(error):
 def handle_stale_data(error):
     """A versioned row changed between this request's read and its write, and no service turned
     that into a more precise answer (a 412 with the current record)."""
-    from api.extensions import db
-
     db.session.rollback()
     logs.refused_by_database(error, 409)
     return problem_response(
@@ -233,19 +230,26 @@ def handle_stale_data(error):
     )
 
 
-def handle_database_unavailable(error):
-    from api.extensions import db
+# PostgreSQL's deadlock_detected and serialization_failure: this request lost a race with
+# another one, and the same request sent again will most likely pass.
+LOST_A_RACE = {"40P01", "40001"}
 
+
+def handle_database_unavailable(error):
     db.session.rollback()
     logs.refused_by_database(error, 503)
+    if getattr(error.orig, "sqlstate", None) in LOST_A_RACE:
+        return problem_response(
+            503,
+            "The request collided with another one at the same moment; retry it.",
+            headers={"Retry-After": "1"},
+        )
     return problem_response(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
 
 
 def handle_unexpected_error(error):
     if isinstance(error, HTTPException):
         return http_exception_response(error)
-    from api.extensions import db
-
     db.session.rollback()
     logs.unexpected_error(error)
     return problem_response(500)

@@ -212,7 +212,9 @@ def idempotent(replay):
                         return _create_and_answer(
                             func, args, kwargs, user_id=user_id, key=key, fingerprint=fingerprint
                         )
-                    except (IntegrityError, Problem):
+                    except (IntegrityError, Problem) as failure:
+                        if isinstance(failure, Problem) and failure.keep_writes:
+                            raise  # what it recorded commits (api/transactions.py)
                         # Did another request with this key commit first? Then this one failed
                         # only for that: the answer exists, its record took the client-chosen id,
                         # or it used up the invitation code. (On SQLite, where writers queue on

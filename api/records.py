@@ -31,9 +31,28 @@ class SyncClock(Model):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
-class OwnerErased(Conflict):
-    def __init__(self):
-        super().__init__("The account these records belong to was erased meanwhile.")
+class OwnerErased(NotFound):
+    """The account whose records a request writes was erased meanwhile: its records are gone,
+    and, as for any record that is gone, the answer is the same 404 as for one never made."""
+
+
+def hold_account(user_id):
+    """Lock the account's sync clock row until the request commits; False if it is gone.
+
+    Every write to a journal takes the owner's clock before anything else (number_changes), and
+    an erasure, an acknowledgement and anything else that writes for an account besides the
+    owner's own records take it first too. So two requests for the same people lock in one
+    order and never deadlock, and an erasure sees every write that committed before it. On
+    SQLite the UPDATE takes the database's write lock, with the same effect.
+    """
+    held = db.session.execute(
+        update(SyncClock)
+        .where(SyncClock.user_id == user_id)
+        .values(last_seq=SyncClock.last_seq)
+        .returning(SyncClock.user_id)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return held is not None
 
 
 class OwnedRecord:
@@ -147,24 +166,33 @@ def create_owned(model, *, owner_id, data):
     return record
 
 
+def is_deleted(record):
+    return record.deleted_at is not None
+
+
 def update_owned(record, *, changes, current):
     """Apply changes under optimistic locking; `current` dumps the record for a 412."""
     for name, value in changes.items():
         setattr(record, name, value)
-    return flush_versioned(record, current)
+    return flush_versioned(record, current, gone=is_deleted)
 
 
 def delete_owned(record, *, current):
     """Soft delete: gone from reads at once; /v1/sync reports a tombstone."""
     record.deleted_at = utcnow()
-    return flush_versioned(record, current)
+    return flush_versioned(record, current, gone=is_deleted)
 
 
-def flush_versioned(record, current):
+def flush_versioned(record, current, *, gone=lambda record: False):
     """Write the changes to a record that has a version column; `current` dumps it for a 412.
 
     If-Match was checked before the write; the version in the UPDATE's WHERE catches another
-    request that changed the record in between. One that deleted it makes this a 404.
+    request that changed the record in between: 412 with the record as it is now. If that
+    request deleted it (the row is gone, or `gone(record)` says so: a soft delete, a revoked
+    link), it is the 404 any read of it now gives.
+
+    The rollback ends the request's transaction on its way to refusing the request; nothing it
+    wrote before stays.
     """
     try:
         db.session.flush()
@@ -173,6 +201,8 @@ def flush_versioned(record, current):
         try:
             db.session.refresh(record)
         except InvalidRequestError:
+            raise NotFound() from None
+        if gone(record):
             raise NotFound() from None
         raise PreconditionFailed(current=current(record)) from None
     return record

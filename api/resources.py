@@ -81,7 +81,7 @@ def unchanged(data, *, owner_id):
 @dataclass(frozen=True)
 class JournalKind:
     blueprint: Blueprint
-    model: Any  # an records.OwnedRecord model
+    model: Any  # a records.OwnedRecord model
     schemas: Schemas
     sync_type: str  # the `type` of its changes in /v1/sync
     list: Operation

@@ -105,3 +105,30 @@ def meanwhile(app, when, then, *, at="before_cursor_execute"):
         yield ran
     finally:
         event.remove(engine, at, hook)
+
+
+@contextmanager
+def racing(app, when, then, *, patience=1.0):
+    """Like `meanwhile`, for a request that may have to wait for this one: at the first statement
+    this thread sends for which `when(statement)` holds, start `then()` in another thread and give
+    it `patience` seconds before this request goes on. A `then` that waits for a lock this request
+    holds finishes after it; one that does not finishes first. The block's value is the thread
+    (joined at the end of the block)."""
+    this_thread, started = threading.get_ident(), []
+
+    def hook(conn, cursor, statement, *rest):
+        if threading.get_ident() == this_thread and not started and when(statement):
+            other = threading.Thread(target=then)
+            started.append(other)
+            other.start()
+            other.join(timeout=patience)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", hook)
+    try:
+        yield started
+    finally:
+        event.remove(engine, "before_cursor_execute", hook)
+        for other in started:
+            other.join(timeout=30)

@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from api.accounts.models import User
 from api.extensions import db
-from tests.helpers import PASSWORD, assert_problem, meanwhile
+from tests.helpers import PASSWORD, assert_problem, meanwhile, racing
 
 
 def assert_each_refusal_is_a_problem(responses, allowed):
@@ -137,7 +137,7 @@ def test_a_therapist_erased_while_a_patient_of_theirs_is_erased(app, client, mak
 
     # the test client runs the therapist's request in this thread
     def takes_the_clocks(statement):
-        return statement.startswith("SELECT") and "FROM sync_clocks" in statement
+        return statement.startswith("UPDATE sync_clocks")
 
     with meanwhile(app, takes_the_clocks, erase_the_patient):
         response = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
@@ -163,3 +163,69 @@ def test_simultaneous_sign_ins_that_upgrade_an_old_password_hash(app, client, pa
         assert (
             db.session.scalar(select(User.password_hash).where(User.id == uuid.UUID(patient.id))) != old_hash
         )
+
+
+def test_an_acknowledgement_that_arrives_while_its_therapist_is_erased_is_refused(
+    app, client, make_account, link
+):
+    """The erasure holds the therapist's account from its start. An acknowledgement sent while it
+    runs waits for it and is then refused: no entry is left naming an erased therapist, or changed
+    by the database's SET NULL without a new version and sync number."""
+    therapist, patient = make_account("therapist"), make_account()
+    link(patient, therapist)
+    entry = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}
+    ).json
+    url = f"/v1/patients/{patient.id}/entries/{entry['id']}/acknowledgement"
+    answers = []
+
+    def acknowledge():
+        answers.append(app.test_client().post(url, headers=therapist.headers))
+
+    with racing(app, lambda statement: statement.startswith("DELETE FROM users"), acknowledge) as started:
+        erased = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
+    assert started and erased.status_code == 204, erased.get_data(as_text=True)
+    assert [answer.status_code for answer in answers] == [404]
+    assert_problem(answers[0], 404)
+    now = client.get(f"/v1/entries/{entry['id']}", headers=patient.headers).json
+    assert (now["acknowledged_by"], now["acknowledged_at"], now["version"]) == (None, None, 1)
+
+
+def test_an_erasure_while_the_same_person_writes_waits_for_the_write(app, client, patient):
+    """A write holds the account's sync clock, then its row (the foreign key); the erasure holds
+    the clock first too, so it waits instead of deadlocking (a 503 on PostgreSQL)."""
+    erased = []
+
+    def erase():
+        erased.append(
+            app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})
+        )
+
+    with racing(app, lambda statement: statement.startswith("INSERT INTO entries"), erase) as started:
+        created = client.post("/v1/entries", headers=patient.headers, json={"body": "written as I leave"})
+    assert started and created.status_code == 201, created.get_data(as_text=True)
+    assert [response.status_code for response in erased] == [204], [r.get_data(as_text=True) for r in erased]
+    assert_problem(client.get("/v1/me", headers=patient.headers), 401)
+
+
+def test_a_change_that_loses_to_a_delete_is_the_404_of_a_deleted_record(
+    app, client, patient, make_account, link
+):
+    """Not a 412 whose `current` shows the deleted record (or the revoked link)."""
+    mood = client.post("/v1/moods", headers=patient.headers, json={"mood": 3}).json
+    url, headers = f"/v1/moods/{mood['id']}", {**patient.headers, "If-Match": '"1"'}
+
+    def delete_mood():
+        assert app.test_client().delete(url, headers=headers).status_code == 204
+
+    with meanwhile(app, lambda statement: statement.startswith("UPDATE sync_clocks"), delete_mood):
+        assert_problem(client.patch(url, headers=headers, json={"mood": 8}), 404)
+
+    linked = link(patient, make_account("therapist"))
+    url = f"/v1/care-team/{linked['id']}"
+
+    def revoke():
+        assert app.test_client().delete(url, headers=headers).status_code == 204
+
+    with meanwhile(app, lambda statement: statement.startswith("UPDATE care_links"), revoke):
+        assert_problem(client.patch(url, headers=headers, json={"scopes": ["moods"]}), 404)

@@ -146,16 +146,20 @@ def get_link(*, patient_id, link_id):
     return link
 
 
+def is_revoked(link):
+    return link.revoked_at is not None
+
+
 def change_scopes(link, *, scopes, current):
     """New scopes apply to the therapist's very next request."""
     link.scopes = list(scopes)
-    return flush_versioned(link, current)
+    return flush_versioned(link, current, gone=is_revoked)
 
 
 def revoke(link, *, current):
     """End the link: the therapist loses every view of the patient on the next request."""
     link.revoked_at = utcnow()
-    return flush_versioned(link, current)
+    return flush_versioned(link, current, gone=is_revoked)
 
 
 # --- what a link lets a therapist read --------------------------------------------------------

@@ -54,6 +54,8 @@ class Entry(OwnedRecord, Model):
     @classmethod
     def extra_indexes(cls):
         # A therapist's page of shared entries stays one range scan however many are private.
+        # Its predicate is entries.service.SHARED_WHEN and records.live written as SQL;
+        # tests/test_query_plans.py proves the therapist's query uses it.
         shared = "visibility = 'care_team' AND deleted_at IS NULL"
         return (
             Index(

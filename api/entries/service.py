@@ -5,10 +5,10 @@ from sqlalchemy import select
 from sqlalchemy.orm.exc import StaleDataError
 
 from api.entries.models import Entry, Kind, Visibility
-from api.errors import Conflict
+from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.models import utcnow
-from api.records import SyncClock
+from api.records import hold_account
 from api.sessions.service import require_own_session
 
 # Only entries the patient marked for their care team are shared; private ones never are.
@@ -31,9 +31,16 @@ def prepare_update(changes, *, owner_id):
 
 def acknowledge(entry, *, therapist):
     """A linked therapist marks a shared entry read. The first acknowledgement stands; repeating
-    it changes nothing. The patient's devices see it through /v1/sync, like their own edits."""
+    it changes nothing. The patient's devices see it through /v1/sync, like their own edits.
+
+    The therapist's account is held first (records.hold_account): an erasure of that account
+    either waits for this acknowledgement, and then forgets it like any other, or has already
+    happened, and the acknowledgement is refused.
+    """
     if entry.acknowledged_at is not None:
         return entry
+    if not hold_account(therapist.id):
+        raise NotFound()
     entry.acknowledged_by = therapist
     entry.acknowledged_at = utcnow()
     try:
@@ -44,21 +51,20 @@ def acknowledge(entry, *, therapist):
 
 
 def forget_acknowledger(person_id):
-    """Before a therapist's account is erased: their name leaves every entry they marked read.
+    """Before an account is erased: its name leaves every entry it marked read.
 
     The acknowledgement's time stays. Each entry changes the way any edit does, with a new
     version and a new sync number, so the patients' devices and cached ETags see it; the
-    foreign key's SET NULL alone would change the entries behind their backs. The patients'
-    sync clocks are locked first, in one order: a patient erased meanwhile has no clock left,
-    and their entries are gone with them.
+    foreign key's SET NULL alone would change the entries behind their backs. The caller holds
+    the account being erased, so no acknowledgement of it is still on its way; the patients'
+    accounts are held next, one by one in one order. A patient erased meanwhile has nothing
+    left to hold, and their entries are gone with them.
     """
-    owners = (
-        select(SyncClock.user_id)
-        .where(SyncClock.user_id.in_(select(Entry.owner_id).where(Entry.acknowledged_by_id == person_id)))
-        .order_by(SyncClock.user_id)
-        .with_for_update()
-    )
-    patients = db.session.execute(owners).scalars().all()
+    acknowledged = select(Entry.owner_id).where(Entry.acknowledged_by_id == person_id)
+    owners = db.session.execute(acknowledged.distinct().order_by(Entry.owner_id)).scalars().all()
+    patients = [owner_id for owner_id in owners if hold_account(owner_id)]
+    if not patients:
+        return
     entries = db.session.execute(
         select(Entry).where(
             Entry.acknowledged_by_id == person_id, Entry.deleted_at.is_(None), Entry.owner_id.in_(patients)

@@ -5,8 +5,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from api.access import THERAPISTS, auth_required
-from api.entries.schemas import EntrySchema
-from api.kinds import SHARED
+from api.kinds import SHARED, entries
 from api.pagination import page_position, page_response
 from api.patients import service
 from api.patients.schemas import PatientListQuerySchema, PatientSummaryPageSchema
@@ -112,7 +111,7 @@ class PatientEntryAcknowledgement(MethodView):
     @takes_no_body
     @operation("acknowledgePatientEntry")
     @document_responses(409)
-    @blp.response(200, EntrySchema)
+    @blp.response(200, entries.schemas.record)
     def post(self, patient_id, entry_id):
         """Mark a patient's shared entry read.
 

@@ -1,27 +1,15 @@
 """/v1/sync: one change feed across all of the patient's records, for offline apps."""
 
-import marshmallow as ma
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from api.access import PATIENTS, auth_required
-from api.kinds import SYNC_TYPES
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 from api.sync import service
-from api.sync.schemas import MAX_SYNC_LIMIT, SyncQuerySchema, change_schema
+from api.sync.schemas import SyncPageSchema, SyncQuerySchema
 
 blp = Blueprint("sync", __name__, url_prefix="/v1/sync", description="Delta sync for offline-first apps.")
-
-
-class SyncPageSchema(ma.Schema):
-    changes = ma.fields.List(
-        ma.fields.Nested(change_schema(list(SYNC_TYPES))), validate=ma.validate.Length(max=MAX_SYNC_LIMIT)
-    )
-    next_cursor = ma.fields.String(
-        metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."}
-    )
-    has_more = ma.fields.Boolean()
 
 
 @blp.route("")

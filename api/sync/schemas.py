@@ -2,6 +2,7 @@
 
 import marshmallow as ma
 
+from api.kinds import SYNC_TYPES
 from api.pagination import CURSOR_MAX_LENGTH
 
 MAX_SYNC_LIMIT = 500
@@ -36,3 +37,13 @@ def change_schema(types):
         },
         name="Change",
     )
+
+
+class SyncPageSchema(ma.Schema):
+    changes = ma.fields.List(
+        ma.fields.Nested(change_schema(list(SYNC_TYPES))), validate=ma.validate.Length(max=MAX_SYNC_LIMIT)
+    )
+    next_cursor = ma.fields.String(
+        metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."}
+    )
+    has_more = ma.fields.Boolean()
