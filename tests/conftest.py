@@ -70,6 +70,12 @@ def clean_state(app):
         limiter_of(app).reset()
 
 
+@pytest.fixture(scope="session")
+def spec(app):
+    """The OpenAPI document the app serves."""
+    return app.test_client().get("/openapi.json").get_json()
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

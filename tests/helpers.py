@@ -85,35 +85,14 @@ def assert_problem(response, status, type_suffix=None):
 
 
 @contextmanager
-def meanwhile(app, when, then, *, at="before_cursor_execute"):
+def meanwhile(app, when, then, *, at="before_cursor_execute", patience=None):
     """Within the block, the first time this thread sends a statement for which `when(statement)`
-    holds, run `then()` in another thread (its own request, its own connection) to its end:
-    before that statement goes out, or just after it with at="after_cursor_execute"."""
-    this_thread, ran = threading.get_ident(), []
+    holds, run `then()` in another thread (its own request, its own connection): before that
+    statement goes out, or just after it with at="after_cursor_execute".
 
-    def hook(conn, cursor, statement, *rest):
-        if threading.get_ident() == this_thread and not ran and when(statement):
-            ran.append(True)
-            other = threading.Thread(target=then)
-            other.start()
-            other.join()
-
-    with app.app_context():
-        engine = db.engine
-    event.listen(engine, at, hook)
-    try:
-        yield ran
-    finally:
-        event.remove(engine, at, hook)
-
-
-@contextmanager
-def racing(app, when, then, *, patience=1.0):
-    """Like `meanwhile`, for a request that may have to wait for this one: at the first statement
-    this thread sends for which `when(statement)` holds, start `then()` in another thread and give
-    it `patience` seconds before this request goes on. A `then` that waits for a lock this request
-    holds finishes after it; one that does not finishes first. The block's value is the thread
-    (joined at the end of the block)."""
+    By default this request waits for `then` to end. With `patience` (seconds), it goes on after
+    that long: a `then` that must wait for a lock this request holds then finishes after it, one
+    that need not finishes first. The block's value lists the thread; it is joined at the end."""
     this_thread, started = threading.get_ident(), []
 
     def hook(conn, cursor, statement, *rest):
@@ -125,10 +104,10 @@ def racing(app, when, then, *, patience=1.0):
 
     with app.app_context():
         engine = db.engine
-    event.listen(engine, "before_cursor_execute", hook)
+    event.listen(engine, at, hook)
     try:
         yield started
     finally:
-        event.remove(engine, "before_cursor_execute", hook)
+        event.remove(engine, at, hook)
         for other in started:
             other.join(timeout=30)

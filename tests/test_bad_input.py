@@ -18,11 +18,6 @@ NOT_TEXT = "Text may not contain NUL characters or unpaired UTF-16 surrogates."
 WRITES = {"post", "put", "patch", "delete"}
 
 
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/openapi.json").get_json()
-
-
 def operations(spec, *, with_body):
     for path, item in spec["paths"].items():
         for method, operation in item.items():

@@ -12,11 +12,6 @@ NOT_VERSIONED = {
 }
 
 
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/openapi.json").get_json()
-
-
 def writes(spec):
     for path, item in spec["paths"].items():
         for method, operation in item.items():

@@ -3,7 +3,6 @@
 import re
 from pathlib import Path
 
-import pytest
 from sqlalchemy import inspect
 
 from api.audit.models import PATIENT_SUMMARY, RESOURCE_TYPES
@@ -14,11 +13,6 @@ from config import BASE_DIR
 from tests.resources import RESOURCES
 
 API = BASE_DIR / "api"
-
-
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/openapi.json").get_json()
 
 
 def journal_models():

@@ -13,11 +13,6 @@ COMMITTED = BASE_DIR / "openapi" / "openapi.json"
 METHODS = {"get", "post", "put", "patch", "delete"}
 
 
-@pytest.fixture(scope="module")
-def spec(app):
-    return app.test_client().get("/openapi.json").get_json()
-
-
 def operations(spec):
     for path, item in spec["paths"].items():
         for method, operation in item.items():

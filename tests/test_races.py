@@ -8,7 +8,7 @@ from sqlalchemy import select, update
 
 from api.accounts.models import User
 from api.extensions import db
-from tests.helpers import PASSWORD, assert_problem, meanwhile, racing
+from tests.helpers import PASSWORD, assert_problem, meanwhile
 
 
 def assert_each_refusal_is_a_problem(responses, allowed):
@@ -182,7 +182,9 @@ def test_an_acknowledgement_that_arrives_while_its_therapist_is_erased_is_refuse
     def acknowledge():
         answers.append(app.test_client().post(url, headers=therapist.headers))
 
-    with racing(app, lambda statement: statement.startswith("DELETE FROM users"), acknowledge) as started:
+    with meanwhile(
+        app, lambda statement: statement.startswith("DELETE FROM users"), acknowledge, patience=1
+    ) as started:
         erased = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
     assert started and erased.status_code == 204, erased.get_data(as_text=True)
     assert [answer.status_code for answer in answers] == [404]
@@ -201,7 +203,9 @@ def test_an_erasure_while_the_same_person_writes_waits_for_the_write(app, client
             app.test_client().delete("/v1/me", headers=patient.headers, json={"password": PASSWORD})
         )
 
-    with racing(app, lambda statement: statement.startswith("INSERT INTO entries"), erase) as started:
+    with meanwhile(
+        app, lambda statement: statement.startswith("INSERT INTO entries"), erase, patience=1
+    ) as started:
         created = client.post("/v1/entries", headers=patient.headers, json={"body": "written as I leave"})
     assert started and created.status_code == 201, created.get_data(as_text=True)
     assert [response.status_code for response in erased] == [204], [r.get_data(as_text=True) for r in erased]
