@@ -173,9 +173,10 @@ def _replay(answer, fingerprint, replay):
 def _create_and_answer(func, args, kwargs, *, user_id, key, fingerprint):
     """Run the create and add its answer to the same transaction (flushed: a key taken meanwhile
     shows here, as an IntegrityError)."""
-    # An answer older than the window no longer counts; clear the caller's old ones.
-    db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
     record, status, headers = func(*args, **kwargs)
+    # An answer older than the window no longer counts; clear the caller's old ones (after the
+    # create, which took the caller's account first: records.hold_account).
+    db.session.execute(expired_answers(IdempotencyKey.user_id == user_id))
     answer = IdempotencyKey(
         user_id=user_id, key=key, fingerprint=fingerprint, status_code=status, resource_id=record.id
     )

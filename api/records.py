@@ -39,12 +39,17 @@ class OwnerErased(NotFound):
 def hold_account(user_id):
     """Lock the account's sync clock row until the request commits; False if it is gone.
 
-    Every write to a journal takes the owner's clock before anything else (number_changes), and
-    an erasure, an acknowledgement and anything else that writes for an account besides the
-    owner's own records take it first too. So two requests for the same people lock in one
-    order and never deadlock, and an erasure sees every write that committed before it. On
-    SQLite the UPDATE takes the database's write lock, with the same effect.
+    The clock is the account's lock. An erasure takes it before anything else, so a write that
+    also takes it before it locks anything an erasure touches (the account's row, its logins,
+    its invitations, its stored answers) waits for the erasure or is waited for, and never
+    deadlocks with it; the erasure sees every such write that committed before it. Journal
+    writes take it first through number_changes; acknowledgements, refresh-token rotation and
+    redeeming an invitation (for the therapist's account) call this. On PostgreSQL a row lock;
+    on SQLite an UPDATE, which takes the database's write lock.
     """
+    clock = select(SyncClock.user_id).where(SyncClock.user_id == user_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        return db.session.execute(clock.with_for_update()).scalar_one_or_none() is not None
     held = db.session.execute(
         update(SyncClock)
         .where(SyncClock.user_id == user_id)

@@ -2,12 +2,15 @@
 
 import threading
 import uuid
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from api.accounts.models import User
 from api.extensions import db
+from api.idempotency import IdempotencyKey
+from api.models import utcnow
 from tests.helpers import PASSWORD, assert_problem, meanwhile
 
 
@@ -136,8 +139,8 @@ def test_a_therapist_erased_while_a_patient_of_theirs_is_erased(app, client, mak
         )
 
     # the test client runs the therapist's request in this thread
-    def takes_the_clocks(statement):
-        return statement.startswith("UPDATE sync_clocks")
+    def takes_the_clocks(statement):  # the first hold: SELECT ... FOR UPDATE, or UPDATE on SQLite
+        return "sync_clocks" in statement
 
     with meanwhile(app, takes_the_clocks, erase_the_patient):
         response = client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD})
@@ -233,3 +236,98 @@ def test_a_change_that_loses_to_a_delete_is_the_404_of_a_deleted_record(
 
     with meanwhile(app, lambda statement: statement.startswith("UPDATE care_links"), revoke):
         assert_problem(client.patch(url, headers=headers, json={"scopes": ["moods"]}), 404)
+
+
+def erasing(app, account, into):
+    """A `then` for meanwhile: the account's erasure, its response appended to `into`."""
+
+    def erase():
+        into.append(app.test_client().delete("/v1/me", headers=account.headers, json={"password": PASSWORD}))
+
+    return erase
+
+
+def after(prefix):
+    return lambda statement: statement.startswith(prefix)
+
+
+def test_a_refresh_while_the_account_is_erased_goes_first_and_the_erasure_waits(app, client, patient):
+    """Rotation holds the account before it locks the refresh token, as the erasure does."""
+    erased = []
+    with meanwhile(
+        app,
+        after("UPDATE refresh_tokens"),
+        erasing(app, patient, erased),
+        at="after_cursor_execute",
+        patience=1,
+    ) as started:
+        refreshed = client.post(
+            "/v1/auth/refresh", headers={"Authorization": f"Bearer {patient.refresh_token}"}
+        )
+    assert started and refreshed.status_code == 200, refreshed.get_data(as_text=True)
+    assert [response.status_code for response in erased] == [204], [r.get_data(as_text=True) for r in erased]
+
+
+def test_redeeming_a_code_while_its_therapist_is_erased_goes_first_and_the_erasure_waits(
+    app, client, make_account, invite
+):
+    """Redeeming holds the therapist's account before it claims the invitation."""
+    therapist, patient = make_account("therapist"), make_account()
+    code, erased = invite(therapist)["code"], []
+    with meanwhile(
+        app,
+        after("UPDATE invitations"),
+        erasing(app, therapist, erased),
+        at="after_cursor_execute",
+        patience=1,
+    ) as started:
+        linked = client.post(
+            "/v1/care-team", headers=patient.headers, json={"code": code, "scopes": ["moods"]}
+        )
+    assert started and linked.status_code == 201, linked.get_data(as_text=True)
+    assert [response.status_code for response in erased] == [204], [r.get_data(as_text=True) for r in erased]
+    assert client.get("/v1/care-team", headers=patient.headers).json["items"] == []
+
+
+def test_a_keyed_create_while_the_account_is_erased_goes_first_and_the_erasure_waits(app, client, patient):
+    """The create clears the caller's expired answers only after it holds the account."""
+    assert client.post("/v1/moods", headers={**patient.headers, "Idempotency-Key": "old"}, json={"mood": 2})
+    with app.app_context():
+        db.session.execute(update(IdempotencyKey).values(created_at=utcnow() - timedelta(days=2)))
+        db.session.commit()
+    erased = []
+    with meanwhile(
+        app,
+        after("DELETE FROM idempotency_keys"),
+        erasing(app, patient, erased),
+        at="after_cursor_execute",
+        patience=1,
+    ) as started:
+        created = client.post(
+            "/v1/moods", headers={**patient.headers, "Idempotency-Key": "new"}, json={"mood": 5}
+        )
+    assert started and created.status_code == 201, created.get_data(as_text=True)
+    assert [response.status_code for response in erased] == [204], [r.get_data(as_text=True) for r in erased]
+
+
+def test_an_acknowledgement_that_loses_to_a_delete_is_the_404_of_a_deleted_entry(
+    app, client, make_account, link
+):
+    """Not a 409 inviting a retry that can only ever be a 404."""
+    therapist, patient = make_account("therapist"), make_account()
+    link(patient, therapist)
+    entry = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "x", "visibility": "care_team"}
+    ).json
+    url = f"/v1/entries/{entry['id']}"
+
+    def delete_entry():
+        assert (
+            app.test_client().delete(url, headers={**patient.headers, "If-Match": '"1"'}).status_code == 204
+        )
+
+    with meanwhile(app, after("INSERT INTO audit_events"), delete_entry):
+        acknowledged = client.post(
+            f"/v1/patients/{patient.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers
+        )
+    assert_problem(acknowledged, 404)

@@ -218,3 +218,16 @@ def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client,
     assert len(written) == 12
     later, _ = drain(client, patient, cursor)
     assert sorted(change["id"] for change in first + later) == sorted(written)
+
+
+def test_a_change_that_changes_nothing_bumps_no_version_and_reaches_no_device(client, patient):
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 6, "note": "same"}).json
+    cursor = client.get("/v1/sync", headers=patient.headers).json["next_cursor"]
+    unchanged = client.patch(
+        f"/v1/moods/{created['id']}",
+        headers={**patient.headers, "If-Match": '"1"'},
+        json={"mood": 6, "note": "same"},
+    )
+    assert unchanged.status_code == 200 and unchanged.headers["ETag"] == '"1"'
+    assert unchanged.json == created
+    assert client.get(f"/v1/sync?cursor={cursor}", headers=patient.headers).json["changes"] == []

@@ -180,10 +180,11 @@ def test_a_refusal_that_is_a_fact_commits_only_that_fact(app, client, people, ma
 
 
 def test_only_the_unit_of_work_commits():
-    """Services add and flush; api/transactions.py alone commits."""
+    """Services add and flush; api/transactions.py alone commits (nor does any module open a
+    transaction of its own with session.begin() or engine.begin())."""
     committing = [
         path.relative_to(BASE_DIR).as_posix()
         for path in (BASE_DIR / "api").rglob("*.py")
-        if re.search(r"\.commit\(", path.read_text())
+        if re.search(r"\.commit\(|\.begin\(", path.read_text())
     ]
     assert committing == ["api/transactions.py"]

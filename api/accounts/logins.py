@@ -12,6 +12,7 @@ from api.accounts.tokens import token_pair
 from api.errors import Unauthorized
 from api.extensions import db
 from api.models import new_id, utcnow
+from api.records import hold_account
 
 
 class InvalidCredentials(Unauthorized):
@@ -74,7 +75,10 @@ def rotate_refresh_token(*, user_id, family_id, jti):
     exactly one wins (PostgreSQL row lock, SQLite database lock). A repeat within the grace
     window, while the winner's child is still unused, gets that same child back: a phone that
     lost the response retries safely. Any other repeat is reuse: the whole family is revoked.
+    The account is held first (records.hold_account), so an erasure never deadlocks with this.
     """
+    if not hold_account(user_id):
+        raise Unauthorized("The token has been revoked; sign in again.", slug="token-revoked")  # erased
     now = utcnow()
     claim = db.session.execute(
         update(RefreshToken)

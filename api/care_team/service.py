@@ -15,7 +15,7 @@ from api.extensions import db
 from api.jsonlists import contains
 from api.models import utcnow
 from api.pagination import fetch_page
-from api.records import flush_versioned
+from api.records import flush_versioned, hold_account
 
 INVITATION_LIFETIME = timedelta(hours=72)
 
@@ -93,13 +93,18 @@ def redeem(*, patient_id, code, scopes):
     """Link the patient to the therapist whose open invitation this is, using the code up.
 
     One conditional UPDATE claims the code, so two patients racing for it cannot both win; a
-    link that cannot be made rolls the claim back, and the code stays usable.
+    link that cannot be made rolls the claim back, and the code stays usable. The therapist's
+    account is held first, so an erasure of it waits for the link or refuses the code.
     """
     now = utcnow()
+    code_hash = codes.code_hash(code)
+    invited_by = db.session.scalar(select(Invitation.therapist_id).where(Invitation.code_hash == code_hash))
+    if invited_by is None or not hold_account(invited_by):
+        raise InvalidCode()
     therapist_id = db.session.execute(
         update(Invitation)
         .where(
-            Invitation.code_hash == codes.code_hash(code),
+            Invitation.code_hash == code_hash,
             Invitation.used_at.is_(None),
             Invitation.expires_at > now,
         )

@@ -54,8 +54,8 @@ kind = JournalKind(
     ),
     match=("kind", "session_id", "visibility"),
     contains={"tag": "tags", "emotion": "emotions"},
-    prepare_create=service.prepare_create,
-    prepare_update=service.prepare_update,
+    prepare_create=service.prepare,
+    prepare_update=service.prepare,
     forget_person=service.forget_acknowledger,
 )
 register_views(kind)

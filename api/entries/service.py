@@ -2,9 +2,11 @@
 their acknowledgements."""
 
 from sqlalchemy import select
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import lazyload
 from sqlalchemy.orm.exc import StaleDataError
 
-from api.entries.models import Entry, Kind, Visibility
+from api.entries.models import Entry, Visibility
 from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.models import utcnow
@@ -15,18 +17,11 @@ from api.sessions.service import require_own_session
 SHARED_WHEN = (Entry.visibility == Visibility.CARE_TEAM,)
 
 
-def prepare_create(data, *, owner_id):
-    data.setdefault("kind", Kind.GENERAL)
-    data.setdefault("visibility", Visibility.PRIVATE)
-    data.setdefault("occurred_at", utcnow())
-    data.setdefault("emotions", [])
-    data.setdefault("tags", [])
-    return prepare_update(data, owner_id=owner_id)
-
-
-def prepare_update(changes, *, owner_id):
-    require_own_session(changes.get("session_id"), owner_id=owner_id)
-    return changes
+def prepare(data, *, owner_id):
+    """A create or a change may name only one of the author's live sessions. (What is left
+    out takes the model's defaults: a private, general entry, now.)"""
+    require_own_session(data.get("session_id"), owner_id=owner_id)
+    return data
 
 
 def acknowledge(entry, *, therapist):
@@ -46,6 +41,15 @@ def acknowledge(entry, *, therapist):
     try:
         db.session.flush()
     except StaleDataError:
+        # The patient changed the entry meanwhile. Deleted or made private, it is the 404 any
+        # read of it now gives; otherwise the therapist may try again.
+        db.session.rollback()
+        try:
+            db.session.refresh(entry)
+        except InvalidRequestError:
+            raise NotFound() from None
+        if entry.deleted_at is not None or entry.visibility != Visibility.CARE_TEAM:
+            raise NotFound() from None
         raise Conflict("The entry changed while it was being acknowledged; try again.") from None
     return entry
 
@@ -66,10 +70,11 @@ def forget_acknowledger(person_id):
     if not patients:
         return
     entries = db.session.execute(
-        select(Entry).where(
-            Entry.acknowledged_by_id == person_id, Entry.deleted_at.is_(None), Entry.owner_id.in_(patients)
-        )
+        select(Entry)
+        .options(lazyload(Entry.acknowledged_by))  # never read here: only its id changes
+        .where(Entry.acknowledged_by_id == person_id, Entry.deleted_at.is_(None))
+        .where(Entry.owner_id.in_(patients))
     ).scalars()
     for entry in entries:
-        entry.acknowledged_by = None
+        entry.acknowledged_by_id = None
     db.session.flush()
