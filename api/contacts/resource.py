@@ -1,6 +1,5 @@
 """/v1/contacts: the patient's support network (never shared with therapists)."""
 
-from api.contacts import service
 from api.contacts.models import Contact
 from api.contacts.schemas import (
     ContactCreateSchema,
@@ -38,6 +37,5 @@ kind = JournalKind(
     delete=Operation("deleteContact", "Delete a support contact."),
     sharing=None,  # contacts are never shared
     match=("relationship",),
-    prepare_create=service.prepare_create,
 )
 register_views(kind)

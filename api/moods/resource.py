@@ -1,6 +1,5 @@
 """/v1/moods: the patient's mood check-ins."""
 
-from api.moods import service
 from api.moods.models import Mood
 from api.moods.schemas import MoodCreateSchema, MoodPageSchema, MoodQuerySchema, MoodSchema, MoodUpdateSchema
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
@@ -44,6 +43,5 @@ kind = JournalKind(
         read=Operation("getPatientMood", "Read one of a patient's shared mood check-ins."),
     ),
     contains={"emotion": "emotions"},
-    prepare_create=service.prepare_create,
 )
 register_views(kind)

@@ -1,1 +1,2 @@
-"""The therapist's side: linked patients and the records they share, read-only."""
+"""The therapist's side: linked patients, the records they share (read-only), and acknowledging
+shared entries."""

@@ -1,4 +1,5 @@
-"""/v1/patients: a therapist's linked patients and, read-only, the records each one shares."""
+"""/v1/patients: a therapist's linked patients, the records each one shares (read-only), and the
+acknowledgement of a shared entry."""
 
 from flask import g
 from flask.views import MethodView

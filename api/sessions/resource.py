@@ -50,7 +50,7 @@ kind = JournalKind(
         read=Operation("getPatientSession", "Read one of a patient's shared treatment sessions."),
     ),
     match=("medicine",),
-    prepare_create=service.prepare_create,
+    prepare_create=service.vitals_as_json,
     prepare_update=service.vitals_as_json,
 )
 register_views(kind)

@@ -5,14 +5,7 @@ from datetime import UTC
 from api.errors import ValidationFailed
 from api.extensions import db
 from api.records import live
-from api.sessions.models import Medicine, Session
-
-
-def prepare_create(data, *, owner_id):
-    data.setdefault("medicine", Medicine.KETAMINE)
-    data.setdefault("side_effects", [])
-    data.setdefault("vitals", [])
-    return vitals_as_json(data, owner_id=owner_id)
+from api.sessions.models import Session
 
 
 def vitals_as_json(data, *, owner_id):
