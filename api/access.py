@@ -13,6 +13,8 @@ from api.smorest.conventions import document_responses
 
 
 class Role(enum.StrEnum):
+    """What an account is: a patient keeps a journal; a therapist reads what linked patients share."""
+
     PATIENT = "patient"
     THERAPIST = "therapist"
 

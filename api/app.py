@@ -95,6 +95,14 @@ def create_app(config_class=None):
                 "license": {"name": "Proprietary", "identifier": "LicenseRef-Proprietary"},
             },
             "security": [{"bearerAuth": []}],
+            "servers": [
+                {
+                    "url": "/",
+                    "description": "The server that serves this document: local (make run), staging "
+                    "or production alike.",
+                    "x-internal": False,
+                }
+            ],
         },
     )
     if app.config["PROXY_FIX_X_FOR"]:
@@ -136,8 +144,19 @@ def create_app(config_class=None):
         },
     )
     app.extensions["journal_kinds"] = KINDS
+    api.spec.components.security_scheme(
+        "refreshToken",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "JWT",
+            "description": "The refresh token of a token pair, for POST /v1/auth/refresh only (HS256 "
+            "JWT, handled per RFC8725 like the access token: 30-day lifetime, single use).",
+        },
+    )
     for blueprint in blueprints():
         api.register_blueprint(blueprint)
+    api.finish_spec()
     transactions.init_app(app)
     ratelimit.init_app(app)
 

@@ -1,6 +1,7 @@
 """Marshmallow fields shared by resources: timestamps, e-mail, time zones, countries, text."""
 
 import functools
+import importlib.resources
 import zoneinfo
 from datetime import UTC, datetime
 
@@ -82,12 +83,20 @@ class EmailAddress(ma.fields.Email):
 
 @functools.cache
 def time_zone_names():
-    return frozenset(zoneinfo.available_timezones())
+    """The zone names of the pinned tzdata package: the same on every machine (the system's own
+    zone files may add names such as `localtime`), and the spec's TimeZone enum."""
+    return tuple(sorted(importlib.resources.files("tzdata").joinpath("zones").read_text().split()))
+
+
+@functools.cache
+def _time_zone_set():
+    return frozenset(time_zone_names())
 
 
 def validate_time_zone(name):
-    if name not in time_zone_names():
+    if name not in _time_zone_set():
         raise ma.ValidationError("Not an IANA time zone name (for example Europe/Berlin).")
+    zoneinfo.ZoneInfo(name)  # every listed name loads; a broken tzdata install fails loudly here
 
 
 class TimeZoneName(ma.fields.String):
@@ -95,7 +104,14 @@ class TimeZoneName(ma.fields.String):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("validate", [ma.validate.Length(max=64), validate_time_zone])
-        kwargs.setdefault("metadata", {"example": "Europe/Berlin"})
+        kwargs["metadata"] = {
+            "example": "Europe/Berlin",
+            "enum": list(time_zone_names()),
+            "enum_name": "TimeZone",
+            "enum_description": "An IANA time zone name, as the tz database of the server's pinned "
+            "tzdata release lists it.",
+            **kwargs.get("metadata", {}),
+        }
         super().__init__(**kwargs)
 
 

@@ -32,6 +32,15 @@ class PageQuerySchema(ma.Schema):
     )
 
 
+PAGE_HEADERS = {
+    "Link": {
+        "description": 'RFC 8288 `<url>; rel="next"`: the next page (the same query with `cursor`). '
+        "Absent on the last page.",
+        "schema": {"type": "string", "maxLength": 2048},
+    }
+}
+
+
 def page_schema(item_schema, name):
     """The `{items, next_cursor}` envelope around one resource's schema."""
     return ma.Schema.from_dict(
@@ -44,6 +53,7 @@ def page_schema(item_schema, name):
                 metadata={
                     "maxLength": CURSOR_MAX_LENGTH,
                     "description": "Pass as `cursor` for the next page; null on the last.",
+                    "example": "WyIyMDI2LTAzLTE0VDA5OjMwOjAwKzAwOjAwIiwiNmYxYzJhOWUifQ",
                 },
             ),
         },

@@ -22,7 +22,7 @@ from api import records
 from api.access import PATIENTS, auth_required
 from api.idempotency import idempotent
 from api.jsonlists import contains
-from api.pagination import page_position, page_response
+from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 from api.smorest.etags import (
@@ -189,7 +189,7 @@ def register_views(kind):
             patient_only,
             operation(kind.list.id),
             blp.arguments(schemas.query, location="query"),
-            blp.response(200, schemas.page),
+            blp.response(200, schemas.page, headers=PAGE_HEADERS),
         ),
         "post": decorate(
             create_record,

@@ -9,7 +9,7 @@ class RecordSchema(ma.Schema):
     """Read-only fields every record has."""
 
     id = ma.fields.UUID(dump_only=True)
-    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1})
+    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3})
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
 

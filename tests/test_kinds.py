@@ -41,7 +41,12 @@ def test_every_kind_blueprint_is_registered_with_its_views(app):
 
 
 def test_the_sync_feed_carries_every_kind_and_only_those(client, patient, spec):
-    assert spec["components"]["schemas"]["Change"]["properties"]["type"]["enum"] == list(SYNC_TYPES)
+    schemas = spec["components"]["schemas"]
+    variants = [
+        schemas[ref.rsplit("/", 1)[1]] for ref in schemas["Change"]["discriminator"]["mapping"].values()
+    ]
+    assert [variant["properties"]["type"]["const"] for variant in variants] == list(SYNC_TYPES)
+    assert list(schemas["Change"]["discriminator"]["mapping"]) == list(SYNC_TYPES)
     for name, (body, _) in RESOURCES.items():
         assert client.post(f"/v1/{name}", headers=patient.headers, json=body).status_code == 201
     feed = client.get("/v1/sync?limit=500", headers=patient.headers).json
@@ -62,7 +67,8 @@ def test_therapist_routes_are_the_shared_kinds_and_only_those(app):
 
 def test_care_team_scopes_are_the_shared_kinds(client, make_account, invite, spec):
     scopes = spec["components"]["schemas"]["CareLinkCreate"]["properties"]["scopes"]
-    assert scopes["items"]["enum"] == list(SCOPES)
+    assert scopes["items"] == {"$ref": "#/components/schemas/Scope"}
+    assert spec["components"]["schemas"]["Scope"]["enum"] == list(SCOPES)
     assert scopes["maxItems"] == len(SCOPES)
     patient, therapist = make_account(), make_account("therapist")
     refused = client.post(
@@ -82,7 +88,8 @@ def test_care_team_scopes_are_the_shared_kinds(client, make_account, invite, spe
 def test_audit_types_agree_with_the_kinds_the_spec_and_the_migrated_database(app, spec):
     assert RESOURCE_TYPES == (PATIENT_SUMMARY, *(kind.sharing.audit_type for kind in SHARED))
     event = spec["components"]["schemas"]["AccessEvent"]["properties"]["resource_type"]
-    assert event["enum"] == list(RESOURCE_TYPES)
+    assert event == {"$ref": "#/components/schemas/AuditResourceType"}
+    assert spec["components"]["schemas"]["AuditResourceType"]["enum"] == list(RESOURCE_TYPES)
     with app.app_context():
         checks = inspect(db.engine).get_check_constraints("audit_events")
     (check,) = [check for check in checks if check["name"] == "ck_audit_events_audit_resource_type"]

@@ -18,7 +18,7 @@ from api.accounts.schemas import (
 from api.accounts.tokens import current_token_ids
 from api.ratelimit import account_key, counts_failures, login_email_key, rate_limit
 from api.smorest import Blueprint
-from api.smorest.conventions import document_responses, operation, public
+from api.smorest.conventions import document, document_responses, operation, public
 from api.smorest.etags import etag_headers, item_response, require_if_match, versioned
 from api.smorest.parsing import takes_no_body
 
@@ -79,13 +79,15 @@ def login(data):
 @auth_required(refresh=True)
 @takes_no_body
 @operation("refreshTokens")
+@document(security=[{"refreshToken": []}])
 @auth.response(200, TokenPairSchema)
 def refresh():
     """Exchange a refresh token (as the Bearer token) for a new pair.
 
-    Refresh tokens are single-use. Retrying with the same token within 30 seconds (a lost
-    response) returns the same new pair; replaying it later signs the whole login out (401
-    `refresh-token-reused`). Access tokens from a refresh are not fresh.
+    Refresh tokens are single-use. A phone that lost the response may retry with the same
+    token within 30 seconds, while the new refresh token is still unused: it gets that same new
+    refresh token again, with a new access token. Any other reuse signs the whole login out
+    (401 `refresh-token-reused`). Access tokens from a refresh are not fresh.
     """
     family_id, jti = current_token_ids()
     return logins.rotate_refresh_token(user_id=current_user.id, family_id=family_id, jti=jti)

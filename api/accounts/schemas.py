@@ -9,11 +9,14 @@ PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024
 
 
+PASSWORD_EXAMPLE = "lake house in late summer"
+
+
 def Password(**kwargs):
     return ma.fields.String(
         load_only=True,
         validate=ma.validate.Length(min=PASSWORD_MIN_LENGTH, max=PASSWORD_MAX_LENGTH),
-        metadata={"format": "password"},
+        metadata={"format": "password", "example": PASSWORD_EXAMPLE},
         **kwargs,
     )
 
@@ -21,11 +24,11 @@ def Password(**kwargs):
 class UserSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
     email = ma.fields.Email(dump_only=True, metadata={"maxLength": 254})
-    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100, "example": "Ana Lima"})
     role = ma.fields.Enum(Role, by_value=True, dump_only=True)
-    timezone = ma.fields.String(dump_only=True, metadata={"maxLength": 64, "example": "Europe/Berlin"})
+    timezone = TimeZoneName(dump_only=True)
     country = ma.fields.String(dump_only=True, allow_none=True, metadata={"maxLength": 2, "example": "US"})
-    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1})
+    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3})
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
 
@@ -34,20 +37,20 @@ class PersonSchema(ma.Schema):
     """Another account as the caller may see it: its id and display name, nothing more."""
 
     id = ma.fields.UUID(dump_only=True)
-    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100, "example": "Dr. Maya Chen"})
 
 
 class RegistrationSchema(ma.Schema):
     email = EmailAddress(required=True)
     password = Password(required=True)
-    display_name = Text(required=True, min_length=1, max_length=100)
+    display_name = Text(required=True, min_length=1, max_length=100, metadata={"example": "Ana Lima"})
     role = ma.fields.Enum(Role, by_value=True, required=True)
     timezone = TimeZoneName(load_default="UTC")
     country = CountryCode(load_default=None, allow_none=True)
 
 
 class ProfileUpdateSchema(ma.Schema):
-    display_name = Text(min_length=1, max_length=100)
+    display_name = Text(min_length=1, max_length=100, metadata={"example": "Ana"})
     timezone = TimeZoneName()
     country = CountryCode(allow_none=True)
 
@@ -57,7 +60,7 @@ class PasswordChangeSchema(ma.Schema):
         required=True,
         load_only=True,
         validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
-        metadata={"format": "password"},
+        metadata={"format": "password", "example": PASSWORD_EXAMPLE},
     )
     new_password = Password(required=True)
 
@@ -67,7 +70,7 @@ class AccountErasureSchema(ma.Schema):
         required=True,
         load_only=True,
         validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
-        metadata={"format": "password"},
+        metadata={"format": "password", "example": PASSWORD_EXAMPLE},
     )
 
 
@@ -79,18 +82,31 @@ class LoginSchema(ma.Schema):
         required=True,
         load_only=True,
         validate=ma.validate.Length(min=1, max=PASSWORD_MAX_LENGTH),
-        metadata={"format": "password"},
+        metadata={"format": "password", "example": PASSWORD_EXAMPLE},
     )
 
 
 class TokenPairSchema(ma.Schema):
     access_token = ma.fields.String(
-        metadata={"maxLength": 2048, "description": "JWT; send as `Authorization: Bearer`."}
+        metadata={
+            "maxLength": 2048,
+            "description": "JWT; send as `Authorization: Bearer`.",
+            "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiI2ZjFjMmE5ZSJ9.c2lnbmF0dXJl",
+        }
     )
     refresh_token = ma.fields.String(
-        metadata={"maxLength": 2048, "description": "Single-use JWT for POST /v1/auth/refresh."}
+        metadata={
+            "maxLength": 2048,
+            "description": "Single-use JWT for POST /v1/auth/refresh.",
+            "example": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ0eXBlIjoicmVmcmVzaCJ9.c2lnbmF0dXJl",
+        }
     )
-    token_type = ma.fields.String(metadata={"enum": ["Bearer"]})
+    token_type = ma.fields.Constant("Bearer")
     expires_in = ma.fields.Integer(
-        metadata={"minimum": 1, "maximum": 900, "description": "Access token lifetime, seconds."}
+        metadata={
+            "minimum": 1,
+            "maximum": 900,
+            "description": "Access token lifetime, seconds.",
+            "example": 900,
+        }
     )

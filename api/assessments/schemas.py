@@ -15,7 +15,10 @@ class AssessmentFields(ma.Schema):
         required=True,
         min_items=7,
         max_items=9,
-        metadata={"description": "Item answers 0-3 in questionnaire order: 9 for PHQ-9, 7 for GAD-7."},
+        metadata={
+            "description": "Item answers 0-3 in questionnaire order: 9 for PHQ-9, 7 for GAD-7.",
+            "example": [1, 2, 1, 1, 0, 1, 2, 1, 0],
+        },
     )
     taken_at = Timestamp(metadata={"description": "Default now."})
     session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
@@ -30,8 +33,8 @@ class AssessmentFields(ma.Schema):
 
 
 class AssessmentSchema(RecordSchema, AssessmentFields):
-    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27})
-    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES)})
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 9})
+    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"})
     safety_flag = ma.fields.Boolean(
         dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."}
     )

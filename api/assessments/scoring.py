@@ -4,6 +4,8 @@ import enum
 
 
 class Instrument(enum.StrEnum):
+    """A standard questionnaire: `phq9` (depression, 9 items) or `gad7` (anxiety, 7 items)."""
+
     PHQ9 = "phq9"
     GAD7 = "gad7"
 

@@ -16,12 +16,16 @@ from api.models import new_id, string_enum, utcnow
 
 
 class Action(enum.StrEnum):
+    """What a therapist did with shared data."""
+
     LIST = "list"
     READ = "read"
     ACKNOWLEDGE = "acknowledge"
 
 
 class Outcome(enum.StrEnum):
+    """Whether a read was allowed or refused (refused reads answered 404)."""
+
     ALLOWED = "allowed"
     DENIED = "denied"
 

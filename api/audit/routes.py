@@ -7,7 +7,7 @@ from api.access import PATIENTS, auth_required
 from api.audit import service
 from api.audit.models import AuditEvent
 from api.audit.schemas import AccessLogPageSchema, AccessLogQuerySchema
-from api.pagination import page_position, page_response
+from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.records import time_filters
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
@@ -25,7 +25,7 @@ class AccessLog(MethodView):
     @auth_required(roles=PATIENTS)
     @operation("listAccessLog")
     @blp.arguments(AccessLogQuerySchema, location="query")
-    @blp.response(200, AccessLogPageSchema)
+    @blp.response(200, AccessLogPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
         """List who read your shared data, newest first.
 

@@ -16,7 +16,7 @@ from api.care_team.schemas import (
     InvitationSchema,
 )
 from api.idempotency import idempotent
-from api.pagination import PageQuerySchema, page_position, page_response
+from api.pagination import PAGE_HEADERS, PageQuerySchema, page_position, page_response
 from api.ratelimit import account_key, client_address, counts_failures, rate_limit
 from api.smorest import Blueprint
 from api.smorest.conventions import document_responses, operation
@@ -55,7 +55,7 @@ class InvitationList(MethodView):
     @auth_required(roles=THERAPISTS)
     @operation("listInvitations")
     @invitations.arguments(PageQuerySchema, location="query")
-    @invitations.response(200, InvitationPageSchema)
+    @invitations.response(200, InvitationPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
         """List your invitations, newest first.
 
@@ -119,7 +119,7 @@ class CareLinkList(MethodView):
     @auth_required(roles=PATIENTS)
     @operation("listCareLinks")
     @care_team.arguments(PageQuerySchema, location="query")
-    @care_team.response(200, CareLinkPageSchema)
+    @care_team.response(200, CareLinkPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
         """List the therapists on your care team, newest link first.
 

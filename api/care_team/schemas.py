@@ -8,7 +8,7 @@ from api.fields import BoundedList, Timestamp
 from api.kinds import SCOPES
 from api.pagination import page_schema
 
-VERSION = {"minimum": 1, "maximum": 2**31 - 1}
+VERSION = {"minimum": 1, "maximum": 2**31 - 1, "example": 1}
 
 
 class InvitationSchema(ma.Schema):
@@ -21,7 +21,11 @@ class InvitationSchema(ma.Schema):
     )
     status = ma.fields.String(
         dump_only=True,
-        metadata={"enum": ["open", "used", "expired"], "description": "`open` until used or expired."},
+        metadata={
+            "enum": ["open", "used", "expired"],
+            "enum_name": "InvitationStatus",
+            "description": "`open` until used or expired.",
+        },
     )
 
 
@@ -48,13 +52,14 @@ def _listed_once(scopes):
 
 def Scopes(**kwargs):
     return BoundedList(
-        ma.fields.String(validate=ma.validate.OneOf(SCOPES)),
+        ma.fields.String(validate=ma.validate.OneOf(SCOPES), metadata={"enum_name": "Scope"}),
         max_items=len(SCOPES),
         validate=_listed_once,
         metadata={
             "uniqueItems": True,
             "description": "What the therapist may read. Entries also need `visibility: care_team`; "
             "contacts are never shared.",
+            "example": ["moods", "assessments"],
         },
         **kwargs,
     )

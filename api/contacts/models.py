@@ -11,6 +11,8 @@ from api.records import OwnedRecord
 
 
 class Relationship(enum.StrEnum):
+    """Who a contact is to the patient."""
+
     PARTNER = "partner"
     FAMILY = "family"
     FRIEND = "friend"

@@ -11,7 +11,7 @@ PHONE_PATTERN = r"^\+?[0-9 ()./-]{2,40}$"
 
 
 class ContactFields(ma.Schema):
-    name = Text(required=True, min_length=1, max_length=100)
+    name = Text(required=True, min_length=1, max_length=100, metadata={"example": "Sam Rivera"})
     relationship = ma.fields.Enum(Relationship, by_value=True, required=True)
     phone = ma.fields.String(
         allow_none=True,
@@ -19,7 +19,7 @@ class ContactFields(ma.Schema):
         metadata={"pattern": PHONE_PATTERN, "example": "+1 555 0100"},
     )
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
-    notes = Text(max_length=2000, allow_none=True)
+    notes = Text(max_length=2000, allow_none=True, metadata={"example": "Drives me home after sessions."})
     is_emergency_contact = ma.fields.Boolean()
     is_session_support = ma.fields.Boolean(
         metadata={"description": "Supports you on session days (ride, sitter)."}
@@ -35,7 +35,7 @@ class ContactCreateSchema(RecordCreateSchema, ContactFields):
 
 
 class ContactUpdateSchema(ContactFields):
-    name = Text(min_length=1, max_length=100)
+    name = Text(min_length=1, max_length=100, metadata={"example": "Sam Rivera"})
     relationship = ma.fields.Enum(Relationship, by_value=True)
 
 

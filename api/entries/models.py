@@ -14,7 +14,9 @@ from api.models import string_enum, utcnow
 from api.records import OwnedRecord
 
 
-class Kind(enum.StrEnum):
+class EntryKind(enum.StrEnum):
+    """What a journal entry is about."""
+
     INSIGHT = "insight"
     REFLECTION = "reflection"
     INTENTION = "intention"
@@ -25,6 +27,8 @@ class Kind(enum.StrEnum):
 
 
 class Visibility(enum.StrEnum):
+    """`private` (only you) or `care_team` (linked therapists with the `entries` scope)."""
+
     PRIVATE = "private"
     CARE_TEAM = "care_team"
 
@@ -34,7 +38,7 @@ class Entry(OwnedRecord, Model):
     TIME_FIELD = "occurred_at"
 
     body: Mapped[str] = mapped_column(Text)
-    kind: Mapped[Kind] = mapped_column(string_enum(Kind, "entry_kind"), default=Kind.GENERAL)
+    kind: Mapped[EntryKind] = mapped_column(string_enum(EntryKind, "entry_kind"), default=EntryKind.GENERAL)
     title: Mapped[str | None] = mapped_column(String(200))
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.accounts.schemas import PersonSchema
-from api.entries.models import Kind, Visibility
+from api.entries.models import EntryKind, Visibility
 from api.fields import BoundedList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.reference.fields import EmotionList, EmotionName
@@ -17,12 +17,20 @@ def Tag(**kwargs):
 
 
 class EntryFields(ma.Schema):
-    body = Text(required=True, min_length=1, max_length=20000)
-    kind = ma.fields.Enum(Kind, by_value=True, metadata={"description": "Default `general`."})
-    title = Text(max_length=200, allow_none=True)
+    body = Text(
+        required=True,
+        min_length=1,
+        max_length=20000,
+        metadata={
+            "example": "In the session I saw my father at the lake house and, for once, I was not "
+            "angry. I want to call him this week."
+        },
+    )
+    kind = ma.fields.Enum(EntryKind, by_value=True, metadata={"description": "Default `general`."})
+    title = Text(max_length=200, allow_none=True, metadata={"example": "What the lake showed me"})
     session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
-    emotions = EmotionList()
-    tags = BoundedList(Tag(), max_items=30)
+    emotions = EmotionList(metadata={"example": ["tender", "hopeful"]})
+    tags = BoundedList(Tag(), max_items=30, metadata={"example": ["family", "insight"]})
     occurred_at = Timestamp(metadata={"description": "Default now."})
     visibility = ma.fields.Enum(
         Visibility,
@@ -51,11 +59,15 @@ class EntryCreateSchema(RecordCreateSchema, EntryFields):
 
 
 class EntryUpdateSchema(EntryFields):
-    body = Text(min_length=1, max_length=20000)
+    body = Text(
+        min_length=1,
+        max_length=20000,
+        metadata={"example": "I called him. We talked for an hour about the lake house."},
+    )
 
 
 class EntryQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
-    kind = ma.fields.Enum(Kind, by_value=True)
+    kind = ma.fields.Enum(EntryKind, by_value=True)
     tag = Tag()
     emotion = EmotionName()
     session_id = ma.fields.UUID()

@@ -9,12 +9,20 @@ from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 
 class MoodFields(ma.Schema):
-    mood = Score(1, 10, required=True, metadata={"description": "1 (worst) to 10 (best)."})
-    energy = Score(1, 10, allow_none=True)
-    anxiety = Score(1, 10, allow_none=True, metadata={"description": "1 (none) to 10 (extreme)."})
-    sleep_hours = ma.fields.Float(allow_none=True, validate=ma.validate.Range(0, 24))
-    emotions = EmotionList()
-    note = Text(max_length=2000, allow_none=True)
+    mood = Score(1, 10, required=True, metadata={"description": "1 (worst) to 10 (best).", "example": 7})
+    energy = Score(1, 10, allow_none=True, metadata={"example": 6})
+    anxiety = Score(
+        1, 10, allow_none=True, metadata={"description": "1 (none) to 10 (extreme).", "example": 3}
+    )
+    sleep_hours = ma.fields.Float(
+        allow_none=True, validate=ma.validate.Range(0, 24), metadata={"example": 7.5}
+    )
+    emotions = EmotionList(metadata={"example": ["calm", "hopeful"]})
+    note = Text(
+        max_length=2000,
+        allow_none=True,
+        metadata={"example": "Slept well after Tuesday's session; the heaviness in my chest has eased."},
+    )
     recorded_at = Timestamp(metadata={"description": "When the check-in was made; default now."})
     timezone = TimeZoneName(allow_none=True, metadata={"description": "The device's IANA zone."})
 
@@ -28,7 +36,7 @@ class MoodCreateSchema(RecordCreateSchema, MoodFields):
 
 
 class MoodUpdateSchema(MoodFields):
-    mood = Score(1, 10)
+    mood = Score(1, 10, metadata={"example": 6})
 
 
 class MoodQuerySchema(PageQuerySchema, TimeRangeQuerySchema):

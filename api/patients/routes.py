@@ -7,7 +7,7 @@ from flask_jwt_extended import current_user
 
 from api.access import THERAPISTS, auth_required
 from api.kinds import SHARED, entries
-from api.pagination import page_position, page_response
+from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.patients import service
 from api.patients.schemas import PatientListQuerySchema, PatientSummaryPageSchema
 from api.resources import decorate
@@ -35,7 +35,7 @@ class PatientList(MethodView):
     @auth_required(roles=THERAPISTS)
     @operation("listPatients")
     @blp.arguments(PatientListQuerySchema, location="query")
-    @blp.response(200, PatientSummaryPageSchema)
+    @blp.response(200, PatientSummaryPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
         """List the patients linked to you, newest link first.
 
@@ -85,7 +85,7 @@ def register_shared_views(blp, kind):
             therapists_only,
             operation(sharing.list.id),
             blp.arguments(schemas.query, location="query"),
-            blp.response(200, schemas.page),
+            blp.response(200, schemas.page, headers=PAGE_HEADERS),
         )
     }
     item = {
@@ -112,7 +112,7 @@ class PatientEntryAcknowledgement(MethodView):
     @takes_no_body
     @operation("acknowledgePatientEntry")
     @document_responses(409)
-    @blp.response(200, entries.schemas.record)
+    @blp.response(200, entries.schemas.record, headers={"ETag": "ETAG"})
     def post(self, patient_id, entry_id):
         """Mark a patient's shared entry read.
 

@@ -10,24 +10,28 @@ from api.pagination import PageQuerySchema, page_schema
 
 class MoodSnapshotSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
-    mood = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 10})
-    energy = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10})
-    anxiety = ma.fields.Integer(dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10})
+    mood = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 10, "example": 7})
+    energy = ma.fields.Integer(
+        dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10, "example": 6}
+    )
+    anxiety = ma.fields.Integer(
+        dump_only=True, allow_none=True, metadata={"minimum": 1, "maximum": 10, "example": 3}
+    )
     recorded_at = Timestamp(dump_only=True)
 
 
 class AssessmentSnapshotSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
     instrument = ma.fields.Enum(Instrument, by_value=True, dump_only=True)
-    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27})
-    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES)})
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 9})
+    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"})
     safety_flag = ma.fields.Boolean(dump_only=True)
     taken_at = Timestamp(dump_only=True)
 
 
 class PatientSummarySchema(ma.Schema):
     patient_id = ma.fields.UUID(dump_only=True)
-    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100})
+    display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100, "example": "Ana Lima"})
     link_id = ma.fields.UUID(dump_only=True)
     linked_at = Timestamp(dump_only=True)
     scopes = Scopes(dump_only=True)

@@ -12,6 +12,8 @@ from api.records import OwnedRecord
 
 
 class PracticeKind(enum.StrEnum):
+    """An integration practice."""
+
     MEDITATION = "meditation"
     BREATHWORK = "breathwork"
     EXERCISE = "exercise"
@@ -28,6 +30,8 @@ class PracticeKind(enum.StrEnum):
 
 
 class Intensity(enum.StrEnum):
+    """How demanding a practice was."""
+
     LOW = "low"
     MODERATE = "moderate"
     HIGH = "high"

@@ -6,6 +6,7 @@ from flask_jwt_extended import current_user
 from api.access import auth_required
 from api.fields import CountryCode
 from api.reference.data import crisis_resources, emotion_vocabulary
+from api.reference.fields import EmotionName
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 
@@ -15,28 +16,33 @@ blp = Blueprint(
 
 
 class EmotionGroupSchema(ma.Schema):
-    name = ma.fields.String(metadata={"maxLength": 50})
-    label = ma.fields.String(metadata={"maxLength": 100})
+    name = ma.fields.String(metadata={"maxLength": 50, "example": "peaceful"})
+    label = ma.fields.String(metadata={"maxLength": 100, "example": "Peaceful"})
     emotions = ma.fields.List(
-        ma.fields.String(metadata={"maxLength": 50}), validate=ma.validate.Length(max=100)
+        EmotionName(), validate=ma.validate.Length(max=100), metadata={"example": ["calm", "relaxed", "safe"]}
     )
 
 
 class EmotionVocabularySchema(ma.Schema):
-    description = ma.fields.String(metadata={"maxLength": 500})
+    description = ma.fields.String(
+        metadata={"maxLength": 500, "example": "Emotions grouped for a picker; store the names."}
+    )
     groups = ma.fields.List(ma.fields.Nested(EmotionGroupSchema), validate=ma.validate.Length(max=50))
 
 
 class CrisisResourceSchema(ma.Schema):
-    name = ma.fields.String(metadata={"maxLength": 200})
-    phone = ma.fields.String(allow_none=True, metadata={"maxLength": 40})
-    sms = ma.fields.String(allow_none=True, metadata={"maxLength": 40})
-    url = ma.fields.String(allow_none=True, metadata={"maxLength": 500, "format": "uri"})
+    name = ma.fields.String(metadata={"maxLength": 200, "example": "988 Suicide & Crisis Lifeline"})
+    phone = ma.fields.String(allow_none=True, metadata={"maxLength": 40, "example": "988"})
+    sms = ma.fields.String(allow_none=True, metadata={"maxLength": 40, "example": "988"})
+    url = ma.fields.String(
+        allow_none=True, metadata={"maxLength": 500, "format": "uri", "example": "https://988lifeline.org/"}
+    )
 
 
 class CrisisResourcesSchema(ma.Schema):
     country = ma.fields.String(
-        allow_none=True, metadata={"maxLength": 2, "description": "null: the international list."}
+        allow_none=True,
+        metadata={"maxLength": 2, "description": "null: the international list.", "example": "US"},
     )
     resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
 

@@ -13,6 +13,8 @@ from api.records import OwnedRecord
 
 
 class Medicine(enum.StrEnum):
+    """The medicine of a treatment session."""
+
     KETAMINE = "ketamine"
     ESKETAMINE = "esketamine"
     PSILOCYBIN = "psilocybin"
@@ -21,6 +23,8 @@ class Medicine(enum.StrEnum):
 
 
 class Route(enum.StrEnum):
+    """How the medicine was given."""
+
     IV = "iv"
     IM = "im"
     INTRANASAL = "intranasal"
@@ -30,6 +34,8 @@ class Route(enum.StrEnum):
 
 
 class Setting(enum.StrEnum):
+    """Where the session took place."""
+
     CLINIC = "clinic"
     HOME = "home"
     OTHER = "other"

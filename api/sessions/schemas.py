@@ -11,16 +11,22 @@ from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
 class VitalsSchema(ma.Schema):
     taken_at: ma.fields.Field = Timestamp(required=True)
     systolic = ma.fields.Integer(
-        strict=True, validate=ma.validate.Range(50, 260), allow_none=True, metadata={"description": "mmHg"}
+        strict=True,
+        validate=ma.validate.Range(50, 260),
+        allow_none=True,
+        metadata={"description": "mmHg", "example": 128},
     )
     diastolic = ma.fields.Integer(
-        strict=True, validate=ma.validate.Range(30, 160), allow_none=True, metadata={"description": "mmHg"}
+        strict=True,
+        validate=ma.validate.Range(30, 160),
+        allow_none=True,
+        metadata={"description": "mmHg", "example": 82},
     )
     heart_rate = ma.fields.Integer(
         strict=True,
         validate=ma.validate.Range(20, 250),
         allow_none=True,
-        metadata={"description": "beats per minute"},
+        metadata={"description": "beats per minute", "example": 76},
     )
 
 
@@ -37,17 +43,29 @@ class SessionFields(ma.Schema):
     dose_mg = ma.fields.Float(
         allow_none=True,
         validate=ma.validate.Range(0, 10000, min_inclusive=False),
-        metadata={"exclusiveMinimum": 0, "description": "Milligrams, above 0."},
+        metadata={"description": "Milligrams, above 0.", "example": 35.0},
     )
-    duration_minutes = ma.fields.Integer(strict=True, allow_none=True, validate=ma.validate.Range(1, 1440))
+    duration_minutes = ma.fields.Integer(
+        strict=True, allow_none=True, validate=ma.validate.Range(1, 1440), metadata={"example": 60}
+    )
     setting = ma.fields.Enum(Setting, by_value=True, allow_none=True)
-    provider = Text(max_length=200, allow_none=True)
-    intention = Text(max_length=5000, allow_none=True)
+    provider = Text(max_length=200, allow_none=True, metadata={"example": "Riverside Ketamine Clinic"})
+    intention = Text(
+        max_length=5000,
+        allow_none=True,
+        metadata={"example": "Meet my grief with curiosity instead of fear."},
+    )
     side_effects = BoundedList(
-        ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS)), max_items=len(SIDE_EFFECTS)
+        ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS), metadata={"enum_name": "SideEffect"}),
+        max_items=len(SIDE_EFFECTS),
+        metadata={"example": ["nausea", "dissociation"]},
     )
     vitals: ma.fields.Field = BoundedList(ma.fields.Nested(VitalsSchema), max_items=50)
-    notes = Text(max_length=10000, allow_none=True)
+    notes = Text(
+        max_length=10000,
+        allow_none=True,
+        metadata={"example": "A wave of sadness at twenty minutes, then a wide, quiet space."},
+    )
 
     @ma.validates("side_effects")
     def no_repeats(self, value, **kwargs):

@@ -8,8 +8,10 @@ etags.py how record versions guard reads and writes.
 import flask_smorest
 
 from api.errors import http_exception_response
-from api.smorest.conventions import ConventionsPlugin, MarshmallowPlugin, ProblemSchema, register_components
+from api.smorest import shapes
+from api.smorest.conventions import ConventionsPlugin, MarshmallowPlugin, register_components
 from api.smorest.parsing import Parser
+from api.smorest.problems import ProblemSchema
 
 
 class Api(flask_smorest.Api):
@@ -24,6 +26,10 @@ class Api(flask_smorest.Api):
     def init_app(self, app, *, spec_kwargs=None):
         super().init_app(app, spec_kwargs=spec_kwargs)
         register_components(self.spec, self.ERROR_SCHEMA)
+
+    def finish_spec(self):
+        """Once every blueprint is registered: required and examples by direction (shapes.py)."""
+        shapes.finish(self.spec)
 
     def handle_http_exception(self, error):
         return http_exception_response(error)

@@ -14,10 +14,10 @@ from flask_smorest.pagination import PaginationMetadataSchema
 from flask_smorest.utils import prepare_response
 
 from api.errors import PROBLEM_MEDIA_TYPE
+from api.smorest import problems
 
 UUID_MAX_LENGTH = 36
 TIMESTAMP_MAX_LENGTH = 40
-TEXT_LIMIT = 500
 
 # Set by etags.versioned on an operation's doc; the plugin turns it into the ETag parameters,
 # headers and responses, and leaves it out of the spec.
@@ -25,42 +25,6 @@ VERSIONED = "x-journal-versioned"
 CHECKS_NOT_MODIFIED = {"get", "head"}
 NEEDS_IF_MATCH = {"put", "patch", "delete"}
 SETS_ETAG = {"get", "head", "post", "put", "patch"}
-
-
-class ProblemSchema(ma.Schema):
-    """RFC 9457 problem details (documentation only: errors.py builds the bodies)."""
-
-    type = ma.fields.String(
-        required=True,
-        validate=ma.validate.Length(max=200),
-        metadata={"format": "uri", "description": "Stable URI naming the kind of problem."},
-    )
-    title = ma.fields.String(required=True, validate=ma.validate.Length(max=200))
-    status = ma.fields.Integer(required=True, validate=ma.validate.Range(400, 599))
-    detail = ma.fields.String(required=True, validate=ma.validate.Length(max=1000))
-    errors = ma.fields.Dict(
-        metadata={
-            "maxProperties": 100,
-            "description": "422 only: messages per field. A nested field (an item of a list, a field of an "
-            "object) has an object of its own errors, keyed by index or name.",
-            "additionalProperties": {
-                "oneOf": [
-                    {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": TEXT_LIMIT}},
-                    {"type": "object", "maxProperties": 100},
-                ]
-            },
-        },
-    )
-    error_count = ma.fields.Integer(
-        validate=ma.validate.Range(1, 1000000),
-        metadata={
-            "description": "422 only, when `errors` lists just the first 20 problems: "
-            "how many there are in all."
-        },
-    )
-    current = ma.fields.Dict(
-        metadata={"description": "412 only: the record as it is now.", "maxProperties": 100},
-    )
 
 
 # Response headers documented on every operation; X-RateLimit-* come from flask-limiter.
@@ -118,14 +82,32 @@ def _with_headers(response, status):
     return response
 
 
-def _document_versions(method, operation):
-    """ETag on success, If-None-Match and 304 on reads, If-Match with 412 and 428 on writes."""
+def _record_ref(operations):
+    """The $ref of the record a versioned path serves: its GET's 200, else its PATCH's."""
+    for method in ("get", "patch", "put"):
+        response = operations.get(method, {}).get("responses", {}).get("200")
+        if isinstance(response, dict):
+            return response["content"]["application/json"]["schema"]["$ref"]
+    return None
+
+
+def _document_versions(spec, method, operation, operations):
+    """ETag on success, If-None-Match and 304 on reads, If-Match with 412 and 428 on writes.
+
+    A 412 carries the record as it is now, so it is typed per resource.
+    """
     responses, parameters = operation["responses"], operation.setdefault("parameters", [])
     if method in CHECKS_NOT_MODIFIED:
         responses["304"] = "NOT_MODIFIED"
         parameters.append("IF_NONE_MATCH")
     if method in NEEDS_IF_MATCH:
-        responses["412"] = "PRECONDITION_FAILED"
+        record_ref = _record_ref(operations)
+        if record_ref is None:
+            raise ValueError(f"{method} on a versioned path without a record to answer a 412 with")
+        responses["412"] = {
+            "description": "Precondition Failed: the record changed since your copy; `current` is it now.",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": problems.precondition_failed_ref(spec, record_ref)}},
+        }
         responses["428"] = "PRECONDITION_REQUIRED"
         parameters.append("IF_MATCH")
     if method in SETS_ETAG:
@@ -138,10 +120,13 @@ class ConventionsPlugin(BasePlugin):
     """Adds to every operation the errors and headers that the app's shared machinery produces.
 
     Documented here once so no route can forget them: 401 (unless public), 404 (path with an id),
-    400/413/415 (JSON body), 429 (every route is rate limited), 500, and the common headers.
+    400/413/415 (JSON body), 409 (a write that loses a race to another writer of the same row),
+    429 (every route is rate limited), 500, 503 (the database or the rate-limit counters cannot
+    be reached, or two writers collided), and the common headers.
     """
 
     def init_spec(self, spec):
+        self.spec = spec
         for name, header in COMMON_HEADERS.items():
             spec.components.header(name, header, lazy=True)
         for headers in EXTRA_HEADERS_BY_STATUS.values():
@@ -153,29 +138,36 @@ class ConventionsPlugin(BasePlugin):
         return _with_headers(response, status) if status else response
 
     def operation_helper(self, path=None, operations=None, **kwargs):
-        for method, operation in operations.items():
-            if not isinstance(operation, dict):
-                continue
+        operations = {method: op for method, op in operations.items() if isinstance(op, dict)}
+        for operation in operations.values():
             responses = {str(status): value for status, value in operation.get("responses", {}).items()}
             operation["responses"] = responses
+        for method, operation in operations.items():
+            responses = operation["responses"]
             if operation.pop(VERSIONED, False):
-                _document_versions(method, operation)
-            problems = [429, 500]
+                _document_versions(self.spec, method, operation, operations)
+            statuses = [429, 500, 503]
             if operation.get("security") != []:
-                problems.append(401)
+                statuses.append(401)
             if "{" in (path or ""):
-                problems.append(404)
+                statuses.append(404)
             if "requestBody" in operation:
-                problems.extend([400, 413, 415])
-            for problem in problems:
-                responses.setdefault(str(problem), http.HTTPStatus(problem).name)
+                statuses.extend([400, 413, 415])
+            if method in NEEDS_IF_MATCH:
+                statuses.append(409)
+            for status in statuses:
+                responses.setdefault(str(status), http.HTTPStatus(status).name)
             for status, response in responses.items():
                 if isinstance(response, dict):
                     _with_headers(response, status)
 
 
 def bounded_field_properties(converter, field, ret, **kwargs):
-    """Give generated schemas the bounds that the parsers already enforce (OWASP API4)."""
+    """Give generated schemas the bounds that the parsers already enforce (OWASP API4).
+
+    An exclusive bound of a Range is written as exclusiveMinimum/exclusiveMaximum alone (apispec
+    would write it as an inclusive one too).
+    """
     extra: dict[str, object] = {}
     types = ret.get("type")
     types = types if isinstance(types, list) else [types]
@@ -187,7 +179,100 @@ def bounded_field_properties(converter, field, ret, **kwargs):
             extra["maxLength"] = UUID_MAX_LENGTH
         elif fmt == "date-time":
             extra["maxLength"] = TIMESTAMP_MAX_LENGTH
+    for validator in field.validators:
+        if isinstance(validator, ma.validate.Range):
+            if validator.min is not None and not validator.min_inclusive:
+                extra["exclusiveMinimum"] = ret.pop("minimum")
+            if validator.max is not None and not validator.max_inclusive:
+                extra["exclusiveMaximum"] = ret.pop("maximum")
     return extra
+
+
+# --- enums, constants and unions as named, typed components -----------------------------------
+
+ENUM_NAME = "enum_name"
+
+
+def enum_name(field):
+    """The component name of a field's closed set of values: `metadata["enum_name"]`, else the
+    name of the Python Enum class of an Enum field; None when the field has no closed set."""
+    if ENUM_NAME in field.metadata:
+        return field.metadata[ENUM_NAME]
+    if isinstance(field, ma.fields.Enum):
+        return field.enum.__name__
+    return None
+
+
+def _ref(name):
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _register_schema(spec, name, schema):
+    """Register a component, or check that the one registered under that name is the same."""
+    if name in spec.components.schemas:
+        if spec.components.schemas[name] != schema:
+            raise ValueError(f"two different schemas are both named {name}")
+    else:
+        spec.components.schema(name, schema)
+
+
+def named_enum_properties(converter, field, ret, **kwargs):
+    """Every closed set of values is a `type: string` component, referenced where it is used (a
+    generated client then has one Emotion type, not ten copies); a single value is a `const`."""
+    if isinstance(field, ma.fields.Constant):
+        return {"type": "string", "const": field.constant}
+    values = ret.get("enum")
+    if values is None:
+        return {}
+    choices = [value for value in values if value is not None]
+    if len(choices) == 1 and len(values) == 1:
+        ret.pop("enum")
+        return {"type": "string", "const": choices[0]}
+    name = enum_name(field)
+    if name is None:
+        raise ValueError(f"{field!r}: a closed set of values needs a component name (metadata enum_name)")
+    ret.pop("enum")
+    ret.pop("type", None)
+    component = {"type": "string", "enum": choices}
+    enum = getattr(field, "enum", None)
+    if enum is not None and enum.__doc__ and "__doc__" in vars(enum):
+        component["description"] = " ".join(enum.__doc__.split())
+    if "enum_description" in field.metadata:
+        component["description"] = field.metadata["enum_description"]
+    _register_schema(converter.spec, name, component)
+    if len(choices) < len(values) or field.allow_none:
+        return {"anyOf": [_ref(name), {"type": "null"}]}
+    return _ref(name)
+
+
+class OneOf(ma.fields.Raw):
+    """A value that is one of several schemas, told apart by the value of one property.
+
+    Values pass through as they are (they are dumped before); in the spec the field refers to a
+    `oneOf` component named `name` with a discriminator, so a generated client narrows on it.
+    Each schema must declare the discriminating property as a Constant.
+    """
+
+    def __init__(self, schemas, *, name, discriminator, **kwargs):
+        super().__init__(**kwargs)
+        self.schemas = tuple(schemas)
+        self.name = name
+        self.discriminator = discriminator
+
+
+def one_of_properties(converter, field, ret, **kwargs):
+    if not isinstance(field, OneOf):
+        return {}
+    refs = {}
+    for schema in field.schemas:
+        value = schema._declared_fields[field.discriminator].constant
+        refs[value] = converter.resolve_nested_schema(schema)["$ref"]
+    union = {
+        "oneOf": [{"$ref": ref} for ref in refs.values()],
+        "discriminator": {"propertyName": field.discriminator, "mapping": refs},
+    }
+    _register_schema(converter.spec, field.name, union)
+    return _ref(field.name)
 
 
 def schema_name(schema):
@@ -209,33 +294,33 @@ class MarshmallowPlugin(apispec.ext.marshmallow.MarshmallowPlugin):
         super().init_spec(spec)
         assert self.converter is not None  # made by init_spec
         self.converter.add_attribute_function(bounded_field_properties)
+        self.converter.add_attribute_function(named_enum_properties)
+        self.converter.add_attribute_function(one_of_properties)
+
+
+# An ETag is a record version in quotes (a weak W/ form, a list or `*` also work in If-None-Match).
+ETAG_PATTERN = '^(W/)?"[1-9][0-9]{0,9}"$'
 
 
 def register_components(spec, error_schema):
     """The spec's shared responses, parameters and headers in the project's own words.
 
     flask-smorest registers its defaults lazily (only what an operation refers to is written);
-    registering ours under the same names replaces them: every error is problem+json, and ETags
-    are record versions.
+    registering ours under the same names replaces them: every error is problem+json (a 422 a
+    ValidationProblem), and ETags are record versions.
     """
-    spec.components.response(
-        "NOT_MODIFIED", {"description": "Not Modified: the ETag still matches."}, lazy=True, status=304
-    )
-    for status in http.HTTPStatus:
-        if status < 400:
-            continue
-        response = {"description": status.phrase, "schema": error_schema}
-        prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
-        spec.components.response(status.name, response, lazy=True, status=int(status))
-    response = {"description": "Any other error, as problem+json.", "schema": error_schema}
-    prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
-    spec.components.response("DEFAULT_ERROR", response, lazy=True)
-
-    tag = {"type": "string", "maxLength": 64}
+    if problems.PROBLEM not in spec.components.schemas:
+        spec.components.schema(problems.PROBLEM, schema=error_schema)
+    problems.register(spec)
+    tag = {"type": "string", "maxLength": 64, "pattern": ETAG_PATTERN, "example": '"3"'}
     spec.components.parameter(
         "IF_NONE_MATCH",
         "header",
-        {"name": "If-None-Match", "description": "ETag the client holds; 304 when unchanged.", "schema": tag},
+        {
+            "name": "If-None-Match",
+            "description": 'The ETag of the copy you hold (for example `"3"`); 304 when unchanged.',
+            "schema": tag,
+        },
         lazy=True,
     )
     spec.components.parameter(
@@ -244,7 +329,8 @@ def register_components(spec, error_schema):
         {
             "name": "If-Match",
             "required": True,
-            "description": "The record's current ETag: 428 without it, 412 when stale.",
+            "description": 'The ETag of the copy you changed (for example `"3"`): 428 without it, '
+            "412 when the record has changed since.",
             "schema": tag,
         },
         lazy=True,
@@ -254,6 +340,24 @@ def register_components(spec, error_schema):
         {"description": "The record's version, for If-Match and If-None-Match.", "schema": tag},
         lazy=True,
     )
+    spec.components.response(
+        "NOT_MODIFIED",
+        {"description": "Not Modified: the ETag still matches.", "headers": {"ETag": "ETAG"}},
+        lazy=True,
+        status=304,
+    )
+    for status in http.HTTPStatus:
+        if status < 400:
+            continue
+        schema = "ValidationProblem" if status == 422 else problems.PROBLEM
+        response = {
+            "description": status.phrase,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+        spec.components.response(status.name, response, lazy=True, status=int(status))
+    response = {"description": "Any other error, as problem+json.", "schema": error_schema}
+    prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
+    spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
 
 # --- what an operation declares ---------------------------------------------------------------

@@ -75,6 +75,6 @@ CREATED_HEADERS = {
     "Idempotent-Replayed": {
         "description": "`true` when this is the stored answer to an earlier request "
         "with the same Idempotency-Key.",
-        "schema": {"type": "string", "enum": ["true"]},
+        "schema": {"type": "string", "const": "true"},
     },
 }

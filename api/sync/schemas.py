@@ -1,11 +1,13 @@
-"""Sync feed schemas."""
+"""Sync feed schemas: a page of changes, each typed by the kind of record it carries."""
 
 import marshmallow as ma
 
-from api.kinds import SYNC_TYPES
+from api.kinds import KINDS
 from api.pagination import CURSOR_MAX_LENGTH
+from api.smorest.conventions import OneOf
 
 MAX_SYNC_LIMIT = 500
+VERSION = {"minimum": 1, "maximum": 2**31 - 1, "example": 3}
 
 
 class SyncQuerySchema(ma.Schema):
@@ -19,31 +21,44 @@ class SyncQuerySchema(ma.Schema):
     limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_SYNC_LIMIT))
 
 
-def change_schema(types):
-    """One change; `data` is the record as its own GET returns it, or null for a delete."""
+def change_schema(kind):
+    """A change to one kind of record: `data` is the record as its own GET returns it, or null
+    for a delete. `type` tells the kinds apart, so a client knows what `data` is."""
     return ma.Schema.from_dict(
         {
-            "type": ma.fields.String(metadata={"enum": types}),
+            "type": ma.fields.Constant(kind.sync_type),
             "id": ma.fields.UUID(),
-            "op": ma.fields.String(metadata={"enum": ["upsert", "delete"]}),
-            "version": ma.fields.Integer(metadata={"minimum": 1, "maximum": 2**31 - 1}),
-            "data": ma.fields.Dict(
-                allow_none=True,
+            "op": ma.fields.String(
                 metadata={
-                    "description": "The record (as GET returns it) for an upsert; null for a delete.",
-                    "maxProperties": 100,
-                },
+                    "enum": ["upsert", "delete"],
+                    "enum_name": "ChangeOp",
+                    "enum_description": "`upsert`: the record was created or changed; `delete`: it is gone.",
+                }
+            ),
+            "version": ma.fields.Integer(metadata=VERSION),
+            "data": ma.fields.Nested(
+                kind.schemas.record,
+                allow_none=True,
+                metadata={"description": "The record (as GET returns it) for an upsert; null for a delete."},
             ),
         },
-        name="Change",
+        name=f"{kind.model.__name__}Change",
     )
+
+
+CHANGE_SCHEMAS = tuple(change_schema(kind) for kind in KINDS)
 
 
 class SyncPageSchema(ma.Schema):
     changes = ma.fields.List(
-        ma.fields.Nested(change_schema(list(SYNC_TYPES))), validate=ma.validate.Length(max=MAX_SYNC_LIMIT)
+        OneOf(CHANGE_SCHEMAS, name="Change", discriminator="type"),
+        validate=ma.validate.Length(max=MAX_SYNC_LIMIT),
     )
     next_cursor = ma.fields.String(
-        metadata={"maxLength": 200, "description": "Keep it; pass it as `cursor` next time."}
+        metadata={
+            "maxLength": 200,
+            "description": "Keep it; pass it as `cursor` next time.",
+            "example": "MTI4",
+        }
     )
     has_more = ma.fields.Boolean()
