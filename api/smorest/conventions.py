@@ -220,6 +220,7 @@ def named_enum_properties(converter, field, ret, **kwargs):
     """Every closed set of values is a `type: string` component, referenced where it is used (a
     generated client then has one Emotion type, not ten copies); a single value is a `const`."""
     if isinstance(field, ma.fields.Constant):
+        ret.pop("default", None)  # a constant is its value, not a default
         return {"type": "string", "const": field.constant}
     values = ret.get("enum")
     if values is None:
