@@ -4,6 +4,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 SPEC := openapi/openapi.json
+# Redocly CLI: no usage reports and no update checks.
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 export FLASK_APP := wsgi
 
 .PHONY: run demo test lint spec lint-spec bench migrate migration lock vendor-docs clean
@@ -40,10 +43,14 @@ lint: $(INSTALLED)
 spec: $(INSTALLED)
 	$(BIN)/python -m api.spec $(SPEC)
 
-## Validate the committed spec: openapi-spec-validator, then Spectral (spectral:oas + OWASP).
+## Validate the committed spec: openapi-spec-validator, Spectral (spectral:oas + OWASP: no errors)
+## and Redocly CLI's recommended rules (no errors and no warnings).
 lint-spec: $(INSTALLED) openapi/node_modules/.installed
 	$(BIN)/openapi-spec-validator $(SPEC)
 	cd openapi && npx --no-install spectral lint openapi.json --ruleset .spectral.yaml --fail-severity error
+	cd openapi && npx --no-install redocly lint openapi.json --config redocly.yaml --format=json 2>/dev/null \
+	  | ../$(BIN)/python -c 'import json, sys; t = json.load(sys.stdin)["totals"]; print("Redocly recommended:", t); sys.exit(t["errors"] + t["warnings"] > 0)' \
+	  || (npx --no-install redocly lint openapi.json --config redocly.yaml; exit 1)
 
 openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
