@@ -82,6 +82,13 @@ def say(*parts: str | int | float | bool | datetime.datetime | UUID) -> None:
     print(*parts)
 
 
+def shown(
+    value: str | int | float | datetime.datetime | UUID | None, none: str = "none"
+) -> str | int | float | datetime.datetime | UUID:
+    """A nullable field for a log line: the server always sends it, None when there is nothing."""
+    return none if value is None else value
+
+
 class ApiError(Exception):
     def __init__(self, what: str, status: HTTPStatus, parsed: object) -> None:
         if isinstance(parsed, Problem | ValidationProblem | MoodPreconditionFailed):
@@ -161,7 +168,7 @@ def record_session_day(device: Device) -> tuple[Session, Entry]:
     session = expect("create session", r.status_code, r.parsed, Session)
     say("session", session.id, session.medicine, session.started_at, "version", session.version)
     for vitals in session.vitals:
-        say("  vitals at", vitals.taken_at, vitals.systolic or "-", vitals.diastolic or "-")
+        say("  vitals at", vitals.taken_at, shown(vitals.systolic, "-"), shown(vitals.diastolic, "-"))
 
     feelings: list[Emotion] = ["grateful", "tender", "floating"]
     entry_body = EntryCreate(
@@ -182,11 +189,11 @@ def record_session_day(device: Device) -> tuple[Session, Entry]:
         entry.kind,
         entry.visibility,
         "for session",
-        entry.session_id or "none",
+        shown(entry.session_id),
         "at",
         location,
     )
-    say("  emotions", ", ".join(entry.emotions), "acknowledged", entry.acknowledged_at or "not yet")
+    say("  emotions", ", ".join(entry.emotions), "acknowledged", shown(entry.acknowledged_at, "not yet"))
     return session, entry
 
 
@@ -227,7 +234,7 @@ def log_practice(device: Device) -> Practice:
         "practice",
         practice.id,
         practice.practice,
-        practice.intensity or "intensity not given",
+        shown(practice.intensity, "intensity not given"),
         "mood +",
         lift,
     )
@@ -267,7 +274,15 @@ def take_phq9(device: Device, session: Session, country: str | None) -> Assessme
         help_r = list_crisis_resources.sync_detailed(client=device.api, country=country or "US")
         resources = expect("crisis resources", help_r.status_code, help_r.parsed, CrisisResources)
         for line in resources.resources:
-            say(" ", line.name, line.phone or line.sms or line.url or "")
+            say(
+                " ",
+                line.name,
+                "call",
+                shown(line.phone, "-"),
+                "text",
+                shown(line.sms, "-"),
+                shown(line.url, ""),
+            )
     return assessment
 
 
@@ -283,8 +298,9 @@ def revalidate(device: Device, mood: Mood, etag: str) -> Mood:
 
 
 def edit_on_two_devices(device: Device, mood: Mood, etag: str) -> Mood:
-    """Two devices edit the same check-in: the second one's ETag is stale, and the 412 carries the
-    record as it is now, so the app can merge without another read."""
+    """Two devices edit the same check-in: the second one's ETag is stale. The 412 carries the record
+    as it is now, so the app can show the conflict at once; it reads the record again only for an
+    ETag to retry with (the 412 sends none)."""
     phone = update_mood.sync_detailed(
         mood.id,
         client=device.api,
@@ -292,7 +308,7 @@ def edit_on_two_devices(device: Device, mood: Mood, etag: str) -> Mood:
         if_match=etag,
     )
     saved = expect("edit on phone", phone.status_code, phone.parsed, Mood)
-    say("phone saved version", saved.version, saved.note or "")
+    say("phone saved version", saved.version, shown(saved.note, ""))
 
     tablet = update_mood.sync_detailed(mood.id, client=device.api, body=MoodUpdate(mood=8), if_match=etag)
     if isinstance(tablet.parsed, Mood):
@@ -306,7 +322,7 @@ def edit_on_two_devices(device: Device, mood: Mood, etag: str) -> Mood:
         "mood",
         current.mood,
         "note",
-        current.note or "none",
+        shown(current.note),
     )
 
     # Merge: keep the server's note, apply the tablet's mood, against the server's version.
@@ -425,7 +441,8 @@ def sync(device: Device, store: LocalStore) -> None:
         for change in page.changes:
             store.apply(change)
         store.cursor = page.next_cursor
-        if not page.has_more:
+        more: bool = page.has_more
+        if not more:
             break
     say("synced in", pages, "page(s):", len(store.moods), "moods,", len(store.entries), "entries")
 
@@ -498,7 +515,14 @@ def patient_moods(therapist: Device, patient_id: UUID) -> None:
             r = list_patient_moods.sync_detailed(patient_id, client=therapist.api, limit=100, cursor=cursor)
         page = expect("patient moods", r.status_code, r.parsed, MoodPage)
         for mood in page.items:
-            say(" ", mood.recorded_at, mood.mood, "anxiety", mood.anxiety or "-", ", ".join(mood.emotions))
+            say(
+                " ",
+                mood.recorded_at,
+                mood.mood,
+                "anxiety",
+                shown(mood.anxiety, "-"),
+                ", ".join(mood.emotions),
+            )
         cursor = page.next_cursor
         if cursor is None:
             break

@@ -34,6 +34,11 @@ function say(text: TemplateStringsArray, ...values: (string | number | boolean)[
   console.log(text.reduce((line, part, index) => `${line}${values[index - 1] ?? ""}${part}`));
 }
 
+/** A nullable field for a log line: the server always sends it, null when there is nothing. */
+function shown(value: string | number | null, none = "none"): string | number {
+  return value === null ? none : value;
+}
+
 class ApiError extends Error {
   constructor(what: string, response: Response, problem: Schemas["Problem"] | undefined) {
     const detail = problem ? `${problem.title}: ${problem.detail} (${problem.type})` : "no problem body";
@@ -136,8 +141,8 @@ async function recordSessionDay(api: Api): Promise<{ session: Schemas["Session"]
   });
   if (created.error) throw new ApiError("create session", created.response, created.error);
   const session = created.data;
-  say`session ${session.id}: ${session.medicine} ${session.route ?? "route not given"}, ${session.dose_mg ?? "?"} mg`;
-  for (const vitals of session.vitals) say`  vitals at ${vitals.taken_at}: ${vitals.systolic ?? "-"}/${vitals.diastolic ?? "-"}`;
+  say`session ${session.id}: ${session.medicine} ${shown(session.route, "route not given")}, ${shown(session.dose_mg, "?")} mg`;
+  for (const vitals of session.vitals) say`  vitals at ${vitals.taken_at}: ${shown(vitals.systolic, "-")}/${shown(vitals.diastolic, "-")}`;
 
   const feelings: Schemas["Emotion"][] = ["grateful", "tender", "floating"];
   const wrote = await api.POST("/v1/entries", {
@@ -154,8 +159,8 @@ async function recordSessionDay(api: Api): Promise<{ session: Schemas["Session"]
   if (wrote.error) throw new ApiError("create entry", wrote.response, wrote.error);
   const entry = wrote.data;
   const location = header<operations["createEntry"]["responses"][201]["headers"]>(wrote.response, "Location");
-  say`entry ${entry.id} for session ${entry.session_id ?? "none"}: ${entry.kind}, ${entry.visibility}, at ${location ?? "?"}`;
-  say`  emotions ${entry.emotions.join(", ")}; acknowledged ${entry.acknowledged_at ?? "not yet"}`;
+  say`entry ${entry.id} for session ${shown(entry.session_id)}: ${entry.kind}, ${entry.visibility}, at ${location ?? "?"}`;
+  say`  emotions ${entry.emotions.join(", ")}; acknowledged ${shown(entry.acknowledged_at, "not yet")}`;
   return { session, entry };
 }
 
@@ -192,7 +197,7 @@ async function logPractice(api: Api): Promise<Schemas["Practice"]> {
   });
   if (error) throw new ApiError("log practice", response, error);
   const lift = data.mood_after !== null && data.mood_before !== null ? data.mood_after - data.mood_before : 0;
-  say`practice ${data.id}: ${data.practice} (${data.intensity ?? "intensity not given"}), mood +${lift}`;
+  say`practice ${data.id}: ${data.practice} (${shown(data.intensity, "intensity not given")}), mood +${lift}`;
   return data;
 }
 
@@ -215,7 +220,7 @@ async function takePhq9(api: Api, session: Schemas["Session"], country: string |
     // Item 9 above 0: show crisis resources at once.
     const help = await api.GET("/v1/reference/crisis-resources", { params: { query: country ? { country } : {} } });
     if (help.error) throw new ApiError("crisis resources", help.response, help.error);
-    for (const line of help.data.resources) say`  ${line.name}: ${line.phone ?? line.sms ?? line.url ?? ""}`;
+    for (const line of help.data.resources) say`  ${line.name}: call ${shown(line.phone, "-")}, text ${shown(line.sms, "-")}, ${shown(line.url, "")}`;
   }
   return data;
 }
@@ -234,15 +239,16 @@ async function revalidate(api: Api, mood: Schemas["Mood"], etag: string): Promis
   return data;
 }
 
-/** Two devices edit the same check-in: the second one's ETag is stale, and the 412 carries the
- * record as it is now, so the app can merge without another read. */
+/** Two devices edit the same check-in: the second one's ETag is stale. The 412 carries the record
+ * as it is now, so the app can show the conflict at once; it reads the record again only for an
+ * ETag to retry with (the 412 sends none). */
 async function editOnTwoDevices(api: Api, mood: Schemas["Mood"], etag: string): Promise<Schemas["Mood"]> {
   const phone = await api.PATCH("/v1/moods/{mood_id}", {
     params: { path: { mood_id: mood.id }, header: { "If-Match": etag } },
     body: { note: "Lighter than yesterday; walked by the river." },
   });
   if (phone.error) throw new ApiError("edit on phone", phone.response, phone.error);
-  say`phone saved version ${phone.data.version}: ${phone.data.note ?? ""}`;
+  say`phone saved version ${phone.data.version}: ${shown(phone.data.note, "")}`;
 
   const tablet = await api.PATCH("/v1/moods/{mood_id}", {
     params: { path: { mood_id: mood.id }, header: { "If-Match": etag } },
@@ -251,7 +257,7 @@ async function editOnTwoDevices(api: Api, mood: Schemas["Mood"], etag: string): 
   if (!tablet.error) return tablet.data;
   if (!("current" in tablet.error)) throw new ApiError("edit on tablet", tablet.response, tablet.error);
   const current = tablet.error.current;
-  say`tablet is stale (${tablet.response.status}): server has version ${current.version}, mood ${current.mood}, note ${current.note ?? "none"}`;
+  say`tablet is stale (${tablet.response.status}): server has version ${current.version}, mood ${current.mood}, note ${shown(current.note)}`;
 
   // Merge: keep the server's note, apply the tablet's mood, against the server's version.
   const fresh = await api.GET("/v1/moods/{mood_id}", { params: { path: { mood_id: current.id } } });
@@ -286,17 +292,24 @@ async function submitBadForm(api: Api): Promise<void> {
   for (const line of fieldMessages(error.errors)) say`  ${line}`;
 }
 
+// Each page is read by a function of its own: a request inside the paging loop would make
+// TypeScript infer the response from a cursor that depends on that response (TS7022).
+async function moodsPage(api: Api, since: string, cursor: string | null): Promise<Schemas["MoodPage"]> {
+  const { data, error, response } = await api.GET("/v1/moods", {
+    params: { query: { from: since, limit: 50, ...(cursor === null ? {} : { cursor }) } },
+  });
+  if (error) throw new ApiError("list moods", response, error);
+  return data;
+}
+
 async function allMoods(api: Api, since: string): Promise<Schemas["Mood"][]> {
   const moods: Schemas["Mood"][] = [];
-  let cursor: string | undefined;
+  let cursor: string | null = null;
   do {
-    const { data, error, response } = await api.GET("/v1/moods", {
-      params: { query: { from: since, limit: 50, ...(cursor ? { cursor } : {}) } },
-    });
-    if (error) throw new ApiError("list moods", response, error);
-    moods.push(...data.items);
-    cursor = data.next_cursor ?? undefined;
-  } while (cursor);
+    const page = await moodsPage(api, since, cursor);
+    moods.push(...page.items);
+    cursor = page.next_cursor; // null on the last page
+  } while (cursor !== null);
   const average = moods.reduce((sum, mood) => sum + mood.mood, 0) / Math.max(moods.length, 1);
   say`${moods.length} check-ins since ${since}, average ${average.toFixed(1)}`;
   return moods;
@@ -312,7 +325,7 @@ class LocalStore {
   readonly contacts = new Map<string, Schemas["Contact"]>();
   readonly practices = new Map<string, Schemas["Practice"]>();
   readonly assessments = new Map<string, Schemas["Assessment"]>();
-  cursor: string | undefined;
+  cursor: string | null = null;
 
   apply(change: Change): void {
     // `type` tells which record `data` is; `data` is null for a delete.
@@ -359,7 +372,7 @@ async function sync(api: Api, store: LocalStore): Promise<void> {
   let pages = 0;
   for (;;) {
     const { data, error, response } = await api.GET("/v1/sync", {
-      params: { query: { limit: 100, ...(store.cursor ? { cursor: store.cursor } : {}) } },
+      params: { query: { limit: 100, ...(store.cursor === null ? {} : { cursor: store.cursor }) } },
     });
     if (error) throw new ApiError("sync", response, error);
     pages += 1;
@@ -368,7 +381,8 @@ async function sync(api: Api, store: LocalStore): Promise<void> {
       store.apply(change);
     }
     store.cursor = data.next_cursor;
-    if (!data.has_more) break;
+    const more: boolean = data.has_more;
+    if (!more) break;
   }
   say`synced in ${pages} page(s): ${store.moods.size} moods, ${store.entries.size} entries, ${store.sessions.size} sessions`;
 }
@@ -391,38 +405,48 @@ async function redeem(patient: Api, code: string): Promise<Schemas["CareLink"]> 
   return data;
 }
 
+async function patientsPage(therapist: Api, cursor: string | null): Promise<Schemas["PatientSummaryPage"]> {
+  const { data, error, response } = await therapist.GET("/v1/patients", {
+    params: { query: { limit: 20, ...(cursor === null ? {} : { cursor }) } },
+  });
+  if (error) throw new ApiError("patients", response, error);
+  const link = header<operations["listPatients"]["responses"][200]["headers"]>(response, "Link");
+  if (link) say`next page: ${link}`;
+  return data;
+}
+
 async function reviewPatients(therapist: Api): Promise<void> {
-  let cursor: string | undefined;
+  let cursor: string | null = null;
   do {
-    const { data, error, response } = await therapist.GET("/v1/patients", {
-      params: { query: { limit: 20, ...(cursor ? { cursor } : {}) } },
-    });
-    if (error) throw new ApiError("patients", response, error);
-    const link = header<operations["listPatients"]["responses"][200]["headers"]>(response, "Link");
-    if (link) say`next page: ${link}`;
-    for (const patient of data.items) {
+    const page = await patientsPage(therapist, cursor);
+    for (const patient of page.items) {
       const latest = patient.latest_mood ? `${patient.latest_mood.mood}/10 at ${patient.latest_mood.recorded_at}` : "no mood shared";
-      const flags = patient.open_safety_flags?.length ?? 0;
+      const flags = patient.open_safety_flags === null ? 0 : patient.open_safety_flags.length;
       say`patient ${patient.display_name} (${patient.patient_id}) since ${patient.linked_at}: ${latest}, ${flags} safety flag(s)`;
-      say`  PHQ-9 ${patient.latest_phq9?.score ?? "-"}, GAD-7 ${patient.latest_gad7?.score ?? "-"}; scopes ${patient.scopes.join(", ")}`;
+      say`  PHQ-9 ${patient.latest_phq9 === null ? "-" : patient.latest_phq9.score}, GAD-7 ${patient.latest_gad7 === null ? "-" : patient.latest_gad7.score}; scopes ${patient.scopes.join(", ")}`;
       if (patient.scopes.includes("moods")) await patientMoods(therapist, patient.patient_id);
     }
-    cursor = data.next_cursor ?? undefined;
-  } while (cursor);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
+}
+
+async function patientMoodsPage(therapist: Api, patientId: string, cursor: string | null): Promise<Schemas["MoodPage"]> {
+  const { data, error, response } = await therapist.GET("/v1/patients/{patient_id}/moods", {
+    params: { path: { patient_id: patientId }, query: { limit: 100, ...(cursor === null ? {} : { cursor }) } },
+  });
+  if (error) throw new ApiError("patient moods", response, error);
+  return data;
 }
 
 async function patientMoods(therapist: Api, patientId: string): Promise<void> {
-  let cursor: string | undefined;
+  let cursor: string | null = null;
   do {
-    const { data, error, response } = await therapist.GET("/v1/patients/{patient_id}/moods", {
-      params: { path: { patient_id: patientId }, query: { limit: 100, ...(cursor ? { cursor } : {}) } },
-    });
-    if (error) throw new ApiError("patient moods", response, error);
-    for (const mood of data.items) {
-      say`  ${mood.recorded_at}: ${mood.mood}/10, anxiety ${mood.anxiety ?? "-"}, ${mood.emotions.join(", ")}`;
+    const page = await patientMoodsPage(therapist, patientId, cursor);
+    for (const mood of page.items) {
+      say`  ${mood.recorded_at}: ${mood.mood}/10, anxiety ${shown(mood.anxiety, "-")}, ${mood.emotions.join(", ")}`;
     }
-    cursor = data.next_cursor ?? undefined;
-  } while (cursor);
+    cursor = page.next_cursor;
+  } while (cursor !== null);
 }
 
 // ---------------------------------------------------------------- the whole day
