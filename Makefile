@@ -7,9 +7,12 @@ SPEC := openapi/openapi.json
 # Redocly CLI: no usage reports and no update checks.
 export REDOCLY_TELEMETRY := off
 export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
+# `make clients` keeps its generators and type checkers apart from the app's pinned packages.
+CLIENTS_VENV := .venv-clients
+CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test lint spec lint-spec bench migrate migration lock vendor-docs clean
+.PHONY: run demo test lint spec lint-spec clients bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -56,6 +59,20 @@ openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
 	touch $@
 
+## Generate the Python and TypeScript clients from the committed spec into a temporary folder and
+## type-check the mobile scenarios in clients/ against them (mypy --strict, tsc --strict).
+clients: $(CLIENTS_INSTALLED) clients/typescript/node_modules/.installed
+	CLIENTS_VENV=$(CLIENTS_VENV) scripts/clients.sh
+
+$(CLIENTS_INSTALLED): clients/python/requirements.txt
+	test -x $(CLIENTS_VENV)/bin/python || $(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/pip install --quiet --disable-pip-version-check -r clients/python/requirements.txt
+	touch $@
+
+clients/typescript/node_modules/.installed: clients/typescript/package.json clients/typescript/package-lock.json
+	cd clients/typescript && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
+	touch $@
+
 ## List and sync latency at 1M+ rows against a bare endpoint (PostgreSQL at 127.0.0.1; see bench/README.md).
 bench: $(INSTALLED)
 	$(BIN)/python bench/bench_lists.py
@@ -69,15 +86,16 @@ migration: $(INSTALLED)
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask db migrate -m "$(m)"
 
-## Re-pin requirements*.txt from requirements*.in (needs pip-tools).
+## Re-pin requirements*.txt (and clients/python/requirements.txt) from their .in files (needs pip-tools).
 lock:
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements.in -o requirements.txt
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements-dev.in -o requirements-dev.txt
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url clients/python/requirements.in -o clients/python/requirements.txt
 
 ## Refresh the vendored Swagger UI and ReDoc assets (versions in api/static/docs/VERSIONS).
 vendor-docs:
 	scripts/vendor-docs.sh
 
 clean:
-	rm -rf $(VENV) openapi/node_modules .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) openapi/node_modules clients/typescript/node_modules .pytest_cache
