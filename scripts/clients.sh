@@ -81,13 +81,15 @@ check "$scenario_py" "a type: ignore comment" 'type:[[:space:]]*ignore' "$raw"
 
 echo "== TypeScript: openapi-typescript $("$bin/openapi-typescript" --version 2>/dev/null | tr -d v), openapi-fetch $(node -p "require('./$ts/node_modules/openapi-fetch/package.json').version"), tsc $("$bin/tsc" --version | sed 's/^Version //')"
 mkdir -p "$work/ts"
-if "$bin/openapi-typescript" "$spec" --output "$work/ts/schema.d.ts" >"$work/ts/generate.log" 2>&1; then
+# --enum-values also exports each enum's values, so an app can check a device value (its time
+# zone) against them without a cast.
+if "$bin/openapi-typescript" "$spec" --enum-values --output "$work/ts/schema.ts" >"$work/ts/generate.log" 2>&1; then
   # The scenario stays where it is (its imports resolve from clients/typescript/node_modules);
   # this tsconfig maps "@api/schema" to the generated types.
   cat >"$work/ts/tsconfig.json" <<EOF
 {
   "extends": "$root/$ts/tsconfig.json",
-  "compilerOptions": { "paths": { "@api/schema": ["$work/ts/schema.d.ts"] } }
+  "compilerOptions": { "paths": { "@api/schema": ["$work/ts/schema.ts"] } }
 }
 EOF
   "$bin/tsc" --noEmit --strict -p "$work/ts/tsconfig.json" --pretty false || failed+=("tsc")

@@ -11,7 +11,7 @@
  * It also runs (Node 20): API_BASE_URL=http://127.0.0.1:5000 npx tsx scenario.ts
  */
 import createClient, { type Client, type Middleware } from "openapi-fetch";
-import type { components, operations, paths } from "@api/schema";
+import { timeZoneValues, type components, type operations, type paths } from "@api/schema";
 
 type Schemas = components["schemas"];
 type Api = Client<paths>;
@@ -83,6 +83,12 @@ function connect(baseUrl: string, tokens: Tokens): Api {
 
 // ---------------------------------------------------------------- accounts and tokens
 
+/** The device's zone when the server accepts it (the spec lists every zone it does), else UTC. */
+function deviceTimeZone(): Schemas["TimeZone"] {
+  const device = Intl.DateTimeFormat().resolvedOptions().timeZone;
+  return timeZoneValues.find((zone) => zone === device) ?? "UTC";
+}
+
 async function register(api: Api, email: string, role: Schemas["Registration"]["role"], name: string): Promise<Schemas["User"]> {
   const { data, error, response } = await api.POST("/v1/auth/register", {
     body: {
@@ -90,7 +96,7 @@ async function register(api: Api, email: string, role: Schemas["Registration"]["
       password: "correct horse battery staple",
       display_name: name,
       role,
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      timezone: deviceTimeZone(),
     },
   });
   if (error) throw new ApiError("register", response, error);
@@ -174,7 +180,7 @@ async function checkIn(api: Api): Promise<{ mood: Schemas["Mood"]; etag: string 
       sleep_hours: 7.5,
       emotions: ["hopeful", "calm"],
       note: "Lighter than yesterday.",
-      timezone: Intl.DateTimeFormat().resolvedOptions().timeZone,
+      timezone: deviceTimeZone(),
     },
   });
   if (error) throw new ApiError("check in", response, error);
