@@ -6,12 +6,14 @@ from dataclasses import dataclass, field
 
 import flask_migrate
 import pytest
+from flask import Flask
 from sqlalchemy import create_engine, text
 
 from api.app import create_app
 from api.extensions import db
 from api.ratelimit import limiter_of
 from config import TestingConfig, database_url
+from tests import spec_validation
 from tests.helpers import PASSWORD, bearer, is_test_database, not_a_test_database_message
 
 
@@ -74,6 +76,59 @@ def clean_state(app):
 def spec(app):
     """The OpenAPI document the app serves."""
     return app.test_client().get("/openapi.json").get_json()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def responses_checked_against_spec(spec):
+    """Every Flask app's test client (the session app's and those tests build with create_app)
+    checks each response against the served spec; see tests/spec_validation.py."""
+    if spec_validation.MODE == "off":
+        yield
+        return
+    spec_validation.checker = spec_validation.SpecChecker(spec)
+    Flask.test_client_class = spec_validation.SpecCheckingClient
+    yield
+    Flask.test_client_class = None
+    spec_validation.checker = None
+
+
+def settle_spec_mismatches(item, when, fail):
+    responses = spec_validation.end()
+    spec_validation.log(item.nodeid, responses)
+    failing = spec_validation.failing(responses)
+    if not failing:
+        return
+    message = spec_validation.failure_message(failing)
+    if fail and spec_validation.MODE == "on":
+        pytest.fail(message, pytrace=False)
+    item.add_report_section(when, "spec", message)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item):
+    """Responses from the test's fixtures count as the test's own."""
+    spec_validation.begin()
+    return (yield)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    """A test fails when a response it (or its fixtures) received does not match the spec."""
+    try:
+        result = yield
+    except BaseException:
+        settle_spec_mismatches(item, "call", fail=False)  # the test's own failure comes first
+        raise
+    settle_spec_mismatches(item, "call", fail=True)
+    return result
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item):
+    spec_validation.begin()
+    result = yield
+    settle_spec_mismatches(item, "teardown", fail=True)
+    return result
 
 
 @pytest.fixture
