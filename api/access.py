@@ -38,6 +38,6 @@ def auth_required(*, roles=None, fresh=False, refresh=False):
                 raise Forbidden(f"Only {' or '.join(sorted(roles))} accounts may do this.")
             return func(*args, **kwargs)
 
-        return document_responses(403)(wrapper) if roles else wrapper
+        return document_responses(403)(wrapper) if roles or fresh else wrapper
 
     return decorator

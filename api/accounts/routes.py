@@ -164,6 +164,7 @@ class Me(MethodView):
 @me.route("/password", methods=["POST"])
 @auth_required(fresh=True)
 @operation("changePassword")
+@document_responses(409)
 @password_check_limit
 @me.arguments(PasswordChangeSchema)
 @me.response(204)

@@ -358,7 +358,7 @@ def register_components(spec, error_schema):
         spec.components.response(status.name, response, lazy=True, status=int(status))
     response = {"description": "Any other error, as problem+json.", "schema": error_schema}
     prepare_response(response, spec, PROBLEM_MEDIA_TYPE)
-    spec.components.response("DEFAULT_ERROR", response, lazy=True)
+    spec.components.response("DEFAULT_ERROR", _with_headers(response, "default"), lazy=True)
 
 
 # --- what an operation declares ---------------------------------------------------------------

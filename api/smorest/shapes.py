@@ -41,6 +41,10 @@ def finish(spec: APISpec) -> None:
             schema["required"] = sorted(schema["properties"])
             for prop in schema["properties"].values():
                 prop.pop("readOnly", None)
+                if prop.get("format") == "date-time":
+                    # The pattern tells a client which years it may send; a stored time comes
+                    # back in UTC, which may be a year beyond them (1900 or 2199).
+                    prop.pop("pattern", None)
         elif name in sent and name not in received:
             for prop in schema["properties"].values():
                 prop.pop("writeOnly", None)
