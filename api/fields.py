@@ -136,6 +136,19 @@ class CountryCode(ma.fields.String):
         return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
 
 
+class WholeNumber(ma.fields.Integer):
+    """A JSON integer: 7, or 7.0 (JSON Schema counts a number with no fraction as an integer, and
+    some clients write every number with one). Not "7", not 7.5, not true."""
+
+    def __init__(self, **kwargs):
+        super().__init__(strict=True, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Score(low, high, **kwargs):
     """An integer rating on a closed scale, e.g. mood 1-10."""
-    return ma.fields.Integer(strict=True, validate=ma.validate.Range(low, high), **kwargs)
+    return WholeNumber(validate=ma.validate.Range(low, high), **kwargs)

@@ -369,3 +369,14 @@ def test_a_capped_listing_shows_the_first_problems(client, patient):
     problem = assert_problem(response, 422)
     assert sorted(problem["errors"]["tags"], key=int) == [str(index) for index in range(20)]
     assert problem["error_count"] == 25
+
+
+def test_a_whole_number_may_be_written_with_a_zero_fraction_but_nothing_else_passes_as_one(client, patient):
+    """JSON Schema counts 7.0 as an integer, and some clients write every number that way."""
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 7.0, "energy": 6.0})
+    assert created.status_code == 201 and created.json["mood"] == 7 and created.json["energy"] == 6
+    practice = {"practice": "yoga", "performed_at": "2026-03-01T09:00:00Z", "duration_minutes": 30.0}
+    assert client.post("/v1/practices", headers=patient.headers, json=practice).json["duration_minutes"] == 30
+    for bad in ("7", 7.5, True, None):
+        response = client.post("/v1/moods", headers=patient.headers, json={"mood": bad})
+        assert response.status_code == 422 and "mood" in response.json["errors"], bad

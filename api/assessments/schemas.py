@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
-from api.fields import BoundedList, Timestamp
+from api.fields import BoundedList, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -11,7 +11,7 @@ from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 class AssessmentFields(ma.Schema):
     instrument = ma.fields.Enum(Instrument, by_value=True, required=True)
     answers = BoundedList(
-        ma.fields.Integer(strict=True, validate=ma.validate.Range(0, 3)),
+        WholeNumber(validate=ma.validate.Range(0, 3)),
         required=True,
         min_items=7,
         max_items=9,

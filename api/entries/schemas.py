@@ -30,7 +30,15 @@ class EntryFields(ma.Schema):
     title = Text(max_length=200, allow_none=True, metadata={"example": "What the lake showed me"})
     session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
     emotions = EmotionList(metadata={"example": ["tender", "hopeful"]})
-    tags = BoundedList(Tag(), max_items=30, metadata={"example": ["family", "insight"]})
+    tags = BoundedList(
+        Tag(),
+        max_items=30,
+        metadata={
+            "example": ["family", "insight"],
+            "uniqueItems": True,
+            "description": "Each tag once, ignoring case.",
+        },
+    )
     occurred_at = Timestamp(metadata={"description": "Default now."})
     visibility = ma.fields.Enum(
         Visibility,

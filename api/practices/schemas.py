@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import Score, Text, Timestamp
+from api.fields import Score, Text, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.practices.models import Intensity, PracticeKind
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
@@ -11,8 +11,8 @@ from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 class PracticeFields(ma.Schema):
     practice = ma.fields.Enum(PracticeKind, by_value=True, required=True)
     performed_at = Timestamp(required=True)
-    duration_minutes = ma.fields.Integer(
-        strict=True, allow_none=True, validate=ma.validate.Range(1, 1440), metadata={"example": 20}
+    duration_minutes = WholeNumber(
+        allow_none=True, validate=ma.validate.Range(1, 1440), metadata={"example": 20}
     )
     intensity = ma.fields.Enum(Intensity, by_value=True, allow_none=True)
     mood_before = Score(1, 10, allow_none=True, metadata={"example": 4})

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import BoundedList, Text, Timestamp
+from api.fields import BoundedList, Text, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
@@ -10,20 +10,17 @@ from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
 
 class VitalsSchema(ma.Schema):
     taken_at: ma.fields.Field = Timestamp(required=True)
-    systolic = ma.fields.Integer(
-        strict=True,
+    systolic = WholeNumber(
         validate=ma.validate.Range(50, 260),
         allow_none=True,
         metadata={"description": "mmHg", "example": 128},
     )
-    diastolic = ma.fields.Integer(
-        strict=True,
+    diastolic = WholeNumber(
         validate=ma.validate.Range(30, 160),
         allow_none=True,
         metadata={"description": "mmHg", "example": 82},
     )
-    heart_rate = ma.fields.Integer(
-        strict=True,
+    heart_rate = WholeNumber(
         validate=ma.validate.Range(20, 250),
         allow_none=True,
         metadata={"description": "beats per minute", "example": 76},
@@ -45,8 +42,8 @@ class SessionFields(ma.Schema):
         validate=ma.validate.Range(0, 10000, min_inclusive=False),
         metadata={"description": "Milligrams, above 0.", "example": 35.0},
     )
-    duration_minutes = ma.fields.Integer(
-        strict=True, allow_none=True, validate=ma.validate.Range(1, 1440), metadata={"example": 60}
+    duration_minutes = WholeNumber(
+        allow_none=True, validate=ma.validate.Range(1, 1440), metadata={"example": 60}
     )
     setting = ma.fields.Enum(Setting, by_value=True, allow_none=True)
     provider = Text(max_length=200, allow_none=True, metadata={"example": "Riverside Ketamine Clinic"})
@@ -58,7 +55,7 @@ class SessionFields(ma.Schema):
     side_effects = BoundedList(
         ma.fields.String(validate=ma.validate.OneOf(SIDE_EFFECTS), metadata={"enum_name": "SideEffect"}),
         max_items=len(SIDE_EFFECTS),
-        metadata={"example": ["nausea", "dissociation"]},
+        metadata={"example": ["nausea", "dissociation"], "uniqueItems": True},
     )
     vitals: ma.fields.Field = BoundedList(ma.fields.Nested(VitalsSchema), max_items=50)
     notes = Text(
