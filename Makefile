@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 SPEC := openapi/openapi.json
 export FLASK_APP := wsgi
 
-.PHONY: run demo test lint spec lint-spec bench migrate migration lock vendor-docs clean
+.PHONY: run demo test lint spec lint-spec fuzz bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -48,6 +48,11 @@ lint-spec: $(INSTALLED) openapi/node_modules/.installed
 openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
 	touch $@
+
+## Schemathesis against a live server (fresh SQLite, gunicorn), as a patient and as a linked
+## therapist; settings in schemathesis.toml. FUZZ_ARGS are passed to `st run`.
+fuzz: $(INSTALLED)
+	scripts/fuzz.sh $(FUZZ_ARGS)
 
 ## List and sync latency at 1M+ rows against a bare endpoint (PostgreSQL at 127.0.0.1; see bench/README.md).
 bench: $(INSTALLED)
