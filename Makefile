@@ -12,7 +12,7 @@ CLIENTS_VENV := .venv-clients
 CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test lint spec lint-spec clients bench migrate migration lock vendor-docs clean
+.PHONY: run demo test lint spec lint-spec clients fuzz bench migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,11 @@ $(CLIENTS_INSTALLED): clients/python/requirements.txt
 clients/typescript/node_modules/.installed: clients/typescript/package.json clients/typescript/package-lock.json
 	cd clients/typescript && npm ci --no-audit --no-fund --ignore-scripts --loglevel error
 	touch $@
+
+## Schemathesis against a live server (fresh SQLite, gunicorn), as a patient and as a linked
+## therapist; settings in schemathesis.toml. FUZZ_ARGS are passed to `st run`.
+fuzz: $(INSTALLED)
+	scripts/fuzz.sh $(FUZZ_ARGS)
 
 ## List and sync latency at 1M+ rows against a bare endpoint (PostgreSQL at 127.0.0.1; see bench/README.md).
 bench: $(INSTALLED)

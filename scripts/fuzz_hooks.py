@@ -1,0 +1,142 @@
+"""Schemathesis hooks for `make fuzz` (scripts/fuzz.sh), loaded through schemathesis.toml.
+
+Signs every generated request in as the account in FUZZ_EMAIL / FUZZ_PASSWORD on the server at
+FUZZ_BASE_URL. Access tokens live at most 15 minutes, so the token is renewed every
+FUZZ_TOKEN_REFRESH_SECONDS (default 600): with the refresh token from the last sign-in (single use;
+it rotates), and by signing in again with the password if that fails. POST /v1/auth/refresh gets a
+refresh token from a login of its own. Then `before_call` gives schema-valid requests the values
+only the server can issue (see below).
+"""
+
+import base64
+import hashlib
+import json
+import os
+import re
+import urllib.error
+import urllib.request
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import schemathesis
+
+BASE_URL = os.environ.get("FUZZ_BASE_URL", "").rstrip("/")
+EMAIL = os.environ.get("FUZZ_EMAIL", "")
+PASSWORD = os.environ.get("FUZZ_PASSWORD", "")
+# Well inside the 15-minute access-token lifetime (config.py caps ACCESS_TOKEN_MINUTES at 15).
+REFRESH_SECONDS = int(os.environ.get("FUZZ_TOKEN_REFRESH_SECONDS", "600"))
+
+
+def _post(path, body=None, token=None):
+    headers = {"Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(BASE_URL + path, data=data, headers=headers, method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+# retry_on=[]: a 401 is an answer under test (a refresh token where an access token belongs, a
+# token the fuzzer mangled), not a sign that this login ended, so it must not trigger a new sign-in
+# and a replay. The operations that do end the caller's login are left out in schemathesis.toml.
+@schemathesis.auth(refresh_interval=REFRESH_SECONDS, retry_on=[])
+class SignedIn:
+    def __init__(self):
+        self.refresh_token = None
+
+    def get(self, case, ctx):
+        if not (BASE_URL and EMAIL and PASSWORD):
+            raise RuntimeError("set FUZZ_BASE_URL, FUZZ_EMAIL and FUZZ_PASSWORD (scripts/fuzz.sh does)")
+        pair = None
+        if self.refresh_token is not None:
+            try:
+                pair = _post("/v1/auth/refresh", token=self.refresh_token)
+            except urllib.error.HTTPError:
+                pair = None  # e.g. the login was revoked: sign in again below
+        if pair is None:
+            pair = _post("/v1/auth/login", {"email": EMAIL, "password": PASSWORD})
+        self.refresh_token = pair["refresh_token"]
+        return pair["access_token"]
+
+    def set(self, case, data, ctx):
+        if case.operation.definition.raw.get("operationId") == "refreshTokens":
+            # It takes a refresh token, and using one rotates it: each request gets a login of its
+            # own, so the one this hook signs in with is never rotated or revoked by the fuzzer.
+            data = _post("/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["refresh_token"]
+        case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
+
+
+# Values the server itself hands out. The schema can say what they look like but not which ones
+# exist, and the contract answers any other well-formed one with 422: an Idempotency-Key sent again
+# with another body, a `cursor` that is not a `next_cursor` the server gave, a `session_id` that is
+# not one of the caller's sessions. A real client never sends those with a request it means to
+# succeed, so a schema-valid (positive) request here carries values a client could have: its
+# generated key made unique to this method, path and body (the same request again is still a
+# replay), a cursor the server would mint, and the session scripts/fuzz_seed.py made. Negative
+# requests are sent as generated. The operations' other 422s stay failures.
+FUZZ_SESSION_ID = os.environ.get("FUZZ_SESSION_ID")
+IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
+SESSION_ID_OPERATIONS = {"createEntry", "updateEntry", "createAssessment"}
+
+
+def _cursor(value):
+    raw = json.dumps(value, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _decodes(cursor):
+    try:
+        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _server_cursor(operation_id, generated):
+    """A cursor of the shape the server mints, derived from the generated one (so still seeded)."""
+    digest = hashlib.sha256(generated.encode()).digest()
+    if operation_id == "syncChanges":
+        return _cursor({"seq": int.from_bytes(digest[:2], "big")})
+    moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=int.from_bytes(digest[:4], "big"))
+    return _cursor([moment.isoformat(), str(uuid.UUID(bytes=digest[:16]))])
+
+
+def _is_server_cursor(operation_id, cursor):
+    value = _decodes(cursor)
+    if operation_id == "syncChanges":
+        return isinstance(value, dict) and isinstance(value.get("seq"), int) and 0 <= value["seq"] < 2**63
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(item, str) for item in value)):
+        return False
+    try:
+        return datetime.fromisoformat(value[0]).tzinfo is not None and bool(uuid.UUID(value[1]))
+    except ValueError:
+        return False
+
+
+@schemathesis.hook
+def before_call(context, case, kwargs):
+    meta = case.meta
+    if meta is None or not meta.generation.mode.is_positive:
+        return
+    operation_id = case.operation.definition.raw.get("operationId")
+    query = case.query or {}
+    cursor = query.get("cursor")
+    if isinstance(cursor, str) and not _is_server_cursor(operation_id, cursor):
+        query["cursor"] = _server_cursor(operation_id, cursor)
+    body = case.body
+    if (
+        operation_id in SESSION_ID_OPERATIONS
+        and FUZZ_SESSION_ID
+        and isinstance(body, dict)
+        and body.get("session_id") is not None
+    ):
+        body["session_id"] = FUZZ_SESSION_ID
+    headers = case.headers or {}
+    for name, key in list(headers.items()):
+        if name.lower() == "idempotency-key" and isinstance(key, str) and IDEMPOTENCY_KEY.match(key):
+            payload = json.dumps(case.body, sort_keys=True, default=str)
+            digest = hashlib.sha256(f"{case.method} {case.formatted_path}\n{payload}".encode()).hexdigest()
+            headers[name] = f"{key[:200]}.{digest[:32]}"
