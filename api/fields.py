@@ -115,8 +115,14 @@ class TimeZoneName(ma.fields.String):
         super().__init__(**kwargs)
 
 
+@functools.cache
+def country_codes():
+    """The ISO 3166-1 alpha-2 codes of the pinned pycountry, sorted: the spec's Country enum."""
+    return tuple(sorted(country.alpha_2 for country in pycountry.countries))
+
+
 def validate_country(code):
-    if pycountry.countries.get(alpha_2=code) is None:
+    if code not in country_codes():
         raise ma.ValidationError("Not an ISO 3166-1 alpha-2 country code (for example US).")
 
 
@@ -124,10 +130,15 @@ class CountryCode(ma.fields.String):
     """An ISO 3166-1 alpha-2 country code, upper-cased; `UK` (ISO's reserved alias) means GB."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault(
-            "validate", [ma.validate.Length(equal=2), ma.validate.Regexp("^[A-Z]{2}$"), validate_country]
-        )
-        kwargs.setdefault("metadata", {"example": "US", "pattern": "^[A-Za-z]{2}$"})
+        kwargs.setdefault("validate", validate_country)
+        kwargs["metadata"] = {
+            "example": "US",
+            "enum": list(country_codes()),
+            "enum_name": "Country",
+            "enum_description": "An ISO 3166-1 alpha-2 country code. On input, lower case and `UK` "
+            "(for GB) are accepted too; the server stores and returns the code as listed.",
+            **kwargs.get("metadata", {}),
+        }
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -147,6 +158,15 @@ class WholeNumber(ma.fields.Integer):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
         return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictBoolean(ma.fields.Boolean):
+    """JSON true or false; not 1, 0, "yes" or "true", which a `type: boolean` schema refuses too."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
 
 
 def Score(low, high, **kwargs):

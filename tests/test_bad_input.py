@@ -380,3 +380,37 @@ def test_a_whole_number_may_be_written_with_a_zero_fraction_but_nothing_else_pas
     for bad in ("7", 7.5, True, None):
         response = client.post("/v1/moods", headers=patient.headers, json={"mood": bad})
         assert response.status_code == 422 and "mood" in response.json["errors"], bad
+
+
+def test_a_boolean_is_true_or_false_and_nothing_that_looks_like_one(client, patient):
+    contact = {"name": "Sam", "relationship": "friend"}
+    for bad in (0, 1, "yes", "true", None):
+        response = client.post(
+            "/v1/contacts", headers=patient.headers, json={**contact, "is_session_support": bad}
+        )
+        assert response.status_code == 422 and "is_session_support" in response.json["errors"], bad
+    created = client.post(
+        "/v1/contacts", headers=patient.headers, json={**contact, "is_emergency_contact": True}
+    )
+    assert created.status_code == 201 and created.json["is_emergency_contact"] is True
+
+
+def test_a_country_is_an_assigned_iso_code_and_the_spec_lists_exactly_those(client, patient, spec):
+    from api.fields import country_codes
+
+    assert spec["components"]["schemas"]["Country"]["enum"] == list(country_codes())
+    for unassigned in ("AA", "XF", "YU", "ZZ"):
+        assert unassigned not in country_codes()
+        response = client.get(f"/v1/reference/crisis-resources?country={unassigned}", headers=patient.headers)
+        assert response.status_code == 422, unassigned
+    for given, stored in (("nz", "NZ"), ("UK", "GB"), ("IE", "IE")):
+        response = client.patch(
+            "/v1/me",
+            headers={**patient.headers, "If-Match": '"' + str(patient_version(client, patient)) + '"'},
+            json={"country": given},
+        )
+        assert response.status_code == 200 and response.json["country"] == stored, given
+
+
+def patient_version(client, patient):
+    return client.get("/v1/me", headers=patient.headers).json["version"]

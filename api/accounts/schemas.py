@@ -27,7 +27,7 @@ class UserSchema(ma.Schema):
     display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100, "example": "Ana Lima"})
     role = ma.fields.Enum(Role, by_value=True, dump_only=True)
     timezone = TimeZoneName(dump_only=True)
-    country = ma.fields.String(dump_only=True, allow_none=True, metadata={"maxLength": 2, "example": "US"})
+    country = CountryCode(dump_only=True, allow_none=True)
     version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3})
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.contacts.models import Relationship
-from api.fields import Text
+from api.fields import StrictBoolean, Text
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -20,8 +20,8 @@ class ContactFields(ma.Schema):
     )
     email = ma.fields.Email(allow_none=True, validate=ma.validate.Length(max=254))
     notes = Text(max_length=2000, allow_none=True, metadata={"example": "Drives me home after sessions."})
-    is_emergency_contact = ma.fields.Boolean()
-    is_session_support = ma.fields.Boolean(
+    is_emergency_contact = StrictBoolean()
+    is_session_support = StrictBoolean(
         metadata={"description": "Supports you on session days (ride, sitter)."}
     )
 

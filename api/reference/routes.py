@@ -40,10 +40,7 @@ class CrisisResourceSchema(ma.Schema):
 
 
 class CrisisResourcesSchema(ma.Schema):
-    country = ma.fields.String(
-        allow_none=True,
-        metadata={"maxLength": 2, "description": "null: the international list.", "example": "US"},
-    )
+    country = CountryCode(allow_none=True, metadata={"description": "null: the international list."})
     resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
 
 
