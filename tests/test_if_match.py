@@ -83,3 +83,27 @@ def test_a_write_that_forgets_to_check_if_match_fails_and_changes_nothing(client
     assert_problem(client.delete(url, headers=headers), 500)
     monkeypatch.undo()
     assert client.get(url, headers=patient.headers).json == created
+
+
+@pytest.mark.parametrize(
+    "value", ["", "*", '"1", "2"', '"abc"', "1", '"0"', '"1" ', '"' + "9" * 11 + '"', "W/1"]
+)
+def test_a_conditional_header_not_in_etag_form_is_refused(client, patient, spec, value):
+    """The spec gives If-Match and If-None-Match the ETag form; a value outside it is a 422, not a
+    condition quietly met (`*` would skip the lost-update guard) or ignored."""
+    mood = client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).json
+    url = f"/v1/moods/{mood['id']}"
+    for method, name in (("get", "If-None-Match"), ("patch", "If-Match"), ("delete", "If-Match")):
+        response = client.open(url, method=method, headers={**patient.headers, name: value}, json=None)
+        assert_problem(response, 422)
+        assert list(response.json["errors"]) == [name]
+        assert "422" in spec["paths"]["/v1/moods/{mood_id}"][method]["responses"]
+    assert client.get(url, headers=patient.headers).json == mood  # nothing changed
+
+
+def test_a_weak_etag_is_a_well_formed_condition(client, patient):
+    mood = client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).json
+    url = f"/v1/moods/{mood['id']}"
+    assert client.get(url, headers={**patient.headers, "If-None-Match": 'W/"1"'}).status_code == 304
+    # If-Match compares strongly (RFC 9110 13.1.1): a weak tag never matches
+    assert_problem(client.patch(url, headers={**patient.headers, "If-Match": 'W/"1"'}, json={"mood": 6}), 412)

@@ -97,6 +97,7 @@ def _document_versions(spec, method, operation, operations):
     A 412 carries the record as it is now, so it is typed per resource.
     """
     responses, parameters = operation["responses"], operation.setdefault("parameters", [])
+    responses.setdefault("422", "UNPROCESSABLE_ENTITY")  # a conditional header not in ETag form
     if method in CHECKS_NOT_MODIFIED:
         responses["304"] = "NOT_MODIFIED"
         parameters.append("IF_NONE_MATCH")
@@ -299,7 +300,7 @@ class MarshmallowPlugin(apispec.ext.marshmallow.MarshmallowPlugin):
         self.converter.add_attribute_function(one_of_properties)
 
 
-# An ETag is a record version in quotes (a weak W/ form, a list or `*` also work in If-None-Match).
+# An ETag is a record version in quotes, strong or weak; etags.versioned refuses any other form.
 ETAG_PATTERN = '^(W/)?"[1-9][0-9]{0,9}"$'
 
 

@@ -5,12 +5,15 @@ fails at once (500, its write rolled back by the request's unit of work) instead
 another device's change: the test suite's every write then finds it.
 """
 
+import re
 from functools import wraps
 
 from flask import current_app, g, request
 
-from api.errors import PreconditionFailed, PreconditionRequired
-from api.smorest.conventions import NEEDS_IF_MATCH, document_versions
+from api.errors import PreconditionFailed, PreconditionRequired, ValidationFailed
+from api.smorest.conventions import CHECKS_NOT_MODIFIED, ETAG_PATTERN, NEEDS_IF_MATCH, document_versions
+
+ETAG = re.compile(ETAG_PATTERN)
 
 
 class IfMatchNotChecked(RuntimeError):
@@ -23,12 +26,25 @@ def versioned(func):
 
     @wraps(func)
     def wrapper(*args, **kwargs):
+        _check_etag_form()
         result = func(*args, **kwargs)
         if request.method.lower() in NEEDS_IF_MATCH and not g.get("if_match_checked"):
             raise IfMatchNotChecked(f"{request.endpoint} wrote without require_if_match")
         return result
 
     return document_versions(wrapper)
+
+
+def _check_etag_form():
+    """A conditional header holds one ETag as this API writes it (`"3"`, or `W/"3"`): anything
+    else (empty, `*`, a list, a made-up tag) is a 422, not a condition quietly met or ignored."""
+    method = request.method.lower()
+    names = ["If-None-Match"] if method in CHECKS_NOT_MODIFIED else []
+    names += ["If-Match"] if method in NEEDS_IF_MATCH else []
+    for name in names:
+        value = request.headers.get(name)
+        if value is not None and not ETAG.fullmatch(value):
+            raise ValidationFailed(name, 'Not an ETag of this API (for example "3").')
 
 
 def etag_of(record):
