@@ -204,10 +204,6 @@ def enum_name(field):
     return None
 
 
-def _ref(name):
-    return {"$ref": f"#/components/schemas/{name}"}
-
-
 def _register_schema(spec, name, schema):
     """Register a component, or check that the one registered under that name is the same."""
     if name in spec.components.schemas:
@@ -243,8 +239,8 @@ def named_enum_properties(converter, field, ret, **kwargs):
         component["description"] = field.metadata["enum_description"]
     _register_schema(converter.spec, name, component)
     if len(choices) < len(values) or field.allow_none:
-        return {"anyOf": [_ref(name), {"type": "null"}]}
-    return _ref(name)
+        return {"anyOf": [problems.schema_ref(name), {"type": "null"}]}
+    return problems.schema_ref(name)
 
 
 class OneOf(ma.fields.Raw):
@@ -274,7 +270,7 @@ def one_of_properties(converter, field, ret, **kwargs):
         "discriminator": {"propertyName": field.discriminator, "mapping": refs},
     }
     _register_schema(converter.spec, field.name, union)
-    return _ref(field.name)
+    return problems.schema_ref(field.name)
 
 
 def schema_name(schema):
@@ -354,7 +350,7 @@ def register_components(spec, error_schema):
         schema = "ValidationProblem" if status == 422 else problems.PROBLEM
         response = {
             "description": status.phrase,
-            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": problems.schema_ref(schema)}},
         }
         spec.components.response(status.name, response, lazy=True, status=int(status))
     response = {"description": "Any other error, as problem+json.", "schema": error_schema}

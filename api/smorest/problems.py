@@ -27,7 +27,8 @@ PROBLEM = "Problem"
 REQUIRED = ["detail", "status", "title", "type"]
 
 
-def _ref(name):
+def schema_ref(name):
+    """A reference to the component schema `name`."""
     return {"$ref": f"#/components/schemas/{name}"}
 
 
@@ -39,7 +40,7 @@ FIELD_ERRORS = {
     "additionalProperties": {
         "anyOf": [
             {"type": "array", "maxItems": 50, "items": {"type": "string", "maxLength": TEXT_LIMIT}},
-            _ref("FieldErrors"),
+            schema_ref("FieldErrors"),
         ]
     },
     "example": {"mood": ["Must be greater than or equal to 1 and less than or equal to 10."]},
@@ -60,7 +61,7 @@ def validation_problem(problem_properties):
     return _problem_with(
         problem_properties,
         {
-            "errors": _ref("FieldErrors"),
+            "errors": schema_ref("FieldErrors"),
             "error_count": {
                 "type": "integer",
                 "format": "int32",
@@ -77,7 +78,7 @@ def validation_problem(problem_properties):
 def precondition_failed(problem_properties, record_name):
     return _problem_with(
         problem_properties,
-        {"current": {**_ref(record_name), "description": "The record as it is now."}},
+        {"current": {**schema_ref(record_name), "description": "The record as it is now."}},
         ["current"],
     )
 
@@ -96,4 +97,4 @@ def precondition_failed_ref(spec, record_ref):
     if name not in spec.components.schemas:
         problem_properties = spec.components.schemas[PROBLEM]["properties"]
         spec.components.schema(name, precondition_failed(problem_properties, record_name))
-    return _ref(name)
+    return schema_ref(name)

@@ -128,8 +128,7 @@ def example_of(schema, schemas, *, request, depth=0):
     example holds the required properties and those with an example of their own."""
     if depth > 8:
         raise ValueError("example nesting too deep (a recursive schema needs an example of its own)")
-    while "$ref" in schema and "example" not in schema:
-        schema = schemas[schema["$ref"][len(REF_PREFIX) :]]
+    schema = _resolve(schema, schemas)
     for key in ("example", "const"):
         if key in schema:
             return schema[key]
@@ -150,11 +149,9 @@ def example_of(schema, schemas, *, request, depth=0):
         }
     if kind == "array":
         items = schema.get("items", {})
-        if "oneOf" in _resolve(items, schemas):
-            return [
-                example_of(option, schemas, request=request, depth=depth + 1)
-                for option in _resolve(items, schemas)["oneOf"]
-            ]
+        union = _resolve(items, schemas).get("oneOf")
+        if union:  # one item of each kind
+            return [example_of(option, schemas, request=request, depth=depth + 1) for option in union]
         count = max(1, schema.get("minItems", 1))
         return [example_of(items, schemas, request=request, depth=depth + 1)] * count
     if kind == "string" and schema.get("format") in EXAMPLE_BY_FORMAT:
@@ -165,10 +162,11 @@ def example_of(schema, schemas, *, request, depth=0):
 
 
 def _resolve(schema, schemas):
-    while "$ref" in schema:
+    """Follow $refs to the schema they name, stopping at one with an example of its own."""
+    while "$ref" in schema and "example" not in schema:
         schema = schemas[schema["$ref"][len(REF_PREFIX) :]]
     return schema
 
 
 def _has_example(prop, schemas):
-    return "example" in prop or "example" in _resolve(prop, schemas)
+    return "example" in _resolve(prop, schemas)
