@@ -32,6 +32,19 @@ class PageQuerySchema(ma.Schema):
     )
 
 
+def encode_cursor(value):
+    """Opaque cursor text for any JSON value (datetimes and UUIDs as strings)."""
+    raw = json.dumps(
+        value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item)
+    )
+    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
+
+
+# A cursor as a list returns it (the docs' example works when sent back).
+EXAMPLE_CURSOR = encode_cursor(
+    [datetime(2026, 3, 14, 9, 30, tzinfo=UTC), uuid.UUID("6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d")]
+)
+
 PAGE_HEADERS = {
     "Link": {
         "description": 'RFC 8288 `<url>; rel="next"`: the next page (the same query with `cursor`). '
@@ -53,20 +66,12 @@ def page_schema(item_schema, name):
                 metadata={
                     "maxLength": CURSOR_MAX_LENGTH,
                     "description": "Pass as `cursor` for the next page; null on the last.",
-                    "example": "WyIyMDI2LTAzLTE0VDA5OjMwOjAwKzAwOjAwIiwiNmYxYzJhOWUifQ",
+                    "example": EXAMPLE_CURSOR,
                 },
             ),
         },
         name=name,
     )
-
-
-def encode_cursor(value):
-    """Opaque cursor text for any JSON value (datetimes and UUIDs as strings)."""
-    raw = json.dumps(
-        value, default=lambda item: item.isoformat() if isinstance(item, datetime) else str(item)
-    )
-    return base64.urlsafe_b64encode(raw.encode()).rstrip(b"=").decode()
 
 
 def decode_cursor(cursor):

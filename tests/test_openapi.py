@@ -409,3 +409,20 @@ def test_every_body_and_success_response_has_an_example_that_fits_its_schema(spe
         "practice",
         "assessment",
     ]
+
+
+def test_the_documented_cursors_are_ones_the_server_takes_back(client, patient, make_account, spec):
+    """An example is not only schema-valid: a client copying a page's `next_cursor` from the docs
+    gets the next page, not a 422."""
+    therapist = make_account("therapist")
+    tried = 0
+    for path, method, operation in operations(spec):
+        example = resolve(spec, operation["responses"].get("200", {})).get("content", {})
+        cursor = example.get("application/json", {}).get("example", {})
+        if method != "get" or "{" in path or not isinstance(cursor, dict) or not cursor.get("next_cursor"):
+            continue
+        caller = therapist if path in ("/v1/patients", "/v1/invitations") else patient
+        response = client.get(path, headers=caller.headers, query_string={"cursor": cursor["next_cursor"]})
+        assert response.status_code == 200, (path, response.json)
+        tried += 1
+    assert tried >= 11

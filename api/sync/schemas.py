@@ -5,6 +5,7 @@ import marshmallow as ma
 from api.kinds import KINDS
 from api.pagination import CURSOR_MAX_LENGTH
 from api.smorest.conventions import OneOf
+from api.sync.service import encode_sync_cursor
 
 MAX_SYNC_LIMIT = 500
 VERSION = {"minimum": 1, "maximum": 2**31 - 1, "example": 3}
@@ -58,7 +59,7 @@ class SyncPageSchema(ma.Schema):
         metadata={
             "maxLength": 200,
             "description": "Keep it; pass it as `cursor` next time.",
-            "example": "MTI4",
+            "example": encode_sync_cursor(128),
         }
     )
     has_more = ma.fields.Boolean()
