@@ -223,3 +223,21 @@ def test_entry_filters(client, patient):
     assert bodies(f"session_id={session['id']}") == ["a"]
     assert bodies("visibility=care_team") == ["b"]
     assert bodies("from=2026-03-02T00:00:00Z&to=2026-03-03T00:00:00Z") == ["b"]
+
+
+def test_a_reading_left_out_of_the_vitals_comes_back_as_null(client, patient):
+    """The spec lists every reading of stored vitals as always sent (null when not taken)."""
+    body = {
+        "started_at": "2026-01-01T09:00:00Z",
+        "vitals": [{"taken_at": "2026-01-01T09:10:00Z", "systolic": 120}],
+    }
+    created = client.post("/v1/sessions", headers=patient.headers, json=body)
+    expected = [
+        {"taken_at": "2026-01-01T09:10:00+00:00", "systolic": 120, "diastolic": None, "heart_rate": None}
+    ]
+    assert created.json["vitals"] == expected
+    assert (
+        client.get(f"/v1/sessions/{created.json['id']}", headers=patient.headers).json["vitals"] == expected
+    )
+    feed = client.get("/v1/sync", headers=patient.headers).json["changes"]
+    assert [change["data"]["vitals"] for change in feed if change["type"] == "session"] == [expected]

@@ -13,22 +13,26 @@ class VitalsSchema(ma.Schema):
     systolic = WholeNumber(
         validate=ma.validate.Range(50, 260),
         allow_none=True,
+        dump_default=None,  # stored without the key when left out; comes back as null
         metadata={"description": "mmHg", "example": 128},
     )
     diastolic = WholeNumber(
         validate=ma.validate.Range(30, 160),
         allow_none=True,
+        dump_default=None,
         metadata={"description": "mmHg", "example": 82},
     )
     heart_rate = WholeNumber(
         validate=ma.validate.Range(20, 250),
         allow_none=True,
+        dump_default=None,
         metadata={"description": "beats per minute", "example": 76},
     )
 
 
 class StoredVitalsSchema(VitalsSchema):
-    """Vitals as stored (JSON, timestamps already RFC 3339 text in UTC)."""
+    """Vitals as stored (JSON, timestamps already RFC 3339 text in UTC). A reading left out when
+    the vitals were sent is stored without its key and comes back as null, as the spec says."""
 
     taken_at = ma.fields.String(metadata={"format": "date-time", "maxLength": 40})
 
