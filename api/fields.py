@@ -2,6 +2,7 @@
 
 import functools
 import importlib.resources
+import re
 from datetime import UTC, datetime
 
 import marshmallow as ma
@@ -148,6 +149,29 @@ class WholeNumber(ma.fields.Integer):
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float) and value.is_integer():
             value = int(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Number(ma.fields.Float):
+    """A JSON number: not "7" or "1_0", which float() would take and a `type: number` schema
+    refuses. -0.0 is stored as 0.0, so every read gives the same answer."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs) + 0.0
+
+
+UUID_FORM = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+class UUID(ma.fields.UUID):
+    """A UUID in its usual 8-4-4-4-12 form, the spec's `format: uuid`: not the braces, URN or bare
+    hex forms uuid.UUID() would also take."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not (isinstance(value, str) and UUID_FORM.fullmatch(value)):
+            raise self.make_error("invalid_uuid")
         return super()._deserialize(value, attr, data, **kwargs)
 
 

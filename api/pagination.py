@@ -2,6 +2,7 @@
 
 import base64
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from urllib.parse import urlencode
@@ -18,10 +19,20 @@ DEFAULT_LIMIT = 20
 CURSOR_MAX_LENGTH = 200
 
 
+class QueryInteger(ma.fields.Integer):
+    """A whole number in a query string, in ASCII digits only: int() would also take "+5", " 5",
+    "1_0" and other scripts' digits, which the spec's `type: integer` does not."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{1,10}", value):
+            raise self.make_error("invalid", input=value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class PageQuerySchema(ma.Schema):
     """Query parameters every list takes; resources add their filters."""
 
-    limit = ma.fields.Integer(
+    limit = QueryInteger(
         load_default=DEFAULT_LIMIT,
         validate=ma.validate.Range(1, MAX_LIMIT),
         metadata={"description": f"Page size, 1 to {MAX_LIMIT}."},

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import Timestamp
+from api.fields import UUID, Timestamp
 
 
 class RecordSchema(ma.Schema):
@@ -17,9 +17,7 @@ class RecordSchema(ma.Schema):
 class RecordCreateSchema(ma.Schema):
     """A client may choose the id (a UUID), so a record can be made offline."""
 
-    id = ma.fields.UUID(
-        load_default=None, metadata={"description": "Optional client-chosen UUID; 409 if taken."}
-    )
+    id = UUID(load_default=None, metadata={"description": "Optional client-chosen UUID; 409 if taken."})
 
 
 class TimeRangeQuerySchema(ma.Schema):

@@ -414,3 +414,45 @@ def test_a_country_is_an_assigned_iso_code_and_the_spec_lists_exactly_those(clie
 
 def patient_version(client, patient):
     return client.get("/v1/me", headers=patient.headers).json["version"]
+
+
+def test_a_number_is_a_json_number_and_minus_zero_reads_back_the_same(client, patient):
+    for bad in ("7", "1_0", "\u0661\u0660", True):
+        response = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "sleep_hours": bad})
+        assert response.status_code == 422 and "sleep_hours" in response.json["errors"], bad
+    session = {"started_at": "2026-01-01T09:00:00Z", "dose_mg": "35"}
+    assert client.post("/v1/sessions", headers=patient.headers, json=session).status_code == 422
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "sleep_hours": -0.0})
+    read = client.get(f"/v1/moods/{created.json['id']}", headers=patient.headers)
+    assert created.get_data(as_text=True).count('"sleep_hours":0.0') == 1
+    assert created.json["sleep_hours"] == read.json["sleep_hours"] == 0.0
+
+
+@pytest.mark.parametrize("limit", ["+5", " 5", "1_0", "\u0665", "5.0", "0x5"])
+def test_a_query_limit_is_ascii_digits(client, patient, limit):
+    for path in ("/v1/moods", "/v1/sync"):
+        response = client.get(path, headers=patient.headers, query_string={"limit": limit})
+        assert response.status_code == 422 and "limit" in response.json["errors"], (path, limit)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "urn:uuid:6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d",
+        "{6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d}",
+        "6f1c2a9e7b4d4e2a9c1f5d6e7a8b9c0d",
+        " 6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d",
+    ],
+)
+def test_a_uuid_is_in_its_usual_form(client, patient, value):
+    response = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "id": value})
+    assert response.status_code == 422 and "id" in response.json["errors"]
+    response = client.get("/v1/entries", headers=patient.headers, query_string={"session_id": value})
+    assert response.status_code == 422 and "session_id" in response.json["errors"]
+
+
+def test_a_uuid_in_upper_case_is_the_same_uuid(client, patient):
+    created = client.post(
+        "/v1/moods", headers=patient.headers, json={"mood": 5, "id": "6F1C2A9E-7B4D-4E2A-9C1F-5D6E7A8B9C0D"}
+    )
+    assert created.status_code == 201 and created.json["id"] == "6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d"

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
-from api.fields import BoundedList, Timestamp, WholeNumber
+from api.fields import UUID, BoundedList, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -21,7 +21,7 @@ class AssessmentFields(ma.Schema):
         },
     )
     taken_at = Timestamp(metadata={"description": "Default now."})
-    session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
+    session_id = UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
 
     @ma.validates_schema
     def answers_match_the_instrument(self, data, **kwargs):
@@ -46,7 +46,7 @@ class AssessmentCreateSchema(RecordCreateSchema, AssessmentFields):
 
 class AssessmentQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
     instrument = ma.fields.Enum(Instrument, by_value=True)
-    session_id = ma.fields.UUID()
+    session_id = UUID()
 
 
 AssessmentPageSchema = page_schema(AssessmentSchema, "AssessmentPage")

@@ -4,7 +4,7 @@ import marshmallow as ma
 
 from api.accounts.schemas import PersonSchema
 from api.entries.models import EntryKind, Visibility
-from api.fields import BoundedList, Text, Timestamp
+from api.fields import UUID, BoundedList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
 from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
@@ -28,7 +28,7 @@ class EntryFields(ma.Schema):
     )
     kind = ma.fields.Enum(EntryKind, by_value=True, metadata={"description": "Default `general`."})
     title = Text(max_length=200, allow_none=True, metadata={"example": "What the lake showed me"})
-    session_id = ma.fields.UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
+    session_id = UUID(allow_none=True, metadata={"description": "One of your treatment sessions."})
     emotions = EmotionList(metadata={"example": ["tender", "hopeful"]})
     tags = BoundedList(
         Tag(),
@@ -78,7 +78,7 @@ class EntryQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
     kind = ma.fields.Enum(EntryKind, by_value=True)
     tag = Tag()
     emotion = EmotionName()
-    session_id = ma.fields.UUID()
+    session_id = UUID()
     visibility = ma.fields.Enum(Visibility, by_value=True)
 
 

@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import Score, Text, Timestamp, TimeZoneName
+from api.fields import Number, Score, Text, Timestamp, TimeZoneName
 from api.pagination import PageQuerySchema, page_schema
 from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
@@ -14,9 +14,7 @@ class MoodFields(ma.Schema):
     anxiety = Score(
         1, 10, allow_none=True, metadata={"description": "1 (none) to 10 (extreme).", "example": 3}
     )
-    sleep_hours = ma.fields.Float(
-        allow_none=True, validate=ma.validate.Range(0, 24), metadata={"example": 7.5}
-    )
+    sleep_hours = Number(allow_none=True, validate=ma.validate.Range(0, 24), metadata={"example": 7.5})
     emotions = EmotionList(metadata={"example": ["calm", "hopeful"]})
     note = Text(
         max_length=2000,

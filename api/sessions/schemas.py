@@ -2,7 +2,7 @@
 
 import marshmallow as ma
 
-from api.fields import BoundedList, Text, Timestamp, WholeNumber
+from api.fields import BoundedList, Number, Text, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 from api.sessions.models import SIDE_EFFECTS, Medicine, Route, Setting
@@ -41,7 +41,7 @@ class SessionFields(ma.Schema):
     started_at = Timestamp(required=True)
     medicine = ma.fields.Enum(Medicine, by_value=True, metadata={"description": "Default `ketamine`."})
     route = ma.fields.Enum(Route, by_value=True, allow_none=True)
-    dose_mg = ma.fields.Float(
+    dose_mg = Number(
         allow_none=True,
         validate=ma.validate.Range(0, 10000, min_inclusive=False),
         metadata={"description": "Milligrams, above 0.", "example": 35.0},

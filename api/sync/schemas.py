@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.kinds import KINDS
-from api.pagination import CURSOR_MAX_LENGTH
+from api.pagination import CURSOR_MAX_LENGTH, QueryInteger
 from api.smorest.conventions import OneOf
 from api.sync.service import encode_sync_cursor
 
@@ -19,7 +19,7 @@ class SyncQuerySchema(ma.Schema):
             "pattern": "^[A-Za-z0-9_-]+$",
         },
     )
-    limit = ma.fields.Integer(load_default=100, validate=ma.validate.Range(1, MAX_SYNC_LIMIT))
+    limit = QueryInteger(load_default=100, validate=ma.validate.Range(1, MAX_SYNC_LIMIT))
 
 
 def change_schema(kind):
