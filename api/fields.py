@@ -17,6 +17,9 @@ from api.smorest.conventions import TIMESTAMP_MAX_LENGTH
 # 2198 as written, which any UTC offset keeps inside the range.
 EARLIEST = datetime(1900, 1, 1, tzinfo=UTC)
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+RFC_3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
 YEAR_PATTERN = "^(19(0[1-9]|[1-9][0-9])|20[0-9]{2}|21([0-8][0-9]|9[0-8]))-"
 
 
@@ -27,14 +30,16 @@ class Timestamp(ma.fields.AwareDateTime):
 
     def __init__(self, **kwargs):
         kwargs.setdefault("format", "iso")
-        if not kwargs.get("dump_only"):
-            kwargs["metadata"] = {"pattern": YEAR_PATTERN, **kwargs.get("metadata", {})}
+        # Only what a client sends carries the pattern: shapes.py drops it from response schemas.
+        kwargs["metadata"] = {"pattern": YEAR_PATTERN, **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, str) and len(value) > TIMESTAMP_MAX_LENGTH:
+        # RFC 3339 only: Python's fromisoformat would also take week dates, basic forms, a space
+        # for T, minutes without seconds and offsets with seconds.
+        if not (isinstance(value, str) and len(value) <= TIMESTAMP_MAX_LENGTH and RFC_3339.fullmatch(value)):
             raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
-        moment = super()._deserialize(value, attr, data, **kwargs)
+        moment = super()._deserialize(value.upper(), attr, data, **kwargs)
         # Years 1 and 9999 could overflow on the way to UTC; they are far outside the range anyway.
         if not 2 <= moment.year <= 9998 or not EARLIEST <= moment.astimezone(UTC) < LATEST:
             raise self.make_error("out_of_range")

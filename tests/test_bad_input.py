@@ -456,3 +456,29 @@ def test_a_uuid_in_upper_case_is_the_same_uuid(client, patient):
         "/v1/moods", headers=patient.headers, json={"mood": 5, "id": "6F1C2A9E-7B4D-4E2A-9C1F-5D6E7A8B9C0D"}
     )
     assert created.status_code == 201 and created.json["id"] == "6f1c2a9e-7b4d-4e2a-9c1f-5d6e7a8b9c0d"
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [
+        "2026-W01-1T00:00:00Z",  # week date
+        "20260101T000000Z",  # basic form
+        "2026-01-01T00:00Z",  # no seconds
+        "2026-01-01 00:00:00Z",  # space for T
+        "2026-01-01T00:00:00,5Z",  # comma fraction
+        "2026-01-01T00:00:00.Z",
+        "2026-01-01T00:00:00+0100",
+        "2026-01-01T00:00:00+01",
+        "2026-01-01T00:00:00+00:00:30",  # an offset with seconds
+    ],
+)
+def test_a_timestamp_is_rfc_3339_and_nothing_else_fromisoformat_takes(client, patient, moment):
+    response = client.post("/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": moment})
+    assert response.status_code == 422 and "recorded_at" in response.json["errors"], moment
+
+
+def test_rfc_3339_letters_may_be_lower_case(client, patient):
+    created = client.post(
+        "/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": "2026-01-01t09:00:00.25z"}
+    )
+    assert created.status_code == 201 and created.json["recorded_at"] == "2026-01-01T09:00:00.250000+00:00"
