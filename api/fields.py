@@ -145,6 +145,13 @@ class CountryCode(ma.fields.String):
         return super()._deserialize(value.upper() if isinstance(value, str) else value, attr, data, **kwargs)
 
 
+def Version(**kwargs):
+    """A record's version: 1 when created, one more with each change; its ETag is `"<version>"`."""
+    return ma.fields.Integer(
+        dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3}, **kwargs
+    )
+
+
 class WholeNumber(ma.fields.Integer):
     """A JSON integer: 7, or 7.0 (JSON Schema counts a number with no fraction as an integer, and
     some clients write every number with one). Not "7", not 7.5, not true."""

@@ -2,14 +2,14 @@
 
 import marshmallow as ma
 
-from api.fields import UUID, Timestamp
+from api.fields import UUID, Timestamp, Version
 
 
 class RecordSchema(ma.Schema):
     """Read-only fields every record has."""
 
     id = ma.fields.UUID(dump_only=True)
-    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3})
+    version = Version()
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
 

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.access import Role
-from api.fields import CountryCode, EmailAddress, Text, Timestamp, TimeZoneName
+from api.fields import CountryCode, EmailAddress, Text, Timestamp, TimeZoneName, Version
 
 PASSWORD_MIN_LENGTH = 10
 PASSWORD_MAX_LENGTH = 1024
@@ -28,7 +28,7 @@ class UserSchema(ma.Schema):
     role = ma.fields.Enum(Role, by_value=True, dump_only=True)
     timezone = TimeZoneName(dump_only=True)
     country = CountryCode(dump_only=True, allow_none=True)
-    version = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 2**31 - 1, "example": 3})
+    version = Version()
     created_at = Timestamp(dump_only=True)
     updated_at = Timestamp(dump_only=True)
 

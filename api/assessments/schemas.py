@@ -8,6 +8,13 @@ from api.pagination import PageQuerySchema, page_schema
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 
+def Severity(**kwargs):
+    """The band a score falls in (the spec's Severity enum)."""
+    return ma.fields.String(
+        dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"}, **kwargs
+    )
+
+
 class AssessmentFields(ma.Schema):
     instrument = ma.fields.Enum(Instrument, by_value=True, required=True)
     answers = BoundedList(
@@ -34,7 +41,7 @@ class AssessmentFields(ma.Schema):
 
 class AssessmentSchema(RecordSchema, AssessmentFields):
     score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 9})
-    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"})
+    severity = Severity()
     safety_flag = ma.fields.Boolean(
         dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."}
     )

@@ -4,16 +4,14 @@ import marshmallow as ma
 
 from api.accounts.schemas import PersonSchema
 from api.care_team import codes
-from api.fields import BoundedList, Timestamp
+from api.fields import BoundedList, Timestamp, Version
 from api.kinds import SCOPES
 from api.pagination import page_schema
-
-VERSION = {"minimum": 1, "maximum": 2**31 - 1, "example": 1}
 
 
 class InvitationSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
-    version = ma.fields.Integer(dump_only=True, metadata=VERSION)
+    version = Version()
     created_at = Timestamp(dump_only=True)
     expires_at = Timestamp(dump_only=True)
     used_at = Timestamp(
@@ -67,7 +65,7 @@ def Scopes(**kwargs):
 
 class CareLinkSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
-    version = ma.fields.Integer(dump_only=True, metadata=VERSION)
+    version = Version()
     therapist = ma.fields.Nested(PersonSchema, dump_only=True)
     scopes = Scopes(dump_only=True)
     created_at = Timestamp(dump_only=True)

@@ -2,7 +2,8 @@
 
 import marshmallow as ma
 
-from api.assessments.scoring import SEVERITIES, Instrument
+from api.assessments.schemas import Severity
+from api.assessments.scoring import Instrument
 from api.care_team.schemas import Scopes
 from api.fields import Timestamp
 from api.pagination import PageQuerySchema, page_schema
@@ -24,7 +25,7 @@ class AssessmentSnapshotSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
     instrument = ma.fields.Enum(Instrument, by_value=True, dump_only=True)
     score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 9})
-    severity = ma.fields.String(dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"})
+    severity = Severity()
     safety_flag = ma.fields.Boolean(dump_only=True)
     taken_at = Timestamp(dump_only=True)
 

@@ -51,6 +51,12 @@ COMMON_HEADERS = {
         "schema": {"type": "string", "maxLength": 2048},
     },
 }
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
+    }
+}
 EXTRA_HEADERS_BY_STATUS = {
     "401": {
         "WWW-Authenticate": {
@@ -58,18 +64,8 @@ EXTRA_HEADERS_BY_STATUS = {
             "schema": {"type": "string", "maxLength": 500},
         }
     },
-    "429": {
-        "Retry-After": {
-            "description": "Seconds to wait before retrying.",
-            "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
-        }
-    },
-    "503": {
-        "Retry-After": {
-            "description": "Seconds to wait before retrying.",
-            "schema": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 86400},
-        }
-    },
+    "429": RETRY_AFTER,
+    "503": RETRY_AFTER,
 }
 
 
@@ -204,15 +200,6 @@ def enum_name(field):
     return None
 
 
-def _register_schema(spec, name, schema):
-    """Register a component, or check that the one registered under that name is the same."""
-    if name in spec.components.schemas:
-        if spec.components.schemas[name] != schema:
-            raise ValueError(f"two different schemas are both named {name}")
-    else:
-        spec.components.schema(name, schema)
-
-
 def named_enum_properties(converter, field, ret, **kwargs):
     """Every closed set of values is a `type: string` component, referenced where it is used (a
     generated client then has one Emotion type, not ten copies); a single value is a `const`."""
@@ -237,10 +224,10 @@ def named_enum_properties(converter, field, ret, **kwargs):
         component["description"] = " ".join(enum.__doc__.split())
     if "enum_description" in field.metadata:
         component["description"] = field.metadata["enum_description"]
-    _register_schema(converter.spec, name, component)
+    ref = problems.register_schema(converter.spec, name, component)
     if len(choices) < len(values) or field.allow_none:
-        return {"anyOf": [problems.schema_ref(name), {"type": "null"}]}
-    return problems.schema_ref(name)
+        return {"anyOf": [ref, {"type": "null"}]}
+    return ref
 
 
 class OneOf(ma.fields.Raw):
@@ -269,8 +256,7 @@ def one_of_properties(converter, field, ret, **kwargs):
         "oneOf": [{"$ref": ref} for ref in refs.values()],
         "discriminator": {"propertyName": field.discriminator, "mapping": refs},
     }
-    _register_schema(converter.spec, field.name, union)
-    return problems.schema_ref(field.name)
+    return problems.register_schema(converter.spec, field.name, union)
 
 
 def schema_name(schema):

@@ -24,12 +24,21 @@ class ProblemSchema(ma.Schema):
 
 
 PROBLEM = "Problem"
-REQUIRED = ["detail", "status", "title", "type"]
 
 
 def schema_ref(name):
     """A reference to the component schema `name`."""
     return {"$ref": f"#/components/schemas/{name}"}
+
+
+def register_schema(spec, name, schema):
+    """Register a component, or check that the one already registered under that name is the same."""
+    if name in spec.components.schemas:
+        if spec.components.schemas[name] != schema:
+            raise ValueError(f"two different schemas are both named {name}")
+    else:
+        spec.components.schema(name, schema)
+    return schema_ref(name)
 
 
 FIELD_ERRORS = {
@@ -45,56 +54,41 @@ FIELD_ERRORS = {
     },
     "example": {"mood": ["Must be greater than or equal to 1 and less than or equal to 10."]},
 }
+ERROR_COUNT = {
+    "type": "integer",
+    "format": "int32",
+    "minimum": 1,
+    "maximum": 1000000,
+    "description": "Present when `errors` lists just the first 20 problems: how many there are in all.",
+}
 
 
-def _problem_with(problem_properties, extra, required):
-    """A flat problem schema: the Problem's properties plus those of one use."""
-    return {
+def _problem_with(spec, name, extra):
+    """Register `name`: the Problem schema plus the properties of one use, `extra`, which are
+    required unless their value says `"optional": True`."""
+    problem = spec.components.schemas[PROBLEM]
+    required = [key for key, prop in extra.items() if not prop.pop("optional", False)]
+    schema = {
         "type": "object",
         "additionalProperties": False,
-        "properties": {**problem_properties, **extra},
-        "required": sorted([*REQUIRED, *required]),
+        "properties": {**problem["properties"], **extra},
+        "required": sorted([*problem["required"], *required]),
     }
-
-
-def validation_problem(problem_properties):
-    return _problem_with(
-        problem_properties,
-        {
-            "errors": schema_ref("FieldErrors"),
-            "error_count": {
-                "type": "integer",
-                "format": "int32",
-                "minimum": 1,
-                "maximum": 1000000,
-                "description": "Present when `errors` lists just the first 20 problems: how many "
-                "there are in all.",
-            },
-        },
-        ["errors"],
-    )
-
-
-def precondition_failed(problem_properties, record_name):
-    return _problem_with(
-        problem_properties,
-        {"current": {**schema_ref(record_name), "description": "The record as it is now."}},
-        ["current"],
-    )
+    return register_schema(spec, name, schema)
 
 
 def register(spec):
     """Add FieldErrors and ValidationProblem beside the Problem schema already registered."""
-    problem_properties = spec.components.schemas[PROBLEM]["properties"]
-    spec.components.schema("FieldErrors", FIELD_ERRORS)
-    spec.components.schema("ValidationProblem", validation_problem(problem_properties))
+    register_schema(spec, "FieldErrors", FIELD_ERRORS)
+    _problem_with(
+        spec,
+        "ValidationProblem",
+        {"errors": schema_ref("FieldErrors"), "error_count": {**ERROR_COUNT, "optional": True}},
+    )
 
 
 def precondition_failed_ref(spec, record_ref):
     """The `<Record>PreconditionFailed` schema for a record's $ref, registered on first use."""
     record_name = record_ref.rsplit("/", 1)[-1]
-    name = f"{record_name}PreconditionFailed"
-    if name not in spec.components.schemas:
-        problem_properties = spec.components.schemas[PROBLEM]["properties"]
-        spec.components.schema(name, precondition_failed(problem_properties, record_name))
-    return schema_ref(name)
+    current = {**schema_ref(record_name), "description": "The record as it is now."}
+    return _problem_with(spec, f"{record_name}PreconditionFailed", {"current": current})

@@ -2,13 +2,13 @@
 
 import marshmallow as ma
 
+from api.fields import Version
 from api.kinds import KINDS
 from api.pagination import CURSOR_MAX_LENGTH, QueryInteger
 from api.smorest.conventions import OneOf
 from api.sync.service import encode_sync_cursor
 
 MAX_SYNC_LIMIT = 500
-VERSION = {"minimum": 1, "maximum": 2**31 - 1, "example": 3}
 
 
 class SyncQuerySchema(ma.Schema):
@@ -36,7 +36,7 @@ def change_schema(kind):
                     "enum_description": "`upsert`: the record was created or changed; `delete`: it is gone.",
                 }
             ),
-            "version": ma.fields.Integer(metadata=VERSION),
+            "version": Version(),
             "data": ma.fields.Nested(
                 kind.schemas.record,
                 allow_none=True,
