@@ -19,4 +19,3 @@ KINDS = (sessions, entries, moods, contacts, practices, assessments)
 # The kinds linked therapists may read, each under its care-team scope.
 SHARED = tuple(kind for kind in KINDS if kind.sharing is not None)
 SCOPES = tuple(kind.sharing.scope for kind in KINDS if kind.sharing is not None)
-SYNC_TYPES = tuple(kind.sync_type for kind in KINDS)

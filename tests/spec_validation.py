@@ -7,7 +7,8 @@ fixture, and fails a test whose responses (in its setup or body) broke the contr
 * the request's operation (method + path template) is looked up in the spec by openapi-core.
   A request that matches no operation (/docs, /static/..., /openapi.json, OPTIONS preflights, an
   unknown path or a method the path lacks) is not looked up further, but an error answer (>= 400)
-  must still be application/problem+json matching components/schemas/Problem;
+  must still be application/problem+json matching components/schemas/Problem (a HEAD answer has
+  no body to check);
 * the status must be listed for the operation. An error status (>= 400) that is not listed falls
   back to `default` (that is what `default` is for) and is checked against it; a 1xx-3xx status
   that is not listed is a mismatch;
@@ -292,6 +293,8 @@ class SpecChecker:
         for header in answer.headers:
             sent = response.headers.get(header[0])
             key = (id(header), sent)  # a header's verdict depends on its value only: keep it
+            if len(self._header_verdicts) > 4096:  # request ids are all new: bound the memo
+                self._header_verdicts.clear()
             if key not in self._header_verdicts:
                 self._header_verdicts[key] = list(self._header_verdict(*header, sent))
             yield from self._header_verdicts[key]

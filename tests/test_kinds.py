@@ -7,12 +7,14 @@ from sqlalchemy import inspect
 
 from api.audit.models import PATIENT_SUMMARY, RESOURCE_TYPES
 from api.extensions import db
-from api.kinds import KINDS, SCOPES, SHARED, SYNC_TYPES
+from api.kinds import KINDS, SCOPES, SHARED
 from api.records import OwnedRecord
 from config import BASE_DIR
 from tests.resources import RESOURCES
 
 API = BASE_DIR / "api"
+
+SYNC_TYPES = [kind.sync_type for kind in KINDS]
 
 
 def journal_models():

@@ -79,7 +79,7 @@ def _with_headers(response, status):
 
 
 def _record_ref(operations):
-    """The $ref of the record a versioned path serves: its GET's 200, else its PATCH's."""
+    """The $ref of the record a versioned path serves: the 200 of its GET, PATCH or PUT."""
     for method in ("get", "patch", "put"):
         response = operations.get(method, {}).get("responses", {}).get("200")
         if isinstance(response, dict):

@@ -1,11 +1,12 @@
 """What the spec can only say once every operation is in it: which way each schema travels, and
 an example of every body.
 
-A schema that only ever travels in 2xx responses lists every property as `required`: the server
-always sends each one (null when empty, and the schema then says `null`), so a generated client
-needs no presence checks. A schema that is only ever sent by the client has no `readOnly` or
-`writeOnly` (they mean nothing there) and no `default` (generators would make a property with a
-default required); the server's default is stated in the description instead.
+Every object schema travels one way (the build fails otherwise), so `readOnly` and `writeOnly`
+mean nothing and are left out. A schema that only travels in 2xx responses lists every property as
+`required`: the server always sends each one (null when empty, and the schema then says `null`),
+so a generated client needs no presence checks; its times carry no input year pattern (a stored
+time comes back in UTC, which may fall in 1900 or 2199). A schema only sent by the client has no
+`default` (generators would make such a property required): the default is in the description.
 
 Every request body and 2xx JSON response gets an example built from the examples of its fields,
 so Swagger UI and ReDoc show a realistic journal (tests/test_openapi.py validates each one
@@ -16,7 +17,6 @@ from apispec import APISpec
 
 REF_PREFIX = "#/components/schemas/"
 METHODS = ("get", "put", "post", "patch", "delete")
-JSON = ("application/json",)
 
 # For a property with no example of its own: a value of its format, or of its type.
 EXAMPLE_BY_FORMAT = {
@@ -34,21 +34,20 @@ def finish(spec: APISpec) -> None:
     operations = [op for item in spec._paths.values() for m, op in item.items() if m in METHODS]
     sent = _closure(schemas, [_request_roots(op) for op in operations])
     received = _closure(schemas, [_response_roots(op) for op in operations])
+    both_ways = sorted(name for name in sent & received if "properties" in schemas[name])
+    if both_ways:
+        raise ValueError(f"split into a request and a response schema: {', '.join(both_ways)}")
     for name, schema in schemas.items():
-        if "properties" not in schema:
-            continue
-        if name in received and name not in sent:
-            schema["required"] = sorted(schema["properties"])
-            for prop in schema["properties"].values():
-                prop.pop("readOnly", None)
+        for prop in schema.get("properties", {}).values():
+            prop.pop("readOnly", None)
+            prop.pop("writeOnly", None)
+            if name in received:
                 if prop.get("format") == "date-time":
-                    # The pattern tells a client which years it may send; a stored time comes
-                    # back in UTC, which may be a year beyond them (1900 or 2199).
                     prop.pop("pattern", None)
-        elif name in sent and name not in received:
-            for prop in schema["properties"].values():
-                prop.pop("writeOnly", None)
+            elif name in sent:
                 _default_into_description(prop)
+        if name in received and "properties" in schema:
+            schema["required"] = sorted(schema["properties"])
     for operation in operations:
         _add_examples(operation, schemas)
 
