@@ -118,7 +118,8 @@ for role in ${FUZZ_ROLES:-patient therapist}; do
     esac
     echo "== fuzz: st run as the $role ($email)"
     started=$SECONDS
-    FUZZ_EMAIL=$email "$BIN/st" --config-file "$ROOT/schemathesis.toml" run \
+    # PYTHONPATH: the hooks use the app's own cursor codecs (api.pagination, api.sync.service).
+    FUZZ_EMAIL=$email PYTHONPATH="$ROOT" "$BIN/st" --config-file "$ROOT/schemathesis.toml" run \
         --checks all \
         --report junit --report-junit-path "$REPORT_DIR/$role.xml" \
         "$@" "$BASE_URL/openapi.json" || status=1

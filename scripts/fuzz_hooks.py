@@ -8,7 +8,6 @@ refresh token from a login of its own. Then `before_call` gives schema-valid req
 only the server can issue (see below).
 """
 
-import base64
 import hashlib
 import json
 import os
@@ -19,6 +18,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import schemathesis
+
+from api.errors import ValidationFailed
+from api.pagination import decode_time_cursor, encode_cursor
+from api.sync.service import decode_sync_cursor, encode_sync_cursor
 
 BASE_URL = os.environ.get("FUZZ_BASE_URL", "").rstrip("/")
 EMAIL = os.environ.get("FUZZ_EMAIL", "")
@@ -83,37 +86,22 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 SESSION_ID_OPERATIONS = {"createEntry", "updateEntry", "createAssessment"}
 
 
-def _cursor(value):
-    raw = json.dumps(value, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
-
-
-def _decodes(cursor):
-    try:
-        return json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _server_cursor(operation_id, generated):
     """A cursor of the shape the server mints, derived from the generated one (so still seeded)."""
     digest = hashlib.sha256(generated.encode()).digest()
     if operation_id == "syncChanges":
-        return _cursor({"seq": int.from_bytes(digest[:2], "big")})
+        return encode_sync_cursor(int.from_bytes(digest[:2], "big"))
     moment = datetime(2000, 1, 1, tzinfo=UTC) + timedelta(seconds=int.from_bytes(digest[:4], "big"))
-    return _cursor([moment.isoformat(), str(uuid.UUID(bytes=digest[:16]))])
+    return encode_cursor([moment, uuid.UUID(bytes=digest[:16])])
 
 
 def _is_server_cursor(operation_id, cursor):
-    value = _decodes(cursor)
-    if operation_id == "syncChanges":
-        return isinstance(value, dict) and isinstance(value.get("seq"), int) and 0 <= value["seq"] < 2**63
-    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(item, str) for item in value)):
-        return False
+    """Whether the server's own decoder takes the cursor (the same code that answers the request)."""
     try:
-        return datetime.fromisoformat(value[0]).tzinfo is not None and bool(uuid.UUID(value[1]))
-    except ValueError:
+        (decode_sync_cursor if operation_id == "syncChanges" else decode_time_cursor)(cursor)
+    except ValidationFailed:
         return False
+    return True
 
 
 @schemathesis.hook

@@ -6,7 +6,7 @@ writes one record of each journal kind (the entry shared with the care team) and
 keeps one open invitation, so that lists and reads as either role find something.
 
 Usage: fuzz_seed.py BASE_URL PASSWORD PATIENT_EMAIL THERAPIST_EMAIL
-Prints `FUZZ_PATIENT_ID=`, `FUZZ_THERAPIST_ID=` and `FUZZ_SESSION_ID=` lines (uuids) for the caller.
+Prints `FUZZ_PATIENT_ID=` and `FUZZ_SESSION_ID=` lines (uuids) for the caller.
 """
 
 import json
@@ -47,7 +47,7 @@ def main(base_url, password, patient_email, therapist_email):
         tokens = call(base_url, "POST", "/v1/auth/login", {"email": email, "password": password})
         accounts[role] = (user["id"], tokens["access_token"])
     patient_id, patient = accounts["patient"]
-    therapist_id, therapist = accounts["therapist"]
+    _, therapist = accounts["therapist"]
 
     invitation = call(base_url, "POST", "/v1/invitations", token=therapist)
     scopes = ["sessions", "entries", "moods", "practices", "assessments"]
@@ -68,7 +68,6 @@ def main(base_url, password, patient_email, therapist_email):
         call(base_url, "POST", path, body, token=patient)
 
     print(f"FUZZ_PATIENT_ID={patient_id}")
-    print(f"FUZZ_THERAPIST_ID={therapist_id}")
     print(f"FUZZ_SESSION_ID={session['id']}")
 
 
