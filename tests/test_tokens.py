@@ -223,3 +223,9 @@ def test_expired_refresh_token_is_401(app, client, patient):
     claims = claims_of(patient.refresh_token)
     expired = sign(app, {**claims, "exp": now_ts() - 1})
     assert_problem(client.post("/v1/auth/refresh", headers=bearer(expired)), 401, "token-expired")
+
+
+def test_a_refresh_without_a_token_says_which_token_it_takes(client):
+    response = client.post("/v1/auth/refresh")
+    assert response.status_code == 401 and "Bearer <refresh token>" in response.json["detail"]
+    assert "Bearer <access token>" in client.get("/v1/me").json["detail"]

@@ -2,7 +2,7 @@
 
 import uuid
 
-from flask import current_app, g
+from flask import current_app, g, request
 from flask_jwt_extended import create_access_token, create_refresh_token, get_jwt
 from sqlalchemy import select
 
@@ -81,7 +81,8 @@ def load_user(jwt_header, jwt_payload):
 
 @jwt.unauthorized_loader
 def missing_token(reason):
-    return unauthorized_response("This request needs a token: send `Authorization: Bearer <access token>`.")
+    kind = "refresh" if request.endpoint == "auth.refresh" else "access"
+    return unauthorized_response(f"This request needs a token: send `Authorization: Bearer <{kind} token>`.")
 
 
 @jwt.invalid_token_loader
