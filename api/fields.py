@@ -68,6 +68,9 @@ class Text(ma.fields.String):
 
     def __init__(self, *, max_length, min_length=None, **kwargs):
         kwargs.setdefault("validate", ma.validate.Length(min=min_length, max=max_length))
+        if min_length:
+            # White space alone trims to nothing: the spec says so (\S, as Python's strip sees it).
+            kwargs["metadata"] = {"pattern": r"\S", **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

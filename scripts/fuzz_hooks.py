@@ -19,8 +19,10 @@ from datetime import UTC, datetime, timedelta
 
 import schemathesis
 
+from api.assessments.scoring import ITEM_COUNT
 from api.errors import ValidationFailed
 from api.pagination import decode_time_cursor, encode_cursor
+from api.smorest.etags import ETAG
 from api.sync.service import decode_sync_cursor, encode_sync_cursor
 
 BASE_URL = os.environ.get("FUZZ_BASE_URL", "").rstrip("/")
@@ -122,7 +124,23 @@ def before_call(context, case, kwargs):
         and body.get("session_id") is not None
     ):
         body["session_id"] = FUZZ_SESSION_ID
+    if (
+        operation_id == "createAssessment"
+        and isinstance(body, dict)
+        and isinstance(body.get("answers"), list)
+    ):
+        # How many answers an instrument has (9 or 7) depends on `instrument`, which the schema
+        # (7 to 9 items) cannot tie together; a client sends as many as its questionnaire has.
+        count = ITEM_COUNT.get(body.get("instrument"))
+        if count:
+            body["answers"] = (body["answers"] * count)[:count] or [0] * count
     headers = case.headers or {}
+    for name, value in list(headers.items()):
+        if name.lower() in ("if-match", "if-none-match") and not ETAG.fullmatch(str(value)):
+            # An ETag is the server's to issue. Schemathesis's coverage phase writes header values
+            # in letters and digits only, so it cannot meet the ETag pattern (which needs quotes)
+            # and sends e.g. "0" as if it were valid; a client sends the ETag it was given.
+            headers[name] = '"1"'
     for name, key in list(headers.items()):
         if name.lower() == "idempotency-key" and isinstance(key, str) and IDEMPOTENCY_KEY.match(key):
             payload = json.dumps(case.body, sort_keys=True, default=str)

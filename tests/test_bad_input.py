@@ -482,3 +482,18 @@ def test_rfc_3339_letters_may_be_lower_case(client, patient):
         "/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": "2026-01-01t09:00:00.25z"}
     )
     assert created.status_code == 201 and created.json["recorded_at"] == "2026-01-01T09:00:00.250000+00:00"
+
+
+def test_text_that_is_only_white_space_is_refused_and_the_spec_says_so(client, patient, spec):
+    """A required text is trimmed; white space alone (as Python's strip sees it, \\x1e included)
+    trims to nothing, which the spec's `\\S` pattern marks invalid too."""
+    from openapi_schema_validator import OAS31Validator
+
+    body = spec["components"]["schemas"]["EntryCreate"]["properties"]["body"]
+    for blank in ("   ", "\x1e", "\u3000\n"):
+        assert not OAS31Validator(body).is_valid(blank)
+        response = client.post("/v1/entries", headers=patient.headers, json={"body": blank})
+        assert response.status_code == 422 and "body" in response.json["errors"], repr(blank)
+        response = client.get("/v1/entries", headers=patient.headers, query_string={"tag": blank})
+        assert response.status_code == 422 and "tag" in response.json["errors"], repr(blank)
+    assert OAS31Validator(body).is_valid(" a ")

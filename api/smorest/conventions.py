@@ -296,7 +296,7 @@ def register_components(spec, error_schema):
     if problems.PROBLEM not in spec.components.schemas:
         spec.components.schema(problems.PROBLEM, schema=error_schema)
     problems.register(spec)
-    tag = {"type": "string", "maxLength": 64, "pattern": ETAG_PATTERN, "example": '"3"'}
+    tag = {"type": "string", "maxLength": 14, "pattern": ETAG_PATTERN, "example": '"3"'}
     spec.components.parameter(
         "IF_NONE_MATCH",
         "header",
