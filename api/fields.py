@@ -69,8 +69,10 @@ class Text(ma.fields.String):
     def __init__(self, *, max_length, min_length=None, **kwargs):
         kwargs.setdefault("validate", ma.validate.Length(min=min_length, max=max_length))
         if min_length:
-            # White space alone trims to nothing: the spec says so (\S, as Python's strip sees it).
-            kwargs["metadata"] = {"pattern": r"\S", **kwargs.get("metadata", {})}
+            # White space alone trims to nothing, and the spec says so: some character that is not
+            # white space as str.strip() sees it (which also strips \x1c-\x1f and \x85, characters
+            # not every regex engine counts in \s).
+            kwargs["metadata"] = {"pattern": r"[^\s\x1c-\x1f\x85]", **kwargs.get("metadata", {})}
         super().__init__(**kwargs)
 
     def _deserialize(self, value, attr, data, **kwargs):

@@ -490,7 +490,7 @@ def test_text_that_is_only_white_space_is_refused_and_the_spec_says_so(client, p
     from openapi_schema_validator import OAS31Validator
 
     body = spec["components"]["schemas"]["EntryCreate"]["properties"]["body"]
-    for blank in ("   ", "\x1e", "\u3000\n"):
+    for blank in ("   ", "\x1e", "\x1d\x1c", "\x85", "\u3000\n"):
         assert not OAS31Validator(body).is_valid(blank)
         response = client.post("/v1/entries", headers=patient.headers, json={"body": blank})
         assert response.status_code == 422 and "body" in response.json["errors"], repr(blank)
