@@ -43,6 +43,7 @@ from integration_journal_client.models import (
     Contact,
     ContactChange,
     ContactCreate,
+    Country,
     CrisisResources,
     Emotion,
     Entry,
@@ -256,7 +257,7 @@ def add_support_person(device: Device) -> Contact:
     return contact
 
 
-def take_phq9(device: Device, session: Session, country: str | None) -> Assessment:
+def take_phq9(device: Device, session: Session, country: Country | None) -> Assessment:
     body = AssessmentCreate(instrument="phq9", answers=[1, 1, 2, 1, 0, 1, 1, 0, 1], session_id=session.id)
     r = create_assessment.sync_detailed(client=device.api, body=body)
     assessment = expect("PHQ-9", r.status_code, r.parsed, Assessment)

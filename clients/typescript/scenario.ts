@@ -216,7 +216,7 @@ async function addSupportPerson(api: Api): Promise<Schemas["Contact"]> {
   return data;
 }
 
-async function takePhq9(api: Api, session: Schemas["Session"], country: string | null): Promise<Schemas["Assessment"]> {
+async function takePhq9(api: Api, session: Schemas["Session"], country: Schemas["Country"] | null): Promise<Schemas["Assessment"]> {
   const { data, error, response } = await api.POST("/v1/assessments", {
     body: { instrument: "phq9", answers: [1, 1, 2, 1, 0, 1, 1, 0, 1], session_id: session.id },
   });
