@@ -16,6 +16,10 @@ from api.sessions.resource import kind as sessions
 
 KINDS = (sessions, entries, moods, contacts, practices, assessments)
 
+# What a patient's /v1/sync carries: every kind's records, and what the kinds make of their own
+# (an assessment's safety event).
+SYNCED = tuple(synced for kind in KINDS for synced in kind.synced)
+
 # The kinds linked therapists may read, each under its care-team scope.
 SHARED = tuple(kind for kind in KINDS if kind.sharing is not None)
 SCOPES = tuple(kind.sharing.scope for kind in KINDS if kind.sharing is not None)

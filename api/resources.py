@@ -55,6 +55,7 @@ class Schemas:
     query: type  # the list's filters
     page: type
     update: type | None = None  # None: records are never changed, only deleted (assessments)
+    created: type | None = None  # what a 201 shows, when more than the record
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,22 @@ class Sharing:
     notes: str = ""
 
 
+@dataclass(frozen=True)
+class Synced:
+    """Records of one type in a patient's /v1/sync feed: an OwnedRecord model, the `type` of its
+    changes, and the schema its `data` is dumped with (the record as its own GET returns it)."""
+
+    sync_type: str
+    model: Any
+    schema: type
+
+
 def unchanged(data, *, owner_id):
     return data
+
+
+def nothing_more(record):
+    return record
 
 
 @dataclass(frozen=True)
@@ -101,6 +116,19 @@ class JournalKind:
     # Called with a person's id before their account is erased, for records of other people
     # that name them (an entry acknowledged by a therapist).
     forget_person: Callable | None = None
+    # What else a create does in its unit of work, given the new record.
+    after_create: Callable | None = None
+    # What a 201 (and its replay) shows of a new record: schemas.created dumps it.
+    present_created: Callable = nothing_more
+    # Called with a record about to be deleted, for what goes with it.
+    before_delete: Callable | None = None
+    # Records the kind makes of its own, in the patient's sync feed beside the kind's records.
+    also_synced: tuple[Synced, ...] = ()
+
+    @property
+    def synced(self):
+        """The kind's own records in the sync feed, then what else it puts there."""
+        return (Synced(self.sync_type, self.model, self.schemas.record), *self.also_synced)
 
     def filters(self, query):
         """WHERE conditions for the list's query: its time range and the kind's own filters."""
@@ -153,11 +181,15 @@ def register_views(kind):
         return page_response(rows, more, time_field=model.TIME_FIELD)
 
     def created(record):
-        return created_response(record, location=url_for(item_endpoint, **{id_arg: record.id}))
+        location = url_for(item_endpoint, **{id_arg: record.id})
+        return created_response(kind.present_created(record), location=location)
 
     def create_record(self, data):
         data = kind.prepare_create(data, owner_id=current_user.id)
-        return created(records.create_owned(model, owner_id=current_user.id, data=data))
+        record = records.create_owned(model, owner_id=current_user.id, data=data)
+        if kind.after_create is not None:
+            kind.after_create(record)
+        return created(record)
 
     def replay_create(record_id):
         return created(records.get_owned(model, owner_id=current_user.id, record_id=record_id))
@@ -175,6 +207,8 @@ def register_views(kind):
     def delete_record(self, **path):
         record = get_record(path)
         require_if_match(record, schemas.record())
+        if kind.before_delete is not None:
+            kind.before_delete(record)
         records.delete_owned(record, current=schemas.record().dump)
 
     list_records.__doc__ = kind.list.doc()
@@ -196,7 +230,7 @@ def register_views(kind):
             patient_only,
             operation(kind.create.id),
             blp.arguments(schemas.create),
-            blp.response(201, schemas.record, headers=CREATED_HEADERS),
+            blp.response(201, schemas.created or schemas.record, headers=CREATED_HEADERS),
             idempotent(replay_create),
         ),
     }

@@ -11,3 +11,11 @@ RESOURCES = {
     ),
     "assessments": ({"instrument": "gad7", "answers": [1, 1, 1, 1, 1, 1, 1]}, None),
 }
+
+# Fields only a create's 201 shows: a read of the record returns the rest.
+CREATED_ONLY = {"assessments": {"crisis_resources"}}
+
+
+def as_read(path, created):
+    """The record a 201 for /v1/{path} returned, as a read of it returns it."""
+    return {name: value for name, value in created.items() if name not in CREATED_ONLY.get(path, ())}

@@ -407,6 +407,7 @@ def test_every_body_and_success_response_has_an_example_that_fits_its_schema(spe
         "contact",
         "practice",
         "assessment",
+        "safety_event",
     ]
 
 

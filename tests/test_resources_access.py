@@ -6,7 +6,7 @@ import uuid
 import pytest
 
 from tests.helpers import assert_problem
-from tests.resources import RESOURCES
+from tests.resources import RESOURCES, as_read
 
 
 @pytest.fixture(params=sorted(RESOURCES))
@@ -20,7 +20,7 @@ def test_owner_crud(client, patient, resource):
     base, body, change = resource
     created = client.post(base, headers=patient.headers, json=body)
     assert created.status_code == 201, created.json
-    record = created.json
+    record = as_read(base.removeprefix("/v1/"), created.json)
     url = f"{base}/{record['id']}"
     assert created.headers["Location"] == url and created.headers["ETag"] == '"1"'
     assert {"id", "version", "created_at", "updated_at"} <= record.keys()
@@ -41,7 +41,7 @@ def test_owner_crud(client, patient, resource):
 
 def test_if_match_rules(client, patient, resource):
     base, body, change = resource
-    record = client.post(base, headers=patient.headers, json=body).json
+    record = as_read(base.removeprefix("/v1/"), client.post(base, headers=patient.headers, json=body).json)
     url = f"{base}/{record['id']}"
     assert_problem(client.delete(url, headers=patient.headers), 428)
     stale = client.delete(url, headers={**patient.headers, "If-Match": '"5"'})
@@ -52,7 +52,7 @@ def test_if_match_rules(client, patient, resource):
 def test_other_patients_records_are_404_like_missing_ones(client, make_account, resource):
     base, body, change = resource
     owner, other = make_account(), make_account()
-    record = client.post(base, headers=owner.headers, json=body).json
+    record = as_read(base.removeprefix("/v1/"), client.post(base, headers=owner.headers, json=body).json)
     url, missing = f"{base}/{record['id']}", f"{base}/{uuid.uuid4()}"
     headers = {**other.headers, "If-Match": '"1"'}
     for method in ("get", "patch", "delete"):
@@ -97,7 +97,7 @@ def test_creates_are_idempotent(client, patient, resource):
 
 def test_changes_reach_the_sync_feed(client, patient, resource):
     base, body, _ = resource
-    record = client.post(base, headers=patient.headers, json=body).json
+    record = as_read(base.removeprefix("/v1/"), client.post(base, headers=patient.headers, json=body).json)
     client.delete(f"{base}/{record['id']}", headers={**patient.headers, "If-Match": '"1"'})
     changes = client.get("/v1/sync", headers=patient.headers).json["changes"]
     assert [(change["id"], change["op"], change["data"]) for change in changes] == [

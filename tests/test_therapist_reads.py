@@ -7,7 +7,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.helpers import assert_problem
-from tests.resources import RESOURCES
+from tests.resources import RESOURCES, as_read
 from tests.test_sync import drain
 
 SHARED_KINDS = ("entries", "moods", "assessments", "practices", "sessions")
@@ -29,7 +29,7 @@ def world(client, make_account, link):
     for kind in SHARED_KINDS:
         created = client.post(f"/v1/{kind}", headers=patient.headers, json=shared_body(kind))
         assert created.status_code == 201, created.json
-        records[kind] = created.json
+        records[kind] = as_read(kind, created.json)
     with_scope, without_scope, revoked = (make_account("therapist") for _ in range(3))
     link(patient, with_scope, scopes=ALL_SCOPES)
     link(patient, without_scope, scopes=())

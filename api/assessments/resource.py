@@ -1,14 +1,15 @@
 """/v1/assessments: PHQ-9 and GAD-7, scored by the server (create, read, list, delete)."""
 
-from api.assessments import service
+from api.assessments import safety, service
 from api.assessments.models import Assessment
+from api.assessments.safety_models import SafetyEvent
 from api.assessments.schemas import (
     AssessmentCreateSchema,
     AssessmentPageSchema,
     AssessmentQuerySchema,
     AssessmentSchema,
 )
-from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
+from api.resources import JournalKind, Operation, Schemas, Sharing, Synced, register_views
 from api.smorest import Blueprint
 
 blp = Blueprint(
@@ -23,6 +24,7 @@ kind = JournalKind(
         create=AssessmentCreateSchema,
         query=AssessmentQuerySchema,
         page=AssessmentPageSchema,
+        created=safety.AssessmentCreatedSchema,
     ),
     sync_type="assessment",
     list=Operation(
@@ -34,7 +36,11 @@ kind = JournalKind(
         "createAssessment",
         "Create a questionnaire result.",
         "The server computes `score`, `severity` and `safety_flag` (PHQ-9 item 9 above 0). "
-        "Answers are not edited afterwards: delete and take it again.",
+        "Answers are not edited afterwards: delete and take it again.\n\n"
+        "A PHQ-9 with item 9 above 0 also opens a safety event, in the same transaction: your linked "
+        "therapists with the `assessments` scope see it until one acknowledges it, you see it at "
+        "`GET /v1/me/safety-events` and in `/v1/sync`, and this response carries `crisis_resources`. "
+        "Deleting the assessment deletes its event.",
     ),
     read=Operation("getAssessment", "Read one questionnaire result."),
     delete=Operation("deleteAssessment", "Delete a questionnaire result."),
@@ -48,5 +54,9 @@ kind = JournalKind(
     ),
     match=("instrument", "session_id"),
     prepare_create=service.prepare_create,
+    after_create=safety.open_safety_event,
+    present_created=safety.present_created,
+    before_delete=safety.close_with_assessment,
+    also_synced=(Synced("safety_event", SafetyEvent, safety.SafetyEventSchema),),
 )
 register_views(kind)

@@ -1,5 +1,6 @@
 """Questionnaire rules: the server scores every result; a result may name one of your sessions."""
 
+from api.assessments import safety_models  # noqa: F401  (the safety tables)
 from api.assessments.scoring import score
 from api.sessions.service import require_own_session
 

@@ -16,11 +16,13 @@ from api.models import new_id, string_enum, utcnow
 
 
 class Action(enum.StrEnum):
-    """What a therapist did with shared data."""
+    """What was done with a patient's data: a therapist's `list`, `read` or `acknowledge`, or the
+    patient's own `export`."""
 
     LIST = "list"
     READ = "read"
     ACKNOWLEDGE = "acknowledge"
+    EXPORT = "export"
 
 
 class Outcome(enum.StrEnum):
@@ -30,9 +32,23 @@ class Outcome(enum.StrEnum):
     DENIED = "denied"
 
 
-# What an event is about: a line of the therapist's patient list, or a record of a shared kind.
+# What an event is about: a line of the therapist's patient list, a record of a shared kind, a
+# safety event, one of the insights computed from shared records, or the patient's own export.
 PATIENT_SUMMARY = "patient_summary"
-RESOURCE_TYPES = (PATIENT_SUMMARY, *(kind.sharing.audit_type for kind in KINDS if kind.sharing is not None))
+SAFETY_EVENT = "safety_event"
+MOOD_INSIGHTS = "mood_insights"
+PRACTICE_INSIGHTS = "practice_insights"
+SESSION_INSIGHTS = "session_insights"
+EXPORT = "export"
+RESOURCE_TYPES = (
+    PATIENT_SUMMARY,
+    *(kind.sharing.audit_type for kind in KINDS if kind.sharing is not None),
+    SAFETY_EVENT,
+    MOOD_INSIGHTS,
+    PRACTICE_INSIGHTS,
+    SESSION_INSIGHTS,
+    EXPORT,
+)
 
 
 class AuditEvent(Model):

@@ -7,6 +7,7 @@ from api.access import auth_required
 from api.fields import CountryCode
 from api.reference.data import crisis_resources, emotion_vocabulary
 from api.reference.fields import EmotionName
+from api.reference.schemas import CrisisResourcesSchema
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 
@@ -28,20 +29,6 @@ class EmotionVocabularySchema(ma.Schema):
         metadata={"maxLength": 500, "example": "Emotions grouped for a picker; store the names."}
     )
     groups = ma.fields.List(ma.fields.Nested(EmotionGroupSchema), validate=ma.validate.Length(max=50))
-
-
-class CrisisResourceSchema(ma.Schema):
-    name = ma.fields.String(metadata={"maxLength": 200, "example": "988 Suicide & Crisis Lifeline"})
-    phone = ma.fields.String(allow_none=True, metadata={"maxLength": 40, "example": "988"})
-    sms = ma.fields.String(allow_none=True, metadata={"maxLength": 40, "example": "988"})
-    url = ma.fields.String(
-        allow_none=True, metadata={"maxLength": 500, "format": "uri", "example": "https://988lifeline.org/"}
-    )
-
-
-class CrisisResourcesSchema(ma.Schema):
-    country = CountryCode(allow_none=True, metadata={"description": "null: the international list."})
-    resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
 
 
 class CrisisQuerySchema(ma.Schema):

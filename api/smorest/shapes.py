@@ -125,7 +125,7 @@ def _add_examples(operation, schemas):
 def example_of(schema, schemas, *, request, depth=0):
     """An example value of a schema: its own example, else one made from its parts. A request
     example holds the required properties and those with an example of their own."""
-    if depth > 8:
+    if depth > 12:
         raise ValueError("example nesting too deep (a recursive schema needs an example of its own)")
     schema = _resolve(schema, schemas)
     for key in ("example", "const"):

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.fields import Version
-from api.kinds import KINDS
+from api.kinds import SYNCED
 from api.pagination import CURSOR_MAX_LENGTH, QueryInteger
 from api.smorest.conventions import OneOf
 from api.sync.service import encode_sync_cursor
@@ -22,12 +22,12 @@ class SyncQuerySchema(ma.Schema):
     limit = QueryInteger(load_default=100, validate=ma.validate.Range(1, MAX_SYNC_LIMIT))
 
 
-def change_schema(kind):
-    """A change to one kind of record: `data` is the record as its own GET returns it, or null
-    for a delete. `type` tells the kinds apart, so a client knows what `data` is."""
+def change_schema(synced):
+    """A change to one type of record: `data` is the record as its own GET returns it, or null
+    for a delete. `type` tells the types apart, so a client knows what `data` is."""
     return ma.Schema.from_dict(
         {
-            "type": ma.fields.Constant(kind.sync_type),
+            "type": ma.fields.Constant(synced.sync_type),
             "id": ma.fields.UUID(),
             "op": ma.fields.String(
                 metadata={
@@ -38,16 +38,16 @@ def change_schema(kind):
             ),
             "version": Version(),
             "data": ma.fields.Nested(
-                kind.schemas.record,
+                synced.schema,
                 allow_none=True,
                 metadata={"description": "The record (as GET returns it) for an upsert; null for a delete."},
             ),
         },
-        name=f"{kind.model.__name__}Change",
+        name=f"{synced.model.__name__}Change",
     )
 
 
-CHANGE_SCHEMAS = tuple(change_schema(kind) for kind in KINDS)
+CHANGE_SCHEMAS = tuple(change_schema(synced) for synced in SYNCED)
 
 
 class SyncPageSchema(ma.Schema):

@@ -4,7 +4,7 @@ from sqlalchemy import String, literal, select, union_all
 
 from api.errors import ValidationFailed
 from api.extensions import db
-from api.kinds import KINDS
+from api.kinds import SYNCED
 from api.pagination import decode_cursor, encode_cursor
 
 # Sequence numbers are BIGINT: a cursor beyond that range is not one of ours.
@@ -36,16 +36,16 @@ def _positions(*, owner_id, after_seq, limit):
     """
     branches = [
         select(
-            literal(kind.sync_type, String).label("type"),
-            kind.model.id.label("id"),
-            kind.model.sync_seq.label("seq"),
+            literal(synced.sync_type, String).label("type"),
+            synced.model.id.label("id"),
+            synced.model.sync_seq.label("seq"),
         )
-        .where(kind.model.owner_id == owner_id, kind.model.sync_seq > after_seq)
-        .order_by(kind.model.sync_seq)
+        .where(synced.model.owner_id == owner_id, synced.model.sync_seq > after_seq)
+        .order_by(synced.model.sync_seq)
         .limit(limit + 1)
         .subquery()
         .select()
-        for kind in KINDS
+        for synced in SYNCED
     ]
     feed = union_all(*branches).subquery()
     return db.session.execute(select(feed).order_by(feed.c.seq).limit(limit + 1)).all()
@@ -64,14 +64,14 @@ def changes_since(*, owner_id, after_seq, limit):
     positions = _positions(owner_id=owner_id, after_seq=after_seq, limit=limit)
     page, has_more = positions[:limit], len(positions) > limit
     records: dict = {}
-    for kind in KINDS:
-        ids = [position.id for position in page if position.type == kind.sync_type]
+    for synced in SYNCED:
+        ids = [position.id for position in page if position.type == synced.sync_type]
         if ids:
-            model = kind.model
+            model = synced.model
             rows = db.session.execute(
                 select(model).where(model.owner_id == owner_id, model.id.in_(ids))
             ).scalars()
-            records.update(((kind.sync_type, row.id), (row, kind.schemas.record)) for row in rows)
+            records.update(((synced.sync_type, row.id), (row, synced.schema)) for row in rows)
     changes = []
     for position in page:
         row, schema = records.get((position.type, position.id), (None, None))

@@ -1,0 +1,137 @@
+"""The loop a PHQ-9's item 9 opens: a safety event made with the assessment, and the crisis
+lines its 201 shows the patient (API.md §5)."""
+
+import marshmallow as ma
+from sqlalchemy import select
+
+from api.accounts.models import User
+from api.accounts.schemas import PersonSchema
+from api.assessments.safety_models import SafetyEvent, SafetyStatus
+from api.assessments.schemas import AssessmentSchema, Severity
+from api.extensions import db
+from api.fields import Timestamp
+from api.models import utcnow
+from api.reference.data import crisis_resources
+from api.reference.schemas import CrisisResourcesSchema
+from api.schemas import RecordSchema
+
+PHQ9_ITEM_9 = 8  # the index of "thoughts that you would be better off dead, or of hurting yourself"
+
+
+# --- with the assessment's create and delete (the kind's hooks) --------------------------------
+
+
+def open_safety_event(assessment):
+    """In the assessment's unit of work: a PHQ-9 with item 9 above 0 makes its safety event.
+
+    A replayed create (Idempotency-Key) never runs this again, and the unique assessment_id
+    would refuse a second event if anything did.
+    """
+    if not assessment.safety_flag:
+        return
+    db.session.add(
+        SafetyEvent(
+            owner_id=assessment.owner_id,
+            assessment_id=assessment.id,
+            occurred_at=assessment.taken_at,
+            score=assessment.score,
+            severity=assessment.severity,
+            item9_answer=assessment.answers[PHQ9_ITEM_9],
+        )
+    )
+    db.session.flush()
+
+
+def close_with_assessment(assessment):
+    """Deleting the assessment deletes its event: a tombstone in the feed, gone from every list."""
+    event = db.session.execute(
+        select(SafetyEvent).where(
+            SafetyEvent.assessment_id == assessment.id, SafetyEvent.deleted_at.is_(None)
+        )
+    ).scalar_one_or_none()
+    if event is not None:
+        event.deleted_at = utcnow()
+
+
+class CreatedAssessment:
+    """An assessment as its 201 shows it: the record, and the crisis lines when it was flagged."""
+
+    def __init__(self, assessment, crisis_resources):
+        self._assessment = assessment
+        self.crisis_resources = crisis_resources
+
+    def __getattr__(self, name):
+        return getattr(self._assessment, name)
+
+
+def present_created(assessment):
+    """The patient's country's crisis lines (the reference data; international ones when the
+    country is unknown or has none listed) with a flagged result; null otherwise."""
+    if not assessment.safety_flag:
+        return CreatedAssessment(assessment, None)
+    owner = db.session.get(User, assessment.owner_id)  # the caller, already loaded
+    return CreatedAssessment(assessment, crisis_resources(owner.country if owner else None))
+
+
+# --- schemas -----------------------------------------------------------------------------------
+
+
+class AssessmentCreatedSchema(AssessmentSchema):
+    crisis_resources = ma.fields.Nested(
+        CrisisResourcesSchema,
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "With `safety_flag`: crisis lines for your profile's country (international "
+            "ones when it is unknown), to show at once; your linked therapists with the `assessments` "
+            "scope see a safety event. Null otherwise."
+        },
+    )
+
+
+MAX_ACKNOWLEDGEMENTS = 100
+
+
+class SafetyEventFields(ma.Schema):
+    assessment_id = ma.fields.UUID(dump_only=True, metadata={"description": "The PHQ-9 that opened it."})
+    occurred_at = Timestamp(dump_only=True, metadata={"description": "When the PHQ-9 was taken."})
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 14})
+    severity = Severity()
+    item9_answer = ma.fields.Integer(
+        dump_only=True,
+        metadata={
+            "minimum": 1,
+            "maximum": 3,
+            "example": 1,
+            "description": "The answer to item 9 (thoughts of self-harm): 1 several days, 2 more than "
+            "half the days, 3 nearly every day.",
+        },
+    )
+    status = ma.fields.Enum(SafetyStatus, by_value=True, dump_only=True)
+    acknowledged_at = Timestamp(
+        dump_only=True,
+        allow_none=True,
+        metadata={"description": "The first acknowledgement; null while open."},
+    )
+
+
+class SafetyAcknowledgementSchema(ma.Schema):
+    acknowledged_at = Timestamp(dump_only=True)
+    acknowledged_by = ma.fields.Nested(
+        PersonSchema,
+        dump_only=True,
+        allow_none=True,
+        attribute="therapist",
+        metadata={"description": "The therapist; null once their account is erased."},
+    )
+
+
+class SafetyEventSchema(RecordSchema, SafetyEventFields):
+    """A safety event as the patient sees it (and as /v1/sync carries it)."""
+
+    acknowledgements = ma.fields.List(
+        ma.fields.Nested(SafetyAcknowledgementSchema),
+        dump_only=True,
+        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),
+        metadata={"description": "Who acknowledged it and when, oldest first."},
+    )

@@ -1,0 +1,69 @@
+"""Safety events: a PHQ-9 whose item 9 (thoughts of self-harm) is above 0, and the trail of the
+care team's acknowledgements of it (API.md §5)."""
+
+import enum
+import uuid
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from api.accounts.models import User
+from api.extensions import Model
+from api.models import new_id, utcnow
+from api.records import OwnedRecord
+
+
+class SafetyStatus(enum.StrEnum):
+    """`open` until a linked therapist acknowledges the event, then `acknowledged`."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+
+
+class SafetyEvent(OwnedRecord, Model):
+    """Made with its assessment, in the same unit of work; it belongs to the patient, so it is
+    in their sync feed, and it changes (a new version and sync number) with each acknowledgement.
+    Deleting the assessment deletes it."""
+
+    __tablename__ = "safety_events"
+    TIME_FIELD = "occurred_at"
+
+    assessment_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("assessments.id", ondelete="CASCADE"), unique=True
+    )
+    occurred_at: Mapped[datetime]  # the assessment's taken_at
+    score: Mapped[int] = mapped_column(SmallInteger)
+    severity: Mapped[str] = mapped_column(String(32))
+    item9_answer: Mapped[int] = mapped_column(SmallInteger)
+    # The first acknowledgement closes the event; later ones join the trail.
+    acknowledged_at: Mapped[datetime | None]
+
+    acknowledgements: Mapped[list["SafetyAcknowledgement"]] = relationship(
+        order_by="SafetyAcknowledgement.acknowledged_at, SafetyAcknowledgement.id",
+        lazy="selectin",
+        viewonly=True,
+    )
+
+    @property
+    def status(self):
+        return SafetyStatus.OPEN if self.acknowledged_at is None else SafetyStatus.ACKNOWLEDGED
+
+
+class SafetyAcknowledgement(Model):
+    """One therapist's acknowledgement of an event, with an optional note for the care team."""
+
+    __tablename__ = "safety_acknowledgements"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=new_id)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("safety_events.id", ondelete="CASCADE"))
+    # Null once the therapist's account is erased: the time stays, the name goes.
+    therapist_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text)
+
+    therapist: Mapped[User | None] = relationship(lazy="selectin")
+
+    __table_args__ = (Index("ix_safety_acknowledgements_event_time", "event_id", "acknowledged_at", "id"),)
