@@ -25,6 +25,7 @@ from api.kinds import KINDS
 from api.models import render_migration_type
 from api.patients.routes import blp as patients
 from api.reference.routes import blp as reference
+from api.safety.routes import blp as safety
 from api.smorest import Api
 from api.sync.routes import blp as sync
 from config import BASE_DIR, config_from_env
@@ -76,6 +77,7 @@ def blueprints():
         invitations,
         care_team,
         patients,
+        safety,
         reference,
     ]
 

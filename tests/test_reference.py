@@ -1,8 +1,11 @@
 """Reference data: the emotion vocabulary and crisis resources, from data files."""
 
+import json
+
 import pytest
 
 from api.reference.data import emotion_names
+from config import BASE_DIR
 from tests.helpers import assert_problem
 
 
@@ -27,6 +30,9 @@ def test_any_signed_in_user_reads_reference_data(client, therapist):
         ("GB", {"116 123", "85258"}),
         ("CA", {"988"}),
         ("AU", {"13 11 14"}),
+        ("NZ", {"1737", "0800 543 354"}),
+        ("IE", {"116 123", "50808", "112"}),
+        ("IN", {"14416", "112"}),
     ],
 )
 def test_crisis_resources_by_country(client, patient, country, expected):
@@ -43,9 +49,25 @@ def test_uk_means_gb(client, patient):
 
 def test_unlisted_country_gets_the_international_fallback(client, patient):
     body = client.get("/v1/reference/crisis-resources?country=BR", headers=patient.headers).json
-    assert body["country"] is None and any(
-        "findahelpline" in (line["url"] or "") for line in body["resources"]
-    )
+    assert body["country"] is None and body["coverage"] == "international"
+    assert any("findahelpline" in (line["url"] or "") for line in body["resources"])
+
+
+@pytest.mark.parametrize("country", ["DE", "FR", "HU", "SE"])
+def test_an_eu_country_without_its_own_list_gets_the_eu_lines(client, patient, country):
+    body = client.get(f"/v1/reference/crisis-resources?country={country}", headers=patient.headers).json
+    numbers = {line["phone"] for line in body["resources"]}
+    assert body["country"] is None and body["coverage"] == "eu" and {"112", "116 123"} <= numbers
+
+
+def test_every_line_names_the_page_that_publishes_it():
+    data = json.loads((BASE_DIR / "api" / "reference" / "crisis_resources.json").read_text())
+    lists = [*data["countries"].values(), *(region["resources"] for region in data["regions"].values())]
+    for line in (line for resources in lists for line in resources):
+        assert line["source"].startswith(("https://", "http://")), line
+        assert line["phone"] or line["sms"] or line["url"], line
+    assert len(data["regions"]["EU"]["countries"]) == 27
+    assert all(len(code) == 2 and code.isupper() for code in data["regions"]["EU"]["countries"])
 
 
 def test_default_is_the_profile_country(client, make_account):

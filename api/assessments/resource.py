@@ -57,6 +57,7 @@ kind = JournalKind(
     after_create=safety.open_safety_event,
     present_created=safety.present_created,
     before_delete=safety.close_with_assessment,
+    forget_person=safety.forget_acknowledger,
     also_synced=(Synced("safety_event", SafetyEvent, safety.SafetyEventSchema),),
 )
 register_views(kind)

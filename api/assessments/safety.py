@@ -2,15 +2,16 @@
 lines its 201 shows the patient (API.md §5)."""
 
 import marshmallow as ma
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.accounts.models import User
 from api.accounts.schemas import PersonSchema
-from api.assessments.safety_models import SafetyEvent, SafetyStatus
+from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.assessments.schemas import AssessmentSchema, Severity
 from api.extensions import db
 from api.fields import Timestamp
 from api.models import utcnow
+from api.records import hold_account
 from api.reference.data import crisis_resources
 from api.reference.schemas import CrisisResourcesSchema
 from api.schemas import RecordSchema
@@ -51,6 +52,42 @@ def close_with_assessment(assessment):
     ).scalar_one_or_none()
     if event is not None:
         event.deleted_at = utcnow()
+
+
+def forget_acknowledger(person_id):
+    """Before a therapist's account is erased: their name leaves every acknowledgement they made.
+
+    The time and note stay. Each event changes as an edit does (a new version and sync number),
+    so the patients' devices drop the name too; the patients' accounts are held one by one in
+    one order, after the therapist's, which the erasure holds.
+    """
+    acknowledged = (
+        select(SafetyEvent.owner_id)
+        .join(SafetyAcknowledgement, SafetyAcknowledgement.event_id == SafetyEvent.id)
+        .where(SafetyAcknowledgement.therapist_id == person_id)
+    )
+    owners = db.session.execute(acknowledged.distinct().order_by(SafetyEvent.owner_id)).scalars().all()
+    patients = [owner_id for owner_id in owners if hold_account(owner_id)]
+    if not patients:
+        return
+    events = db.session.execute(
+        select(SafetyEvent).where(
+            SafetyEvent.owner_id.in_(patients),
+            SafetyEvent.id.in_(
+                select(SafetyAcknowledgement.event_id).where(SafetyAcknowledgement.therapist_id == person_id)
+            ),
+        )
+    ).scalars()
+    now = utcnow()
+    for event in events:
+        event.updated_at = now
+    db.session.execute(
+        update(SafetyAcknowledgement)
+        .where(SafetyAcknowledgement.therapist_id == person_id)
+        .values(therapist_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.flush()
 
 
 class CreatedAssessment:

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from api.accounts.models import User
 from api.extensions import Model
@@ -45,9 +45,20 @@ class SafetyEvent(OwnedRecord, Model):
         viewonly=True,
     )
 
+    # The patient, as the care team's view names them (loaded for a whole page in one query).
+    patient: Mapped[User] = relationship(
+        primaryjoin=lambda: foreign(SafetyEvent.owner_id) == User.id, viewonly=True, lazy="selectin"
+    )
+
     @property
     def status(self):
         return SafetyStatus.OPEN if self.acknowledged_at is None else SafetyStatus.ACKNOWLEDGED
+
+    @property
+    def seconds_to_acknowledge(self):
+        if self.acknowledged_at is None:
+            return None
+        return max(0, int((self.acknowledged_at - self.occurred_at).total_seconds()))
 
 
 class SafetyAcknowledgement(Model):

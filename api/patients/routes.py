@@ -40,7 +40,7 @@ class PatientList(MethodView):
         """List the patients linked to you, newest link first.
 
         Each with the scopes they grant and, as those allow, their latest mood check-in, latest
-        PHQ-9 and GAD-7 with severity, and open safety flags.
+        PHQ-9 and GAD-7 with severity, and open safety events.
         """
         links, more, summaries = service.patient_summaries(
             actor=current_user, limit=query["limit"], after=page_position(query), request_id=g.request_id

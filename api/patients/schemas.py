@@ -30,6 +30,15 @@ class AssessmentSnapshotSchema(ma.Schema):
     taken_at = Timestamp(dump_only=True)
 
 
+class SafetyEventSnapshotSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    assessment_id = ma.fields.UUID(dump_only=True)
+    occurred_at = Timestamp(dump_only=True)
+    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 14})
+    severity = Severity()
+    item9_answer = ma.fields.Integer(dump_only=True, metadata={"minimum": 1, "maximum": 3, "example": 1})
+
+
 class PatientSummarySchema(ma.Schema):
     patient_id = ma.fields.UUID(dump_only=True)
     display_name = ma.fields.String(dump_only=True, metadata={"maxLength": 100, "example": "Ana Lima"})
@@ -54,14 +63,25 @@ class PatientSummarySchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Null without the `assessments` scope, or before the first GAD-7."},
     )
+    open_safety_events = ma.fields.List(
+        ma.fields.Nested(SafetyEventSnapshotSchema),
+        dump_only=True,
+        allow_none=True,
+        validate=ma.validate.Length(max=5),
+        metadata={
+            "description": "The newest (up to 5) safety events no one has acknowledged yet, newest first "
+            "(`GET /v1/safety-events` lists them all); null without the `assessments` scope."
+        },
+    )
     open_safety_flags = ma.fields.List(
         ma.fields.Nested(AssessmentSnapshotSchema),
         dump_only=True,
         allow_none=True,
         validate=ma.validate.Length(max=5),
         metadata={
-            "description": "The newest (up to 5) PHQ-9s with item 9 above 0, newest first; null without the "
-            "`assessments` scope."
+            "description": "Deprecated: the PHQ-9s of `open_safety_events`, as earlier versions showed "
+            "them. Null without the `assessments` scope.",
+            "deprecated": True,
         },
     )
 

@@ -8,11 +8,12 @@ entry's visibility).
 """
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import joinedload, lazyload
 
 from api import kinds
 from api.accounts.models import User
 from api.assessments.models import Assessment
+from api.assessments.safety_models import SafetyEvent
 from api.assessments.scoring import Instrument
 from api.audit import service as audit
 from api.audit.models import PATIENT_SUMMARY, Action, Outcome
@@ -25,7 +26,7 @@ from api.moods.models import Mood
 from api.pagination import fetch_page
 from api.records import live
 
-OPEN_SAFETY_FLAGS_SHOWN = 5
+OPEN_SAFETY_EVENTS_SHOWN = 5
 
 
 class NotShared(NotFound):
@@ -135,7 +136,7 @@ def patient_summaries(*, actor, limit, after, request_id):
     moods = _latest_per_patient(Mood, sharing_moods)
     phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
     gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
-    flags = _open_safety_flags(sharing_assessments)
+    open_events = _open_safety_events(sharing_assessments)
 
     summaries = [
         {
@@ -147,7 +148,12 @@ def patient_summaries(*, actor, limit, after, request_id):
             "latest_mood": moods.get(link.patient_id),
             "latest_phq9": phq9.get(link.patient_id),
             "latest_gad7": gad7.get(link.patient_id),
-            "open_safety_flags": flags.get(link.patient_id, []) if grants(link, kinds.assessments) else None,
+            "open_safety_events": open_events.get(link.patient_id, [])
+            if grants(link, kinds.assessments)
+            else None,
+            "open_safety_flags": [as_flag(event) for event in open_events.get(link.patient_id, [])]
+            if grants(link, kinds.assessments)
+            else None,
         }
         for link in links
     ]
@@ -171,36 +177,47 @@ def _latest_per_patient(model, patient_ids, *conditions):
     return {record.owner_id: record for record in records}
 
 
-def _open_safety_flags(patient_ids):
-    """{patient id: their newest flagged assessments}, up to OPEN_SAFETY_FLAGS_SHOWN each.
-
-    Every flagged assessment counts as open until safety events can be acknowledged (API.md §5).
-    """
+def _open_safety_events(patient_ids):
+    """{patient id: their newest open safety events}, up to OPEN_SAFETY_EVENTS_SHOWN each, in one query."""
     if not patient_ids:
         return {}
     ranked = (
         select(
-            Assessment.id,
+            SafetyEvent.id,
             func.row_number()
             .over(
-                partition_by=Assessment.owner_id, order_by=(Assessment.taken_at.desc(), Assessment.id.desc())
+                partition_by=SafetyEvent.owner_id,
+                order_by=(SafetyEvent.occurred_at.desc(), SafetyEvent.id.desc()),
             )
             .label("rank"),
         )
         .where(
-            Assessment.owner_id.in_(patient_ids),
-            Assessment.deleted_at.is_(None),
-            Assessment.safety_flag.is_(True),
+            SafetyEvent.owner_id.in_(patient_ids),
+            SafetyEvent.deleted_at.is_(None),
+            SafetyEvent.acknowledged_at.is_(None),
         )
         .subquery()
     )
-    flagged = db.session.execute(
-        select(Assessment)
-        .join(ranked, ranked.c.id == Assessment.id)
-        .where(ranked.c.rank <= OPEN_SAFETY_FLAGS_SHOWN)
-        .order_by(Assessment.taken_at.desc(), Assessment.id.desc())
+    events = db.session.execute(
+        select(SafetyEvent)
+        .options(lazyload(SafetyEvent.acknowledgements), lazyload(SafetyEvent.patient))
+        .join(ranked, ranked.c.id == SafetyEvent.id)
+        .where(ranked.c.rank <= OPEN_SAFETY_EVENTS_SHOWN)
+        .order_by(SafetyEvent.occurred_at.desc(), SafetyEvent.id.desc())
     ).scalars()
     by_patient: dict = {}
-    for assessment in flagged:
-        by_patient.setdefault(assessment.owner_id, []).append(assessment)
+    for event in events:
+        by_patient.setdefault(event.owner_id, []).append(event)
     return by_patient
+
+
+def as_flag(event):
+    """An open event as the older `open_safety_flags` showed it: its PHQ-9."""
+    return {
+        "id": event.assessment_id,
+        "instrument": Instrument.PHQ9,
+        "score": event.score,
+        "severity": event.severity,
+        "safety_flag": True,
+        "taken_at": event.occurred_at,
+    }

@@ -24,11 +24,13 @@ def crisis_resources_data():
 
 
 def crisis_resources(country):
-    """Lines for a country, or the international ones when it has none listed (or no country)."""
+    """Lines for a country: its own list, else its region's (the EU's), else the international
+    one (also when the country is unknown)."""
     data = crisis_resources_data()
     countries = data["countries"]
-    listed = country in countries and country != data["fallback"]
-    return {
-        "country": country if listed else None,
-        "resources": countries[country if listed else data["fallback"]],
-    }
+    if country in countries and country != data["fallback"]:
+        return {"country": country, "coverage": "national", "resources": countries[country]}
+    for name, region in data["regions"].items():
+        if country in region["countries"]:
+            return {"country": None, "coverage": name.lower(), "resources": region["resources"]}
+    return {"country": None, "coverage": "international", "resources": countries[data["fallback"]]}

@@ -12,8 +12,30 @@ class CrisisResourceSchema(ma.Schema):
     url = ma.fields.String(
         allow_none=True, metadata={"maxLength": 500, "format": "uri", "example": "https://988lifeline.org/"}
     )
+    source = ma.fields.String(
+        metadata={
+            "maxLength": 500,
+            "format": "uri",
+            "example": "https://988lifeline.org/",
+            "description": "The page that publishes this line, where it was checked.",
+        }
+    )
 
 
 class CrisisResourcesSchema(ma.Schema):
-    country = CountryCode(allow_none=True, metadata={"description": "null: the international list."})
+    country = CountryCode(
+        allow_none=True,
+        metadata={
+            "description": "The country the lines are for; null for a regional or the international list."
+        },
+    )
+    coverage = ma.fields.String(
+        metadata={
+            "enum": ["national", "eu", "international"],
+            "enum_name": "CrisisCoverage",
+            "enum_description": "`national`: the country's own lines; `eu`: the numbers every EU member "
+            "state routes (112, 116 123), for one without a list of its own; `international`: when the "
+            "country is unknown or has no list.",
+        }
+    )
     resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))

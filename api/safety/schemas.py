@@ -1,0 +1,86 @@
+"""Safety events as the care team sees them, and the queries and body their operations take."""
+
+import marshmallow as ma
+
+from api.accounts.schemas import PersonSchema
+from api.assessments.safety import MAX_ACKNOWLEDGEMENTS, SafetyEventFields
+from api.assessments.safety_models import SafetyStatus
+from api.fields import UUID, Text, Timestamp, Version
+from api.pagination import PageQuerySchema, page_schema
+
+NOTE_MAX_LENGTH = 2000
+
+
+class CareTeamAcknowledgementSchema(ma.Schema):
+    id = ma.fields.UUID(dump_only=True)
+    acknowledged_at = Timestamp(dump_only=True)
+    acknowledged_by = ma.fields.Nested(
+        PersonSchema,
+        dump_only=True,
+        allow_none=True,
+        attribute="therapist",
+        metadata={"description": "The therapist; null once their account is erased."},
+    )
+    note = ma.fields.String(
+        dump_only=True,
+        allow_none=True,
+        metadata={"maxLength": NOTE_MAX_LENGTH, "example": "Called Ana; she is safe and has her plan."},
+    )
+
+
+class CareTeamSafetyEventSchema(SafetyEventFields):
+    """A safety event as a linked therapist sees it."""
+
+    id = ma.fields.UUID(dump_only=True)
+    version = Version()
+    patient = ma.fields.Nested(PersonSchema, dump_only=True)
+    seconds_to_acknowledge = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "minimum": 0,
+            "maximum": 2**31 - 1,
+            "example": 1260,
+            "description": "From `occurred_at` to the first acknowledgement; null while open.",
+        },
+    )
+    acknowledgements = ma.fields.List(
+        ma.fields.Nested(CareTeamAcknowledgementSchema),
+        dump_only=True,
+        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),
+        metadata={"description": "Every acknowledgement, oldest first: the first closed the event."},
+    )
+
+
+CareTeamSafetyEventPageSchema = page_schema(CareTeamSafetyEventSchema, "CareTeamSafetyEventPage")
+
+
+class StatusQuerySchema(PageQuerySchema):
+    status = ma.fields.Enum(
+        SafetyStatus,
+        by_value=True,
+        load_default=SafetyStatus.OPEN,
+        metadata={"description": "`open` (default): not yet acknowledged; `acknowledged`: closed."},
+    )
+
+
+class MySafetyEventQuerySchema(PageQuerySchema):
+    status = ma.fields.Enum(
+        SafetyStatus, by_value=True, metadata={"description": "Only `open` or only `acknowledged` events."}
+    )
+
+
+class CareTeamSafetyEventQuerySchema(StatusQuerySchema):
+    patient_id = UUID(metadata={"description": "Only this patient's events."})
+
+
+class AcknowledgementSchema(ma.Schema):
+    note = Text(
+        allow_none=True,
+        min_length=1,
+        max_length=NOTE_MAX_LENGTH,
+        metadata={
+            "description": "For the care team (the patient sees who acknowledged and when, not the note).",
+            "example": "Called Ana; she is safe and has her plan.",
+        },
+    )

@@ -1,0 +1,146 @@
+"""Safety events as the care team and the patient read them, and the care team's
+acknowledgements (API.md §5).
+
+A therapist sees a patient's events only through an active link with the `assessments` scope,
+checked in SQL in every statement that reads them: a revoked link or a withdrawn scope hides
+them on the very next request. Every read, acknowledgement and refused attempt is audited in
+the request's unit of work.
+"""
+
+from sqlalchemy import select
+
+from api.assessments.safety import MAX_ACKNOWLEDGEMENTS
+from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
+from api.audit import service as audit
+from api.audit.models import SAFETY_EVENT, Action, Outcome
+from api.care_team.models import CareLink
+from api.errors import Conflict, NotFound
+from api.extensions import db
+from api.jsonlists import contains
+from api.kinds import assessments
+from api.models import utcnow
+from api.pagination import fetch_page
+from api.records import hold_account, live
+
+SCOPE = "assessments"  # a safety event is shared as its assessment is
+assert assessments.sharing is not None and assessments.sharing.scope == SCOPE
+
+
+class NotShared(NotFound):
+    """The same 404 as for an event that does not exist; its `denied` audit event is kept."""
+
+    keep_writes = True
+
+
+class TrailFull(Conflict):
+    def __init__(self):
+        super().__init__(f"This event already has {MAX_ACKNOWLEDGEMENTS} acknowledgements.")
+
+
+def status_filter(status):
+    if status == SafetyStatus.OPEN:
+        return SafetyEvent.acknowledged_at.is_(None)
+    return SafetyEvent.acknowledged_at.is_not(None)
+
+
+def sharing_patients(therapist_id):
+    """SQL: the patients whose active link grants this therapist the `assessments` scope."""
+    return select(CareLink.patient_id).where(
+        CareLink.therapist_id == therapist_id, CareLink.revoked_at.is_(None), contains(CareLink.scopes, SCOPE)
+    )
+
+
+def shared_events(therapist_id):
+    """The live events the therapist may see, scoped in SQL."""
+    return select(SafetyEvent).where(
+        SafetyEvent.owner_id.in_(sharing_patients(therapist_id)), SafetyEvent.deleted_at.is_(None)
+    )
+
+
+def _log(*, actor, patient_ids, action, allowed, request_id, event_id=None):
+    audit.record(
+        actor=actor,
+        patient_ids=patient_ids,
+        action=action,
+        resource_type=SAFETY_EVENT,
+        resource_id=event_id,
+        outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
+        request_id=request_id,
+    )
+
+
+def list_for_therapist(*, actor, status, patient_id, limit, after, request_id):
+    """A page of the events of every patient sharing assessments with the therapist, newest
+    first; one audit event for each patient shown."""
+    query = shared_events(actor.id).where(status_filter(status))
+    if patient_id is not None:
+        query = query.where(SafetyEvent.owner_id == patient_id)
+    events, more = fetch_page(
+        query, time_column=SafetyEvent.occurred_at, id_column=SafetyEvent.id, limit=limit, after=after
+    )
+    patients = list(dict.fromkeys(event.owner_id for event in events))
+    if patients:
+        _log(actor=actor, patient_ids=patients, action=Action.LIST, allowed=True, request_id=request_id)
+    return events, more
+
+
+def _owner_of(event_id):
+    return db.session.scalar(select(SafetyEvent.owner_id).where(SafetyEvent.id == event_id))
+
+
+def read_for_therapist(*, actor, event_id, request_id, action=Action.READ):
+    """One event the therapist may see. Missing, deleted, unscoped or unlinked: the same 404;
+    when the event exists, its patient's access log keeps the refused attempt."""
+    event = db.session.execute(shared_events(actor.id).where(SafetyEvent.id == event_id)).scalar_one_or_none()
+    owner_id = event.owner_id if event is not None else _owner_of(event_id)
+    if owner_id is not None:
+        _log(
+            actor=actor,
+            patient_ids=[owner_id],
+            action=action,
+            allowed=event is not None,
+            request_id=request_id,
+            event_id=event_id,
+        )
+    if event is None:
+        raise NotShared()
+    return event
+
+
+def acknowledge(*, actor, event_id, note, request_id):
+    """Record the therapist's acknowledgement: the first closes the event, later ones join its trail.
+
+    The therapist's account is held first, then the patient's (records.hold_account; the order an
+    erasure of the therapist takes them too): two therapists acknowledging at once take turns,
+    and the second sees the first's acknowledgement. Each acknowledgement changes the event the
+    way an edit does, with a new version and sync number, so the patient's devices see it.
+    """
+    owner_id = _owner_of(event_id)
+    if owner_id is None or not hold_account(actor.id) or not hold_account(owner_id):
+        # No such event, or it is gone with its patient's account: nothing to log for anyone.
+        raise NotFound()
+    event = read_for_therapist(
+        actor=actor, event_id=event_id, request_id=request_id, action=Action.ACKNOWLEDGE
+    )
+    if len(event.acknowledgements) >= MAX_ACKNOWLEDGEMENTS:
+        raise TrailFull()
+    now = utcnow()
+    db.session.add(
+        SafetyAcknowledgement(event_id=event.id, therapist_id=actor.id, acknowledged_at=now, note=note)
+    )
+    if event.acknowledged_at is None:
+        event.acknowledged_at = now
+    event.updated_at = now
+    db.session.flush()
+    db.session.expire(event, ["acknowledgements"])
+    return event
+
+
+def list_own(*, patient_id, status, limit, after):
+    """A page of the patient's own events, newest first."""
+    query = live(SafetyEvent, patient_id)
+    if status is not None:
+        query = query.where(status_filter(status))
+    return fetch_page(
+        query, time_column=SafetyEvent.occurred_at, id_column=SafetyEvent.id, limit=limit, after=after
+    )
