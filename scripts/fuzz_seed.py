@@ -2,11 +2,12 @@
 
 Through the API only, as a client would: register both, sign in, the therapist creates an
 invitation, the patient redeems its code at POST /v1/care-team with every scope, then the patient
-writes one record of each journal kind (the entry shared with the care team) and the therapist
-keeps one open invitation, so that lists and reads as either role find something.
+writes one record of each journal kind (the entry shared with the care team) and a PHQ-9 that
+opens a safety event, and the therapist keeps one open invitation, so that lists and reads as
+either role find something.
 
 Usage: fuzz_seed.py BASE_URL PASSWORD PATIENT_EMAIL THERAPIST_EMAIL
-Prints `FUZZ_PATIENT_ID=` and `FUZZ_SESSION_ID=` lines (uuids) for the caller.
+Prints `FUZZ_PATIENT_ID=`, `FUZZ_SESSION_ID=` and `FUZZ_EVENT_ID=` lines (uuids) for the caller.
 """
 
 import json
@@ -66,9 +67,14 @@ def main(base_url, password, patient_email, therapist_email):
     }
     for path, body in records.items():
         call(base_url, "POST", path, body, token=patient)
+    # A PHQ-9 with item 9 above 0: a safety event for the therapist to read and acknowledge.
+    flagged = {"instrument": "phq9", "answers": [1, 1, 1, 1, 1, 1, 1, 1, 1]}
+    call(base_url, "POST", "/v1/assessments", flagged, token=patient)
+    (event,) = call(base_url, "GET", "/v1/safety-events", token=therapist)["items"]
 
     print(f"FUZZ_PATIENT_ID={patient_id}")
     print(f"FUZZ_SESSION_ID={session['id']}")
+    print(f"FUZZ_EVENT_ID={event['id']}")
 
 
 if __name__ == "__main__":
