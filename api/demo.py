@@ -9,7 +9,6 @@ from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 
-from api import records
 from api.access import Role
 from api.accounts import service as accounts
 from api.accounts.models import User
@@ -190,8 +189,7 @@ def seed(now=None):
     for kind, body in journal(start):
         if db.session.get(kind.model, body["id"]) is not None:
             continue
-        data = kind.prepare_create(kind.schemas.create().load(body), owner_id=patient.id)
-        records.create_owned(kind.model, owner_id=patient.id, data=data)
+        kind.make(kind.schemas.create().load(body), owner_id=patient.id)
         added += 1
     linked = db.session.execute(
         select(CareLink.id).where(

@@ -130,6 +130,15 @@ class JournalKind:
         """The kind's own records in the sync feed, then what else it puts there."""
         return (Synced(self.sync_type, self.model, self.schemas.record), *self.also_synced)
 
+    def make(self, data, *, owner_id):
+        """A new record of this kind for its owner, with whatever the kind makes with it (its
+        rules on the data, then its after_create), in the caller's unit of work."""
+        data = self.prepare_create(data, owner_id=owner_id)
+        record = records.create_owned(self.model, owner_id=owner_id, data=data)
+        if self.after_create is not None:
+            self.after_create(record)
+        return record
+
     def filters(self, query):
         """WHERE conditions for the list's query: its time range and the kind's own filters."""
         model = self.model
@@ -185,11 +194,7 @@ def register_views(kind):
         return created_response(kind.present_created(record), location=location)
 
     def create_record(self, data):
-        data = kind.prepare_create(data, owner_id=current_user.id)
-        record = records.create_owned(model, owner_id=current_user.id, data=data)
-        if kind.after_create is not None:
-            kind.after_create(record)
-        return created(record)
+        return created(kind.make(data, owner_id=current_user.id))
 
     def replay_create(record_id):
         return created(records.get_owned(model, owner_id=current_user.id, record_id=record_id))

@@ -61,6 +61,11 @@ def test_seed_demo_makes_a_month_of_treatment_and_prints_the_logins(app, client)
         "items"
     ]
     assert 0 < len(shared) < len(client.get("/v1/entries?limit=100", headers=patient).json["items"])
+    # the first PHQ-9's item 9 opened a safety event, made as the API makes one
+    flagged = [a["id"] for a in phq9 if a["safety_flag"]]
+    events = client.get("/v1/safety-events", headers=therapist).json["items"]
+    assert flagged and [event["assessment_id"] for event in events] == flagged
+    assert [e["id"] for e in summary[0]["open_safety_events"]] == [event["id"] for event in events]
 
 
 def test_seed_demo_is_idempotent(app):
