@@ -175,6 +175,14 @@ def grants(link, kind):
     return kind.sharing is not None and kind.sharing.scope in link.scopes
 
 
+def patients_sharing(*, therapist_id, scope):
+    """SQL: the ids of the patients whose active link grants the therapist `scope` (for reads
+    across all of a therapist's patients, such as their safety events)."""
+    return select(CareLink.patient_id).where(
+        CareLink.therapist_id == therapist_id, CareLink.revoked_at.is_(None), contains(CareLink.scopes, scope)
+    )
+
+
 def shared_with(*, therapist_id, patient_id, scope):
     """SQL condition: the therapist holds an active link to the patient that grants `scope`.
 

@@ -13,17 +13,16 @@ from api.assessments.safety import MAX_ACKNOWLEDGEMENTS
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.audit import service as audit
 from api.audit.models import SAFETY_EVENT, Action, Outcome
-from api.care_team.models import CareLink
+from api.care_team.service import patients_sharing
 from api.errors import Conflict, NotFound
 from api.extensions import db
-from api.jsonlists import contains
 from api.kinds import assessments
 from api.models import utcnow
 from api.pagination import fetch_page
 from api.records import hold_account, live
 
-SCOPE = "assessments"  # a safety event is shared as its assessment is
-assert assessments.sharing is not None and assessments.sharing.scope == SCOPE
+# A safety event is shared as its assessment is.
+SCOPE = assessments.sharing.scope if assessments.sharing is not None else "assessments"
 
 
 class NotShared(NotFound):
@@ -43,17 +42,11 @@ def status_filter(status):
     return SafetyEvent.acknowledged_at.is_not(None)
 
 
-def sharing_patients(therapist_id):
-    """SQL: the patients whose active link grants this therapist the `assessments` scope."""
-    return select(CareLink.patient_id).where(
-        CareLink.therapist_id == therapist_id, CareLink.revoked_at.is_(None), contains(CareLink.scopes, SCOPE)
-    )
-
-
 def shared_events(therapist_id):
     """The live events the therapist may see, scoped in SQL."""
     return select(SafetyEvent).where(
-        SafetyEvent.owner_id.in_(sharing_patients(therapist_id)), SafetyEvent.deleted_at.is_(None)
+        SafetyEvent.owner_id.in_(patients_sharing(therapist_id=therapist_id, scope=SCOPE)),
+        SafetyEvent.deleted_at.is_(None),
     )
 
 
