@@ -145,6 +145,13 @@ class NotFound(Problem):
     status = 404
 
 
+class NotShared(NotFound):
+    """A record the caller may not see: the same 404 as for one that does not exist. Raised after
+    the refused attempt's audit event was added, which `keep_writes` commits."""
+
+    keep_writes = True
+
+
 class Conflict(Problem):
     status = 409
 

@@ -25,7 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
-from api.errors import NotFound, Problem, ValidationFailed
+from api.errors import NotFound, NotShared, Problem, ValidationFailed
 from api.extensions import Model, db
 from api.models import utcnow
 from api.smorest.conventions import document
@@ -165,6 +165,8 @@ def _replay(answer, fingerprint, replay):
         raise KeyReusedWithAnotherBody()
     try:
         record, _, headers = replay(answer.resource_id)
+    except NotShared:
+        raise  # not gone: no longer the caller's to see, the 404 the request gets without a key
     except NotFound:
         raise CreatedRecordGone() from None
     return record, answer.status_code, {**headers, "Idempotent-Replayed": "true"}

@@ -436,3 +436,125 @@ def test_two_therapists_acknowledging_at_once_both_join_the_trail(app, client, c
         "Dr Bo",
     ]
     assert now["acknowledged_at"] == mine.json["acknowledged_at"] and now["version"] == event["version"] + 2
+
+
+def test_a_replayed_acknowledgement_after_the_link_is_revoked_is_the_404_of_any_other_request(
+    client, care_team
+):
+    patient, first, *_ = care_team
+    take(client, patient, phq9(10, 1))
+    (event,) = open_events(client, first)
+    url = f"/v1/safety-events/{event['id']}/acknowledgement"
+    keyed = {**first.headers, "Idempotency-Key": "ack-before-revoke"}
+    assert client.post(url, headers=keyed, json={}).status_code == 201
+    (link,) = [
+        item
+        for item in client.get("/v1/care-team", headers=patient.headers).json["items"]
+        if item["therapist"]["id"] == first.id
+    ]
+    revoked = client.delete(
+        f"/v1/care-team/{link['id']}", headers={**patient.headers, "If-Match": f'"{link["version"]}"'}
+    )
+    assert revoked.status_code == 204
+    replayed = client.post(url, headers=keyed, json={})
+    assert_problem(replayed, 404)
+    assert replayed.get_data() == client.post(url, headers=first.headers, json={}).get_data()
+
+
+def test_filtering_by_a_patient_who_does_not_share_is_a_logged_404(client, care_team, make_account):
+    patient, first, second, unscoped, stranger, _ = care_team
+    take(client, patient, phq9(10, 1))
+    nobody = client.get(
+        "/v1/safety-events", headers=stranger.headers, query_string={"patient_id": str(uuid.uuid4())}
+    )
+    for therapist in (unscoped, stranger):
+        refused = client.get(
+            "/v1/safety-events", headers=therapist.headers, query_string={"patient_id": patient.id}
+        )
+        assert_problem(refused, 404)
+        assert refused.get_data() == nobody.get_data()
+    log = client.get("/v1/me/access-log", headers=patient.headers).json["items"]
+    assert [(item["actor"]["display_name"], item["action"], item["outcome"]) for item in log] == [
+        ("Dr Di", "list", "denied"),
+        ("Dr Cy", "list", "denied"),
+    ]
+    assert len(open_events(client, first, patient_id=patient.id)) == 1
+
+
+def test_events_are_ordered_and_timed_by_when_they_opened_not_by_the_phq9s_own_time(client, care_team):
+    """A PHQ-9 written offline long ago and synced now is news now."""
+    patient, first, *_ = care_team
+    take(client, patient, phq9(10, 1), taken_at="2026-05-01T09:00:00Z")
+    backdated = take(client, patient, phq9(10, 1), taken_at="1900-01-02T00:00:00Z").json
+    newest, older = open_events(client, first)
+    assert newest["assessment_id"] == backdated["id"] and newest["occurred_at"] == backdated["taken_at"]
+    assert newest["created_at"] >= older["created_at"]
+    closed = client.post(
+        f"/v1/safety-events/{newest['id']}/acknowledgement", headers=first.headers, json={}
+    ).json
+    assert 0 <= closed["seconds_to_acknowledge"] < 60
+    assert [event["id"] for event in my_events(client, patient)] == [newest["id"], older["id"]]
+
+
+def test_deleting_the_assessment_while_it_is_acknowledged_deletes_it_after_the_acknowledgement(
+    app, client, care_team
+):
+    """Not a 412 about a version the patient had right: the delete waits for the acknowledgement."""
+    patient, first, *_ = care_team
+    assessment = take(client, patient, phq9(10, 1)).json
+    (event,) = open_events(client, first)
+    deleted = []
+
+    def delete_it():
+        deleted.append(
+            app.test_client().delete(
+                f"/v1/assessments/{assessment['id']}", headers={**patient.headers, "If-Match": '"1"'}
+            )
+        )
+
+    with meanwhile(
+        app,
+        lambda statement: statement.startswith("INSERT INTO safety_acknowledgements"),
+        delete_it,
+        patience=1,
+    ) as started:
+        acknowledged = client.post(
+            f"/v1/safety-events/{event['id']}/acknowledgement", headers=first.headers, json={}
+        )
+    assert started and acknowledged.status_code == 201, acknowledged.get_data(as_text=True)
+    assert [answer.status_code for answer in deleted] == [204], [a.get_data(as_text=True) for a in deleted]
+    assert my_events(client, patient) == [] and open_events(client, first, status="acknowledged") == []
+
+
+def test_an_acknowledgement_racing_a_revocation_is_refused_once_the_revocation_commits(
+    app, client, care_team
+):
+    """The revocation holds the patient's account; an acknowledgement waits for it, then finds
+    the link gone: a 404, and nothing acknowledged."""
+    patient, first, *_ = care_team
+    take(client, patient, phq9(10, 1))
+    (event,) = open_events(client, first)
+    (link,) = [
+        item
+        for item in client.get("/v1/care-team", headers=patient.headers).json["items"]
+        if item["therapist"]["id"] == first.id
+    ]
+    answers = []
+
+    def acknowledge():
+        answers.append(
+            app.test_client().post(
+                f"/v1/safety-events/{event['id']}/acknowledgement", headers=first.headers, json={}
+            )
+        )
+
+    with meanwhile(
+        app, lambda statement: statement.startswith("UPDATE care_links"), acknowledge, patience=1
+    ) as started:
+        revoked = client.delete(
+            f"/v1/care-team/{link['id']}", headers={**patient.headers, "If-Match": f'"{link["version"]}"'}
+        )
+    assert started and revoked.status_code == 204
+    assert [answer.status_code for answer in answers] == [404], [a.get_data(as_text=True) for a in answers]
+    (mine,) = my_events(client, patient)
+    assert mine["status"] == "open" and mine["acknowledgements"] == []

@@ -56,7 +56,7 @@ kind = JournalKind(
     prepare_create=service.prepare_create,
     after_create=safety.open_safety_event,
     present_created=safety.present_created,
-    before_delete=safety.close_with_assessment,
+    before_delete=safety.delete_with_assessment,
     forget_person=safety.forget_acknowledger,
     also_synced=(Synced("safety_event", SafetyEvent, safety.SafetyEventSchema),),
 )

@@ -8,6 +8,7 @@ from api.accounts.models import User
 from api.accounts.schemas import PersonSchema
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.assessments.schemas import AssessmentSchema, Severity
+from api.errors import NotFound
 from api.extensions import db
 from api.fields import Timestamp
 from api.models import utcnow
@@ -43,8 +44,14 @@ def open_safety_event(assessment):
     db.session.flush()
 
 
-def close_with_assessment(assessment):
-    """Deleting the assessment deletes its event: a tombstone in the feed, gone from every list."""
+def delete_with_assessment(assessment):
+    """Deleting the assessment deletes its event: a tombstone in the feed, gone from every list.
+
+    The patient's account is held first (records.hold_account), as an acknowledgement holds it
+    before it changes the event, so the event is read as the last acknowledgement left it.
+    """
+    if not hold_account(assessment.owner_id):
+        raise NotFound()
     event = db.session.execute(
         select(SafetyEvent).where(
             SafetyEvent.assessment_id == assessment.id, SafetyEvent.deleted_at.is_(None)
@@ -169,6 +176,6 @@ class SafetyEventSchema(RecordSchema, SafetyEventFields):
     acknowledgements = ma.fields.List(
         ma.fields.Nested(SafetyAcknowledgementSchema),
         dump_only=True,
-        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),
+        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),  # the spec's maxItems; the service keeps to it
         metadata={"description": "Who acknowledged it and when, oldest first."},
     )

@@ -27,7 +27,9 @@ class SafetyEvent(OwnedRecord, Model):
     Deleting the assessment deletes it."""
 
     __tablename__ = "safety_events"
-    TIME_FIELD = "occurred_at"
+    # Lists show the newest first by when the event opened (the PHQ-9 reached the server), not by
+    # the PHQ-9's own taken_at: one written offline days ago and synced now is news now.
+    TIME_FIELD = "created_at"
 
     assessment_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("assessments.id", ondelete="CASCADE"), unique=True
@@ -58,7 +60,7 @@ class SafetyEvent(OwnedRecord, Model):
     def seconds_to_acknowledge(self):
         if self.acknowledged_at is None:
             return None
-        return max(0, int((self.acknowledged_at - self.occurred_at).total_seconds()))
+        return max(0, int((self.acknowledged_at - self.created_at).total_seconds()))
 
 
 class SafetyAcknowledgement(Model):

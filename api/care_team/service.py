@@ -156,13 +156,20 @@ def is_revoked(link):
 
 
 def change_scopes(link, *, scopes, current):
-    """New scopes apply to the therapist's very next request."""
+    """New scopes apply to the therapist's very next request.
+
+    The patient's account is held first, as a therapist's write about the patient (a safety
+    event's acknowledgement) holds it before checking the link again: one that has not checked
+    yet sees the new scopes, one that has commits first."""
+    hold_account(link.patient_id)
     link.scopes = list(scopes)
     return flush_versioned(link, current, gone=is_revoked)
 
 
 def revoke(link, *, current):
-    """End the link: the therapist loses every view of the patient on the next request."""
+    """End the link: the therapist loses every view of the patient on the next request (the
+    patient's account is held first, as for change_scopes)."""
+    hold_account(link.patient_id)
     link.revoked_at = utcnow()
     return flush_versioned(link, current, gone=is_revoked)
 

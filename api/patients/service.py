@@ -20,19 +20,13 @@ from api.audit.models import PATIENT_SUMMARY, Action, Outcome
 from api.care_team.models import CareLink
 from api.care_team.service import grants, shared_with
 from api.entries import service as entries
-from api.errors import NotFound
+from api.errors import NotShared
 from api.extensions import db
 from api.moods.models import Mood
 from api.pagination import fetch_page
 from api.records import live
 
 OPEN_SAFETY_EVENTS_SHOWN = 5
-
-
-class NotShared(NotFound):
-    """The same 404 as for a record that does not exist; its `denied` audit event is kept."""
-
-    keep_writes = True
 
 
 def shared_records(kind, *, therapist_id, patient_id):
@@ -187,7 +181,7 @@ def _open_safety_events(patient_ids):
             func.row_number()
             .over(
                 partition_by=SafetyEvent.owner_id,
-                order_by=(SafetyEvent.occurred_at.desc(), SafetyEvent.id.desc()),
+                order_by=(SafetyEvent.created_at.desc(), SafetyEvent.id.desc()),
             )
             .label("rank"),
         )
@@ -203,7 +197,7 @@ def _open_safety_events(patient_ids):
         .options(lazyload(SafetyEvent.acknowledgements), lazyload(SafetyEvent.patient))
         .join(ranked, ranked.c.id == SafetyEvent.id)
         .where(ranked.c.rank <= OPEN_SAFETY_EVENTS_SHOWN)
-        .order_by(SafetyEvent.occurred_at.desc(), SafetyEvent.id.desc())
+        .order_by(SafetyEvent.created_at.desc(), SafetyEvent.id.desc())
     ).scalars()
     by_patient: dict = {}
     for event in events:

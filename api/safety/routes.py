@@ -42,7 +42,7 @@ class SafetyEventList(MethodView):
     @blp.arguments(CareTeamSafetyEventQuerySchema, location="query")
     @blp.response(200, CareTeamSafetyEventPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
-        """List the safety events of your linked patients, newest first.
+        """List the safety events of your linked patients, newest first (by when they opened).
 
         Open events (`status=open`, the default) until one of the care team acknowledges them;
         `status=acknowledged` lists the closed ones. Only patients whose link grants you the
@@ -57,7 +57,7 @@ class SafetyEventList(MethodView):
             after=page_position(query),
             request_id=g.request_id,
         )
-        return page_response(events, more, time_field="occurred_at")
+        return page_response(events, more, time_field="created_at")
 
 
 @blp.route("/safety-events/<uuid:event_id>")
@@ -80,6 +80,7 @@ def acknowledged(event):
 
 
 def replay_acknowledgement(event_id):
+    """The answer again, with the event as it is now; a 404 if it is no longer shared."""
     return acknowledged(
         service.read_for_therapist(actor=current_user, event_id=event_id, request_id=g.request_id)
     )
@@ -116,11 +117,12 @@ class MySafetyEventList(MethodView):
     @blp.arguments(MySafetyEventQuerySchema, location="query")
     @blp.response(200, page_schema(SafetyEventSchema, "SafetyEventPage"), headers=PAGE_HEADERS)
     def get(self, query):
-        """List your safety events, newest first, and whether your care team has acknowledged them.
+        """List your safety events, newest first, and whether your care team acknowledged them.
 
-        A PHQ-9 where you answered item 9 above 0 opens one, and your linked therapists with the
-        `assessments` scope see it. Each shows who acknowledged it (by name) and when.
-        Filter with `status=open` or `acknowledged`. They are in `/v1/sync` too.
+        Newest by when each opened. A PHQ-9 where you answered item 9 above 0 opens one, and
+        your linked therapists with the `assessments` scope see it. Each shows who acknowledged
+        it (by name) and when. Filter with `status=open` or `acknowledged`. They are in
+        `/v1/sync` too.
         """
         events, more = service.list_own(
             patient_id=current_user.id,
@@ -128,4 +130,4 @@ class MySafetyEventList(MethodView):
             limit=query["limit"],
             after=page_position(query),
         )
-        return page_response(events, more, time_field="occurred_at")
+        return page_response(events, more, time_field="created_at")

@@ -33,6 +33,9 @@ class CareTeamSafetyEventSchema(SafetyEventFields):
 
     id = ma.fields.UUID(dump_only=True)
     version = Version()
+    created_at = Timestamp(
+        dump_only=True, metadata={"description": "When the event opened (the PHQ-9 reached the server)."}
+    )
     patient = ma.fields.Nested(PersonSchema, dump_only=True)
     seconds_to_acknowledge = ma.fields.Integer(
         dump_only=True,
@@ -41,27 +44,19 @@ class CareTeamSafetyEventSchema(SafetyEventFields):
             "minimum": 0,
             "maximum": 2**31 - 1,
             "example": 1260,
-            "description": "From `occurred_at` to the first acknowledgement; null while open.",
+            "description": "From `created_at` (when the event opened) to the first acknowledgement; "
+            "null while open.",
         },
     )
     acknowledgements = ma.fields.List(
         ma.fields.Nested(CareTeamAcknowledgementSchema),
         dump_only=True,
-        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),
+        validate=ma.validate.Length(max=MAX_ACKNOWLEDGEMENTS),  # the spec's maxItems; the service keeps to it
         metadata={"description": "Every acknowledgement, oldest first: the first closed the event."},
     )
 
 
 CareTeamSafetyEventPageSchema = page_schema(CareTeamSafetyEventSchema, "CareTeamSafetyEventPage")
-
-
-class StatusQuerySchema(PageQuerySchema):
-    status = ma.fields.Enum(
-        SafetyStatus,
-        by_value=True,
-        load_default=SafetyStatus.OPEN,
-        metadata={"description": "`open` (default): not yet acknowledged; `acknowledged`: closed."},
-    )
 
 
 class MySafetyEventQuerySchema(PageQuerySchema):
@@ -70,7 +65,13 @@ class MySafetyEventQuerySchema(PageQuerySchema):
     )
 
 
-class CareTeamSafetyEventQuerySchema(StatusQuerySchema):
+class CareTeamSafetyEventQuerySchema(PageQuerySchema):
+    status = ma.fields.Enum(
+        SafetyStatus,
+        by_value=True,
+        load_default=SafetyStatus.OPEN,
+        metadata={"description": "`open` (default): not yet acknowledged; `acknowledged`: closed."},
+    )
     patient_id = UUID(metadata={"description": "Only this patient's events."})
 
 

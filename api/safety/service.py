@@ -13,8 +13,8 @@ from api.assessments.safety import MAX_ACKNOWLEDGEMENTS
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.audit import service as audit
 from api.audit.models import SAFETY_EVENT, Action, Outcome
-from api.care_team.service import patients_sharing
-from api.errors import Conflict, NotFound
+from api.care_team.service import patients_sharing, shared_with
+from api.errors import Conflict, NotShared
 from api.extensions import db
 from api.kinds import assessments
 from api.models import utcnow
@@ -23,12 +23,6 @@ from api.records import hold_account, live
 
 # A safety event is shared as its assessment is.
 SCOPE = assessments.sharing.scope if assessments.sharing is not None else "assessments"
-
-
-class NotShared(NotFound):
-    """The same 404 as for an event that does not exist; its `denied` audit event is kept."""
-
-    keep_writes = True
 
 
 class TrailFull(Conflict):
@@ -67,9 +61,23 @@ def list_for_therapist(*, actor, status, patient_id, limit, after, request_id):
     first; one audit event for each patient shown."""
     query = shared_events(actor.id).where(status_filter(status))
     if patient_id is not None:
+        # One patient's events: like any read of one patient, a refusal is the 404 of a patient
+        # who does not exist, and it is in that patient's access log.
+        allowed = db.session.execute(
+            select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=SCOPE))
+        ).scalar_one()
+        if not allowed:
+            _log(
+                actor=actor,
+                patient_ids=[patient_id],
+                action=Action.LIST,
+                allowed=False,
+                request_id=request_id,
+            )
+            raise NotShared()
         query = query.where(SafetyEvent.owner_id == patient_id)
     events, more = fetch_page(
-        query, time_column=SafetyEvent.occurred_at, id_column=SafetyEvent.id, limit=limit, after=after
+        query, time_column=SafetyEvent.time_column(), id_column=SafetyEvent.id, limit=limit, after=after
     )
     patients = list(dict.fromkeys(event.owner_id for event in events))
     if patients:
@@ -81,39 +89,69 @@ def _owner_of(event_id):
     return db.session.scalar(select(SafetyEvent.owner_id).where(SafetyEvent.id == event_id))
 
 
-def read_for_therapist(*, actor, event_id, request_id, action=Action.READ):
-    """One event the therapist may see. Missing, deleted, unscoped or unlinked: the same 404;
-    when the event exists, its patient's access log keeps the refused attempt."""
-    event = db.session.execute(shared_events(actor.id).where(SafetyEvent.id == event_id)).scalar_one_or_none()
-    owner_id = event.owner_id if event is not None else _owner_of(event_id)
+def _find_shared(actor, event_id, *, fresh=False):
+    query = shared_events(actor.id).where(SafetyEvent.id == event_id)
+    if fresh:  # as it is now, not as this request read it before
+        query = query.execution_options(populate_existing=True)
+    return db.session.execute(query).scalar_one_or_none()
+
+
+def _refused(actor, event_id, *, action, request_id):
+    """The 404 of an event that does not exist. When it exists, its patient's access log keeps
+    the attempt."""
+    owner_id = _owner_of(event_id)
     if owner_id is not None:
         _log(
             actor=actor,
             patient_ids=[owner_id],
             action=action,
-            allowed=event is not None,
+            allowed=False,
             request_id=request_id,
             event_id=event_id,
         )
+    return NotShared()
+
+
+def read_for_therapist(*, actor, event_id, request_id):
+    """One event the therapist may see. Missing, deleted, unscoped or unlinked: the same 404."""
+    event = _find_shared(actor, event_id)
     if event is None:
-        raise NotShared()
+        raise _refused(actor, event_id, action=Action.READ, request_id=request_id)
+    _log(
+        actor=actor,
+        patient_ids=[event.owner_id],
+        action=Action.READ,
+        allowed=True,
+        request_id=request_id,
+        event_id=event_id,
+    )
     return event
 
 
 def acknowledge(*, actor, event_id, note, request_id):
     """Record the therapist's acknowledgement: the first closes the event, later ones join its trail.
 
-    The therapist's account is held first, then the patient's (records.hold_account; the order an
-    erasure of the therapist takes them too): two therapists acknowledging at once take turns,
-    and the second sees the first's acknowledgement. Each acknowledgement changes the event the
-    way an edit does, with a new version and sync number, so the patient's devices see it.
+    The event must be shared with the therapist before anything is held. Then the therapist's
+    account is held, then the patient's (records.hold_account; the order an erasure of the
+    therapist takes them too), and the event is read again under them: two therapists
+    acknowledging at once take turns and the second sees the first's acknowledgement, and a
+    link revoked or a scope withdrawn meanwhile (which hold the patient's account too) is seen.
+    Each acknowledgement changes the event the way an edit does, with a new version and sync
+    number, so the patient's devices see it.
     """
-    owner_id = _owner_of(event_id)
-    if owner_id is None or not hold_account(actor.id) or not hold_account(owner_id):
-        # No such event, or it is gone with its patient's account: nothing to log for anyone.
-        raise NotFound()
-    event = read_for_therapist(
-        actor=actor, event_id=event_id, request_id=request_id, action=Action.ACKNOWLEDGE
+    found = _find_shared(actor, event_id)
+    if found is None or not hold_account(actor.id) or not hold_account(found.owner_id):
+        raise _refused(actor, event_id, action=Action.ACKNOWLEDGE, request_id=request_id)
+    event = _find_shared(actor, event_id, fresh=True)
+    if event is None:  # unshared, deleted or erased meanwhile
+        raise _refused(actor, event_id, action=Action.ACKNOWLEDGE, request_id=request_id)
+    _log(
+        actor=actor,
+        patient_ids=[event.owner_id],
+        action=Action.ACKNOWLEDGE,
+        allowed=True,
+        request_id=request_id,
+        event_id=event_id,
     )
     if len(event.acknowledgements) >= MAX_ACKNOWLEDGEMENTS:
         raise TrailFull()
@@ -135,5 +173,5 @@ def list_own(*, patient_id, status, limit, after):
     if status is not None:
         query = query.where(status_filter(status))
     return fetch_page(
-        query, time_column=SafetyEvent.occurred_at, id_column=SafetyEvent.id, limit=limit, after=after
+        query, time_column=SafetyEvent.time_column(), id_column=SafetyEvent.id, limit=limit, after=after
     )

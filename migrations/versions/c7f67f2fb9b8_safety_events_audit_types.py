@@ -71,7 +71,7 @@ def upgrade():
     )
     with op.batch_alter_table("safety_events", schema=None) as batch_op:
         batch_op.create_index("ix_safety_events_owner_sync", ["owner_id", "sync_seq"], unique=True)
-        batch_op.create_index("ix_safety_events_owner_time", ["owner_id", "occurred_at", "id"], unique=False)
+        batch_op.create_index("ix_safety_events_owner_time", ["owner_id", "created_at", "id"], unique=False)
 
     op.create_table(
         "safety_acknowledgements",
