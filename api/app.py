@@ -21,6 +21,7 @@ from api.errors import register_error_handlers
 from api.extensions import cors, db, jwt, migrate
 from api.health.routes import blp as health
 from api.idempotency import purge_expired_answers
+from api.insights.routes import blp as insights
 from api.kinds import KINDS
 from api.models import render_migration_type
 from api.patients.routes import blp as patients
@@ -74,6 +75,7 @@ def blueprints():
         access_log,
         *(kind.blueprint for kind in KINDS),
         sync,
+        insights,
         invitations,
         care_team,
         patients,

@@ -15,7 +15,7 @@ import re
 import urllib.error
 import urllib.request
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import schemathesis
 
@@ -86,6 +86,10 @@ class SignedIn:
 FUZZ_SESSION_ID = os.environ.get("FUZZ_SESSION_ID")
 IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 SESSION_ID_OPERATIONS = {"createEntry", "updateEntry", "createAssessment"}
+# Mood insights take `from` and `to` each within 1900-2199 (the schema says so), `from` on or
+# before `to`, and at most 366 days or 260 weeks between them, which no schema can tie together.
+MOOD_INSIGHT_OPERATIONS = {"getMoodInsights", "getPatientMoodInsights"}
+LAST_DATE = date(2199, 12, 31)
 
 
 def _server_cursor(operation_id, generated):
@@ -104,6 +108,22 @@ def _is_server_cursor(operation_id, cursor):
     except ValidationFailed:
         return False
     return True
+
+
+def _within_bounds(query):
+    """A date range a client would ask for: the generated dates, in order, at most a year apart
+    (`to` defaults to today, so a `from` alone gets a `to` of its own)."""
+    try:
+        first = date.fromisoformat(query["from"]) if isinstance(query.get("from"), str) else None
+        last = date.fromisoformat(query["to"]) if isinstance(query.get("to"), str) else None
+    except ValueError:
+        return  # not a date after all: the 422 is the server's to give
+    if first is None:
+        return  # `from` defaults to a month or 12 weeks before `to`
+    if last is None:
+        last = min(first + timedelta(days=29), LAST_DATE)
+    first, last = min(first, last), max(first, last)
+    query["from"], query["to"] = max(first, last - timedelta(days=365)).isoformat(), last.isoformat()
 
 
 @schemathesis.hook
@@ -134,6 +154,8 @@ def before_call(context, case, kwargs):
         count = ITEM_COUNT.get(body.get("instrument"))
         if count:
             body["answers"] = (body["answers"] * count)[:count] or [0] * count
+    if operation_id in MOOD_INSIGHT_OPERATIONS:
+        _within_bounds(query)
     headers = case.headers or {}
     for name, value in list(headers.items()):
         if name.lower() in ("if-match", "if-none-match") and not ETAG.fullmatch(str(value)):
