@@ -18,6 +18,7 @@ from api.audit.routes import blp as access_log
 from api.care_team.routes import care_team, invitations
 from api.demo import seed_demo
 from api.errors import register_error_handlers
+from api.export.routes import blp as export
 from api.extensions import cors, db, jwt, migrate
 from api.health.routes import blp as health
 from api.idempotency import purge_expired_answers
@@ -73,6 +74,7 @@ def blueprints():
         auth,
         me,
         access_log,
+        export,
         *(kind.blueprint for kind in KINDS),
         sync,
         insights,

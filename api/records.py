@@ -92,8 +92,19 @@ class OwnedRecord:
             Index(f"ix_{cls.__tablename__}_owner_time", "owner_id", cls.TIME_FIELD, "id"),
             # /v1/sync reads a user's changes in sequence order.
             Index(f"ix_{cls.__tablename__}_owner_sync", "owner_id", "sync_seq", unique=True),
+            *cls.creation_index(),
             *cls.extra_indexes(),
         )
+
+    @classmethod
+    def creation_index(cls):
+        """The export reads a journal in batches by (created_at, id), a key no edit changes, so a
+        record edited while its export streams is still read exactly once; one range scan per
+        batch. A table whose own time is created_at (contacts, safety events) has it as its owner_time
+        index."""
+        if cls.TIME_FIELD == "created_at":
+            return ()
+        return (Index(f"ix_{cls.__tablename__}_owner_created", "owner_id", "created_at", "id"),)
 
     @classmethod
     def extra_indexes(cls):

@@ -45,6 +45,11 @@ def _post(path, body=None, token=None):
         return json.load(response)
 
 
+# Operations that need a fresh token; the others in that case (password change, erasure) are left
+# out in schemathesis.toml.
+FRESH_TOKEN_OPERATIONS = {"exportMyData"}
+
+
 # retry_on=[]: a 401 is an answer under test (a refresh token where an access token belongs, a
 # token the fuzzer mangled), not a sign that this login ended, so it must not trigger a new sign-in
 # and a replay. The operations that do end the caller's login are left out in schemathesis.toml.
@@ -68,10 +73,16 @@ class SignedIn:
         return pair["access_token"]
 
     def set(self, case, data, ctx):
-        if case.operation.definition.raw.get("operationId") == "refreshTokens":
+        operation_id = case.operation.definition.raw.get("operationId")
+        if operation_id == "refreshTokens":
             # It takes a refresh token, and using one rotates it: each request gets a login of its
             # own, so the one this hook signs in with is never rotated or revoked by the fuzzer.
             data = _post("/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["refresh_token"]
+        elif operation_id in FRESH_TOKEN_OPERATIONS:
+            # It needs a fresh token (from a password sign-in), which the token this hook renews by
+            # refreshing stops being after the first renewal: sign in for each request, as the
+            # app does before an export.
+            data = _post("/v1/auth/login", {"email": EMAIL, "password": PASSWORD})["access_token"]
         case.headers = {**(case.headers or {}), "Authorization": f"Bearer {data}"}
 
 

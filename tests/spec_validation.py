@@ -256,7 +256,10 @@ class SpecChecker:
                     schema=schema,
                     schema_validator=validator,
                     parameters=found.parameters,
-                    extra_media_type_deserializers={PROBLEM_JSON: json_loads},
+                    # application/problem+json, application/fhir+json: JSON by their suffix (RFC 6839)
+                    extra_media_type_deserializers={found.mime_type: json_loads}
+                    if found.mime_type.endswith("+json")
+                    else {},
                 )
                 answer.media_types[mimetype] = (found, deserializer, validator)
         return answer.media_types[mimetype]
