@@ -31,20 +31,18 @@ from integration_journal_client.api.me import get_me
 from integration_journal_client.api.moods import create_mood, get_mood, list_moods, update_mood
 from integration_journal_client.api.patients import list_patient_moods, list_patients
 from integration_journal_client.api.practices import create_practice
-from integration_journal_client.api.reference import list_crisis_resources
 from integration_journal_client.api.sessions import create_session
 from integration_journal_client.api.sync import sync_changes
 from integration_journal_client.models import (
     Assessment,
     AssessmentChange,
     AssessmentCreate,
+    AssessmentCreated,
     CareLink,
     CareLinkCreate,
     Contact,
     ContactChange,
     ContactCreate,
-    Country,
-    CrisisResources,
     Emotion,
     Entry,
     EntryChange,
@@ -63,6 +61,8 @@ from integration_journal_client.models import (
     PracticeCreate,
     Problem,
     Registration,
+    SafetyEvent,
+    SafetyEventChange,
     Session,
     SessionChange,
     SessionCreate,
@@ -257,10 +257,10 @@ def add_support_person(device: Device) -> Contact:
     return contact
 
 
-def take_phq9(device: Device, session: Session, country: Country | None) -> Assessment:
+def take_phq9(device: Device, session: Session) -> AssessmentCreated:
     body = AssessmentCreate(instrument="phq9", answers=[1, 1, 2, 1, 0, 1, 1, 0, 1], session_id=session.id)
     r = create_assessment.sync_detailed(client=device.api, body=body)
-    assessment = expect("PHQ-9", r.status_code, r.parsed, Assessment)
+    assessment = expect("PHQ-9", r.status_code, r.parsed, AssessmentCreated)
     say(
         "PHQ-9",
         assessment.id,
@@ -270,11 +270,9 @@ def take_phq9(device: Device, session: Session, country: Country | None) -> Asse
         len(assessment.answers),
         "answers",
     )
-    if assessment.safety_flag:
-        # Item 9 above 0: show crisis resources at once.
-        help_r = list_crisis_resources.sync_detailed(client=device.api, country=country or "US")
-        resources = expect("crisis resources", help_r.status_code, help_r.parsed, CrisisResources)
-        for line in resources.resources:
+    if assessment.crisis_resources is not None:
+        # Item 9 above 0: the answer carries the crisis lines for the profile's country; show them at once.
+        for line in assessment.crisis_resources.resources:
             say(
                 " ",
                 line.name,
@@ -390,11 +388,18 @@ class LocalStore:
         self.contacts: dict[UUID, Contact] = {}
         self.practices: dict[UUID, Practice] = {}
         self.assessments: dict[UUID, Assessment] = {}
+        self.safety_events: dict[UUID, SafetyEvent] = {}
         self.cursor: str | None = None
 
     def apply(
         self,
-        change: SessionChange | EntryChange | MoodChange | ContactChange | PracticeChange | AssessmentChange,
+        change: SessionChange
+        | EntryChange
+        | MoodChange
+        | ContactChange
+        | PracticeChange
+        | AssessmentChange
+        | SafetyEventChange,
     ) -> None:
         # The variant tells which record `data` is; `data` is None for a delete.
         say(change.op, change.type_, change.id, "v", change.version)
@@ -423,11 +428,18 @@ class LocalStore:
             if change.data is not None:
                 self.practices[change.id] = change.data
                 say("  practice", change.data.practice, "at", change.data.performed_at)
-        else:
+        elif isinstance(change, AssessmentChange):
             self.assessments.pop(change.id, None)
             if change.data is not None:
                 self.assessments[change.id] = change.data
                 say("  assessment", change.data.instrument, "score", change.data.score)
+        else:
+            self.safety_events.pop(change.id, None)
+            if change.data is not None:
+                self.safety_events[change.id] = change.data
+                trail = change.data.acknowledgements
+                by = [a.acknowledged_by.display_name for a in trail if a.acknowledged_by is not None]
+                say("  safety event", change.data.status, "acknowledged by", ", ".join(by) or "nobody yet")
 
 
 def sync(device: Device, store: LocalStore) -> None:
@@ -544,13 +556,13 @@ def main(base_url: str) -> None:
     )
     patient.log_in(patient_email)
     patient.refresh()
-    profile = me(patient)
+    me(patient)
 
     session, _entry = record_session_day(patient)
     mood, etag = check_in(patient)
     log_practice(patient)
     add_support_person(patient)
-    take_phq9(patient, session, profile.country)
+    take_phq9(patient, session)
     revalidate(patient, mood, etag)
     edit_on_two_devices(patient, mood, etag)
     submit_bad_form(patient)

@@ -216,17 +216,15 @@ async function addSupportPerson(api: Api): Promise<Schemas["Contact"]> {
   return data;
 }
 
-async function takePhq9(api: Api, session: Schemas["Session"], country: Schemas["Country"] | null): Promise<Schemas["Assessment"]> {
+async function takePhq9(api: Api, session: Schemas["Session"]): Promise<Schemas["AssessmentCreated"]> {
   const { data, error, response } = await api.POST("/v1/assessments", {
     body: { instrument: "phq9", answers: [1, 1, 2, 1, 0, 1, 1, 0, 1], session_id: session.id },
   });
   if (error) throw new ApiError("PHQ-9", response, error);
   say`PHQ-9 ${data.id}: score ${data.score} (${data.severity}) for ${data.answers.length} answers`;
-  if (data.safety_flag) {
-    // Item 9 above 0: show crisis resources at once.
-    const help = await api.GET("/v1/reference/crisis-resources", { params: { query: country ? { country } : {} } });
-    if (help.error) throw new ApiError("crisis resources", help.response, help.error);
-    for (const line of help.data.resources) say`  ${line.name}: call ${shown(line.phone, "-")}, text ${shown(line.sms, "-")}, ${shown(line.url, "")}`;
+  if (data.crisis_resources) {
+    // Item 9 above 0: the answer carries the crisis lines for the profile's country; show them at once.
+    for (const line of data.crisis_resources.resources) say`  ${line.name}: call ${shown(line.phone, "-")}, text ${shown(line.sms, "-")}, ${shown(line.url, "")}`;
   }
   return data;
 }
@@ -331,6 +329,7 @@ class LocalStore {
   readonly contacts = new Map<string, Schemas["Contact"]>();
   readonly practices = new Map<string, Schemas["Practice"]>();
   readonly assessments = new Map<string, Schemas["Assessment"]>();
+  readonly safetyEvents = new Map<string, Schemas["SafetyEvent"]>();
   cursor: string | null = null;
 
   apply(change: Change): void {
@@ -365,6 +364,14 @@ class LocalStore {
         if (change.data) this.assessments.set(change.id, change.data);
         else this.assessments.delete(change.id);
         if (change.data) say`  ${change.data.instrument} score ${change.data.score}`;
+        return;
+      case "safety_event":
+        if (change.data) this.safetyEvents.set(change.id, change.data);
+        else this.safetyEvents.delete(change.id);
+        if (change.data) {
+          const by = change.data.acknowledgements.map((a) => a.acknowledged_by?.display_name ?? "a former care-team member");
+          say`  safety event ${change.data.status}, acknowledged by ${by.length ? by.join(", ") : "nobody yet"}`;
+        }
         return;
       default: {
         const unknown: never = change;
@@ -465,13 +472,13 @@ export async function main(baseUrl: string): Promise<void> {
   await register(patient, patientEmail, "patient", "Alex");
   await logIn(patient, patientTokens, patientEmail);
   await refresh(patient, patientTokens);
-  const profile = await me(patient);
+  await me(patient);
 
   const { session } = await recordSessionDay(patient);
   const { mood, etag } = await checkIn(patient);
   await logPractice(patient);
   await addSupportPerson(patient);
-  await takePhq9(patient, session, profile.country);
+  await takePhq9(patient, session);
   await revalidate(patient, mood, etag);
   await editOnTwoDevices(patient, mood, etag);
   await submitBadForm(patient);
