@@ -395,6 +395,13 @@ def test_each_export_is_in_the_access_log(client, patient):
     assert event["actor"]["id"] == patient.id
 
 
+def test_head_exports_nothing_and_logs_nothing(client, patient):
+    """HEAD would run GET's view: an export event for an export no one received."""
+    answer = client.head("/v1/me/export?format=json", headers=patient.headers)
+    assert answer.status_code == 405 and "GET" in answer.headers["Allow"]
+    assert client.get("/v1/me/access-log", headers=patient.headers).json["items"] == []
+
+
 def test_a_database_error_mid_stream_leaves_no_readable_export(app, client, patient, monkeypatch):
     for n in range(5):
         client.post("/v1/moods", headers=patient.headers, json={"mood": 1 + n})

@@ -4,7 +4,7 @@ expected figure below is worked out by hand from the fixture's records."""
 import math
 import uuid
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 import pytest
 from sqlalchemy import event
@@ -177,6 +177,33 @@ def test_the_largest_ranges_are_allowed(client, make_account):
     assert len(weeks["buckets"]) == 260
     assert len(mood_buckets(client, patient, "from=1900-01-01&to=1900-01-31")["buckets"]) == 31
     assert len(mood_buckets(client, patient, "from=2199-12-01&to=2199-12-31")["buckets"]) == 31
+
+
+def test_check_ins_in_many_time_zones_over_five_years(client, make_account):
+    """Eighty zones that change their clocks twice a year: some 800 periods of one offset, more
+    than SQLite takes as a compound SELECT; one check-in in each, each on its own local day."""
+    patient = make_account()
+    zones = sorted(
+        name
+        for name in available_timezones()
+        if name.count("/") == 1
+        and not name.startswith(("Etc/", "SystemV/"))
+        and ZoneInfo(name).utcoffset(datetime(2026, 1, 15)) != ZoneInfo(name).utcoffset(datetime(2026, 7, 15))
+    )[:80]
+    assert len(zones) == 80
+    for zone in zones:
+        post(
+            client, patient, "/v1/moods", {"mood": 5, "recorded_at": "2026-06-10T12:00:00Z", "timezone": zone}
+        )
+    weeks = mood_buckets(client, patient, "bucket=week&from=2022-01-03&to=2026-12-27")
+    assert sum(bucket["count"] for bucket in weeks["buckets"]) == 80
+    days = mood_buckets(client, patient, "from=2026-06-01&to=2026-06-30")
+    by_day = {bucket["start"]: bucket["count"] for bucket in days["buckets"] if bucket["count"]}
+    expected = {}
+    for zone in zones:
+        local_day = datetime(2026, 6, 10, 12, tzinfo=UTC).astimezone(ZoneInfo(zone)).date().isoformat()
+        expected[local_day] = expected.get(local_day, 0) + 1
+    assert by_day == expected
 
 
 # --- practices ---------------------------------------------------------------------------------
@@ -559,8 +586,8 @@ def years_of_check_ins(app, owner_id):
         return
     connection = db.session.connection()
     connection.exec_driver_sql(
-        "INSERT INTO moods (id, version, created_at, updated_at, sync_seq, owner_id, mood, emotions, recorded_at) "
-        "SELECT gen_random_uuid(), 1, now(), now(), n, %(owner)s, 5, '[]', "
+        "INSERT INTO moods (id, version, created_at, updated_at, sync_seq, owner_id, mood, emotions, "
+        "recorded_at) SELECT gen_random_uuid(), 1, now(), now(), n, %(owner)s, 5, '[]', "
         "timestamptz '2020-01-01' + n * interval '4 hours' FROM generate_series(1, 20000) AS n",
         {"owner": owner_id},
     )

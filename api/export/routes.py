@@ -4,9 +4,10 @@ import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from flask import Response, g, stream_with_context
+from flask import Response, g, request, stream_with_context
 from flask.views import MethodView
 from flask_jwt_extended import current_user
+from werkzeug.exceptions import MethodNotAllowed
 
 from api.access import PATIENTS, auth_required
 from api.export import service
@@ -169,6 +170,9 @@ class Export(MethodView):
           PHQ-9, 70274-6 GAD-7) derived from it. Entries are `urn:uuid:` ids; ids are stable
           from one export to the next.
         """
+        if request.method == "HEAD":
+            # Flask answers HEAD with GET's view: that would log an export no one received.
+            raise MethodNotAllowed(valid_methods=["GET"])
         writer = WRITERS[query["format"]]
         service.record_export(actor=current_user, request_id=g.request_id)
         exported_at = utcnow()

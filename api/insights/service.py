@@ -16,11 +16,13 @@ from sqlalchemy import (
     String,
     and_,
     cast,
+    column,
     func,
     literal,
     literal_column,
     select,
     union_all,
+    values,
 )
 from sqlalchemy.types import Uuid
 
@@ -48,6 +50,9 @@ WIDEST_OFFSET = timedelta(hours=15)
 DEFAULT_DAYS = 30
 DEFAULT_WEEKS = 12
 MIN_SAMPLES_FOR_INTERVAL = 3
+# Rows of the zones' offset periods one mood insight may join (4 bound values each, well inside
+# SQLite's 32,766): a year of days in 300 zones that change offset twice a year is about 900.
+MAX_PERIODS = 5000
 DECIMALS = 2
 BEFORE_SESSION = timedelta(days=14)
 AFTER_SESSION_FROM = timedelta(days=1)
@@ -206,24 +211,16 @@ def local_window_periods(zone_names, *, first, last):
 
 
 def _table(name, columns, rows):
-    """A small literal table (UNION ALL of SELECTs of bound values), portable to every database."""
-    selects = [
-        select(
-            *(
-                literal(value, type_).label(column)
-                for (column, type_), value in zip(columns, row, strict=True)
-            )
-        )
-        for row in rows
-    ]
-    return (selects[0] if len(selects) == 1 else union_all(*selects)).subquery(name)
+    """A literal table of bound values: a VALUES list in a CTE, which both databases take and
+    which SQLite's limit of 500 terms in a compound SELECT does not apply to."""
+    return values(*(column(label, type_) for label, type_ in columns), name=name).data(rows).cte(name)
 
 
 def mood_insights(reader, *, first, last, bucket):
     """Mood per local day or week from `first` to `last` (whole weeks for `week`), empty ones too.
 
-    Three statements at most: the zones the check-ins of the range were made in, then one
-    GROUP BY over the check-ins joined to their zones' periods of constant UTC offset, computing
+    Two statements (after the token check): the zones the check-ins of the range were made in,
+    then one GROUP BY over the check-ins joined to their zones' periods of constant UTC offset, computing
     each one's local day (or week) from its UTC time and that offset.
     """
     first, last = mood_range(first=first, last=last, bucket=bucket, timezone=reader.timezone)
@@ -241,13 +238,15 @@ def mood_insights(reader, *, first, last, bucket):
     zones = db.session.execute(select(zone_of).where(*in_range).distinct()).scalars().all()
     totals = {}
     if zones:
+        cut = local_window_periods(zones, first=first, last=last)
+        if len(cut) > MAX_PERIODS:
+            raise ValidationFailed(
+                "from", "Check-ins in this range were made in too many time zones; ask for a shorter range."
+            )
         periods = _table(
             "periods",
             [("zone", String()), ("starts", UTCDateTime()), ("ends", UTCDateTime()), ("shift", BigInteger())],
-            [
-                (zone, start, end, offset - int(window_start.timestamp()))
-                for zone, start, end, offset in local_window_periods(zones, first=first, last=last)
-            ],
+            [(zone, start, end, offset - int(window_start.timestamp())) for zone, start, end, offset in cut],
         )
         # Seconds since the window's first local midnight: never negative (the periods hold only
         # instants inside the window), so the integer division rounds down as it should.
