@@ -25,6 +25,11 @@ class Sync(MethodView):
         last `next_cursor` for the next sync. Every change appears exactly once, also when
         several devices write at the same moment; a record changed twice appears once, in
         its latest state, at its latest position.
+
+        Besides your own records, the feed carries what the server makes for you (a
+        `safety_event` when a PHQ-9's item 9 is above 0, and its acknowledgements). New types
+        may be added: a client should skip a change whose `type` it does not know and go on
+        paging.
         """
         after_seq = service.decode_sync_cursor(query["cursor"]) if "cursor" in query else 0
         return service.changes_since(owner_id=current_user.id, after_seq=after_seq, limit=query["limit"])
