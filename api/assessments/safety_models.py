@@ -47,9 +47,10 @@ class SafetyEvent(OwnedRecord, Model):
         viewonly=True,
     )
 
-    # The patient, as the care team's view names them (loaded for a whole page in one query).
+    # The patient, as the care team's view names them: loaded only where that view asks for it
+    # (selectinload, a whole page in one query); the patient's own reads and the sync feed never do.
     patient: Mapped[User] = relationship(
-        primaryjoin=lambda: foreign(SafetyEvent.owner_id) == User.id, viewonly=True, lazy="selectin"
+        primaryjoin=lambda: foreign(SafetyEvent.owner_id) == User.id, viewonly=True, lazy="raise"
     )
 
     @property

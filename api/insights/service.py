@@ -32,7 +32,7 @@ from api.assessments.scoring import Instrument
 from api.audit import service as audit
 from api.audit.models import Action, Outcome
 from api.care_team.service import shared_with
-from api.errors import NotFound, ValidationFailed
+from api.errors import NotShared, ValidationFailed
 from api.extensions import db
 from api.insights.schemas import MAX_DAY_BUCKETS, MAX_WEEK_BUCKETS, InsightBucket
 from api.insights.statistics import mean_interval
@@ -57,12 +57,6 @@ DECIMALS = 2
 BEFORE_SESSION = timedelta(days=14)
 AFTER_SESSION_FROM = timedelta(days=1)
 AFTER_SESSION_TO = timedelta(days=14)
-
-
-class NotShared(NotFound):
-    """The same 404 as for a patient who does not exist; its `denied` audit event is kept."""
-
-    keep_writes = True
 
 
 @dataclass(frozen=True)

@@ -194,7 +194,7 @@ def _open_safety_events(patient_ids):
     )
     events = db.session.execute(
         select(SafetyEvent)
-        .options(lazyload(SafetyEvent.acknowledgements), lazyload(SafetyEvent.patient))
+        .options(lazyload(SafetyEvent.acknowledgements))
         .join(ranked, ranked.c.id == SafetyEvent.id)
         .where(ranked.c.rank <= OPEN_SAFETY_EVENTS_SHOWN)
         .order_by(SafetyEvent.created_at.desc(), SafetyEvent.id.desc())

@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.accounts.schemas import PersonSchema
-from api.assessments.safety import MAX_ACKNOWLEDGEMENTS, SafetyEventFields
+from api.assessments.safety import MAX_ACKNOWLEDGEMENTS, SafetyAcknowledgementSchema, SafetyEventFields
 from api.assessments.safety_models import SafetyStatus
 from api.fields import UUID, Text, Timestamp, Version
 from api.pagination import PageQuerySchema, page_schema
@@ -11,16 +11,10 @@ from api.pagination import PageQuerySchema, page_schema
 NOTE_MAX_LENGTH = 2000
 
 
-class CareTeamAcknowledgementSchema(ma.Schema):
+class CareTeamAcknowledgementSchema(SafetyAcknowledgementSchema):
+    """An acknowledgement as the care team sees it: the patient's view, with its id and note."""
+
     id = ma.fields.UUID(dump_only=True)
-    acknowledged_at = Timestamp(dump_only=True)
-    acknowledged_by = ma.fields.Nested(
-        PersonSchema,
-        dump_only=True,
-        allow_none=True,
-        attribute="therapist",
-        metadata={"description": "The therapist; null once their account is erased."},
-    )
     note = ma.fields.String(
         dump_only=True,
         allow_none=True,

@@ -8,6 +8,7 @@ the request's unit of work.
 """
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from api.assessments.safety import MAX_ACKNOWLEDGEMENTS
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
@@ -37,10 +38,14 @@ def status_filter(status):
 
 
 def shared_events(therapist_id):
-    """The live events the therapist may see, scoped in SQL."""
-    return select(SafetyEvent).where(
-        SafetyEvent.owner_id.in_(patients_sharing(therapist_id=therapist_id, scope=SCOPE)),
-        SafetyEvent.deleted_at.is_(None),
+    """The live events the therapist may see, scoped in SQL, with the patient each names."""
+    return (
+        select(SafetyEvent)
+        .options(selectinload(SafetyEvent.patient))
+        .where(
+            SafetyEvent.owner_id.in_(patients_sharing(therapist_id=therapist_id, scope=SCOPE)),
+            SafetyEvent.deleted_at.is_(None),
+        )
     )
 
 
@@ -96,6 +101,18 @@ def _find_shared(actor, event_id, *, fresh=False):
     return db.session.execute(query).scalar_one_or_none()
 
 
+def _allowed(actor, event, *, action, request_id):
+    _log(
+        actor=actor,
+        patient_ids=[event.owner_id],
+        action=action,
+        allowed=True,
+        request_id=request_id,
+        event_id=event.id,
+    )
+    return event
+
+
 def _refused(actor, event_id, *, action, request_id):
     """The 404 of an event that does not exist. When it exists, its patient's access log keeps
     the attempt."""
@@ -117,15 +134,7 @@ def read_for_therapist(*, actor, event_id, request_id):
     event = _find_shared(actor, event_id)
     if event is None:
         raise _refused(actor, event_id, action=Action.READ, request_id=request_id)
-    _log(
-        actor=actor,
-        patient_ids=[event.owner_id],
-        action=Action.READ,
-        allowed=True,
-        request_id=request_id,
-        event_id=event_id,
-    )
-    return event
+    return _allowed(actor, event, action=Action.READ, request_id=request_id)
 
 
 def acknowledge(*, actor, event_id, note, request_id):
@@ -145,14 +154,7 @@ def acknowledge(*, actor, event_id, note, request_id):
     event = _find_shared(actor, event_id, fresh=True)
     if event is None:  # unshared, deleted or erased meanwhile
         raise _refused(actor, event_id, action=Action.ACKNOWLEDGE, request_id=request_id)
-    _log(
-        actor=actor,
-        patient_ids=[event.owner_id],
-        action=Action.ACKNOWLEDGE,
-        allowed=True,
-        request_id=request_id,
-        event_id=event_id,
-    )
+    _allowed(actor, event, action=Action.ACKNOWLEDGE, request_id=request_id)
     if len(event.acknowledgements) >= MAX_ACKNOWLEDGEMENTS:
         raise TrailFull()
     now = utcnow()
