@@ -111,3 +111,29 @@ def meanwhile(app, when, then, *, at="before_cursor_execute", patience=None):
         event.remove(engine, at, hook)
         for other in started:
             other.join(timeout=30)
+
+
+def link_to(client, patient, therapist):
+    """The patient's active link to this therapist, as GET /v1/care-team shows it."""
+    (link,) = [
+        item
+        for item in client.get("/v1/care-team?limit=100", headers=patient.headers).json["items"]
+        if item["therapist"]["id"] == therapist.id
+    ]
+    return link
+
+
+def revoke(client, patient, link):
+    """The patient revokes the link (its current version in If-Match); the response."""
+    return client.delete(
+        f"/v1/care-team/{link['id']}", headers={**patient.headers, "If-Match": f'"{link["version"]}"'}
+    )
+
+
+def rescope(client, patient, link, scopes):
+    """The patient changes the link's scopes (its current version in If-Match); the response."""
+    return client.patch(
+        f"/v1/care-team/{link['id']}",
+        headers={**patient.headers, "If-Match": f'"{link["version"]}"'},
+        json={"scopes": list(scopes)},
+    )

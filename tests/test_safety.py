@@ -11,7 +11,7 @@ from sqlalchemy.exc import OperationalError
 from api.assessments.models import Assessment
 from api.assessments.safety_models import SafetyEvent
 from api.extensions import db
-from tests.helpers import assert_problem, meanwhile
+from tests.helpers import assert_problem, link_to, meanwhile, rescope, revoke
 from tests.test_sync import drain
 
 # Item answers that give each PHQ-9 band with item 9 set to `item9` (0-3).
@@ -264,24 +264,12 @@ def test_revoking_the_link_or_the_scope_hides_events_at_once(client, care_team):
     patient, first, second, unscoped, _, unscoped_link = care_team
     take(client, patient, phq9(11, 1))
     (event,) = open_events(client, first)
-    links = {
-        link["therapist"]["id"]: link
-        for link in client.get("/v1/care-team", headers=patient.headers).json["items"]
-    }
-
-    narrowed = client.patch(
-        f"/v1/care-team/{links[first.id]['id']}",
-        headers={**patient.headers, "If-Match": f'"{links[first.id]["version"]}"'},
-        json={"scopes": ["moods"]},
-    )
+    narrowed = rescope(client, patient, link_to(client, patient, first), ["moods"])
     assert narrowed.status_code == 200, narrowed.json
     assert open_events(client, first) == []
     assert_problem(client.get(f"/v1/safety-events/{event['id']}", headers=first.headers), 404)
 
-    revoked = client.delete(
-        f"/v1/care-team/{links[second.id]['id']}",
-        headers={**patient.headers, "If-Match": f'"{links[second.id]["version"]}"'},
-    )
+    revoked = revoke(client, patient, link_to(client, patient, second))
     assert revoked.status_code == 204
     assert open_events(client, second) == []
     assert_problem(
@@ -289,11 +277,7 @@ def test_revoking_the_link_or_the_scope_hides_events_at_once(client, care_team):
     )
 
     # Granting the scope shows it at once too.
-    widened = client.patch(
-        f"/v1/care-team/{unscoped_link['id']}",
-        headers={**patient.headers, "If-Match": f'"{unscoped_link["version"]}"'},
-        json={"scopes": ["assessments"]},
-    )
+    widened = rescope(client, patient, unscoped_link, ["assessments"])
     assert widened.status_code == 200
     assert [item["id"] for item in open_events(client, unscoped)] == [event["id"]]
 
@@ -447,15 +431,7 @@ def test_a_replayed_acknowledgement_after_the_link_is_revoked_is_the_404_of_any_
     url = f"/v1/safety-events/{event['id']}/acknowledgement"
     keyed = {**first.headers, "Idempotency-Key": "ack-before-revoke"}
     assert client.post(url, headers=keyed, json={}).status_code == 201
-    (link,) = [
-        item
-        for item in client.get("/v1/care-team", headers=patient.headers).json["items"]
-        if item["therapist"]["id"] == first.id
-    ]
-    revoked = client.delete(
-        f"/v1/care-team/{link['id']}", headers={**patient.headers, "If-Match": f'"{link["version"]}"'}
-    )
-    assert revoked.status_code == 204
+    assert revoke(client, patient, link_to(client, patient, first)).status_code == 204
     replayed = client.post(url, headers=keyed, json={})
     assert_problem(replayed, 404)
     assert replayed.get_data() == client.post(url, headers=first.headers, json={}).get_data()
@@ -534,11 +510,7 @@ def test_an_acknowledgement_racing_a_revocation_is_refused_once_the_revocation_c
     patient, first, *_ = care_team
     take(client, patient, phq9(10, 1))
     (event,) = open_events(client, first)
-    (link,) = [
-        item
-        for item in client.get("/v1/care-team", headers=patient.headers).json["items"]
-        if item["therapist"]["id"] == first.id
-    ]
+    link = link_to(client, patient, first)
     answers = []
 
     def acknowledge():
@@ -551,9 +523,7 @@ def test_an_acknowledgement_racing_a_revocation_is_refused_once_the_revocation_c
     with meanwhile(
         app, lambda statement: statement.startswith("UPDATE care_links"), acknowledge, patience=1
     ) as started:
-        revoked = client.delete(
-            f"/v1/care-team/{link['id']}", headers={**patient.headers, "If-Match": f'"{link["version"]}"'}
-        )
+        revoked = revoke(client, patient, link)
     assert started and revoked.status_code == 204
     assert [answer.status_code for answer in answers] == [404], [a.get_data(as_text=True) for a in answers]
     (mine,) = my_events(client, patient)

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, revoke
 from tests.resources import RESOURCES, as_read
 from tests.test_sync import drain
 
@@ -34,12 +34,7 @@ def world(client, make_account, link):
     link(patient, with_scope, scopes=ALL_SCOPES)
     link(patient, without_scope, scopes=())
     gone = link(patient, revoked, scopes=ALL_SCOPES)
-    assert (
-        client.delete(
-            f"/v1/care-team/{gone['id']}", headers={**patient.headers, "If-Match": '"1"'}
-        ).status_code
-        == 204
-    )
+    assert revoke(client, patient, gone).status_code == 204
     return SimpleNamespace(
         patient=patient,
         records=records,
