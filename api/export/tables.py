@@ -8,7 +8,7 @@ description lists their columns from it. A column is a field of the record as it
 import csv
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from api.accounts.schemas import UserSchema
@@ -23,27 +23,21 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 LIST_SEPARATOR = ";"
 
 
-def one_row(record):
-    return (record,)
-
-
-def rows_of(field, parent_column):
-    """The rows of a list of objects inside each record (a session's vitals), with the id of the
-    record they belong to."""
-
-    def rows(record):
-        return ({parent_column: record["id"], **item} for item in record[field])
-
-    return rows
-
-
 @dataclass(frozen=True)
 class Table:
     file: str
     section: str  # the export section whose records it is written from ("profile": the account)
     columns: tuple[str, ...]
-    rows: Callable[[dict], Iterable[dict]] = one_row
     about: str = ""
+    # For a list of objects inside each record (a session's vitals): its field, and the column
+    # that names the record each row belongs to. The record's own file leaves that field out.
+    nested: str | None = None
+    parent_column: str = ""
+
+    def rows(self, record) -> Iterable[dict]:
+        if self.nested is None:
+            return (record,)
+        return ({self.parent_column: record["id"], **item} for item in record[self.nested])
 
 
 TABLES = (
@@ -74,7 +68,8 @@ TABLES = (
         "session_vitals.csv",
         "sessions",
         ("session_id", "taken_at", "systolic", "diastolic", "heart_rate"),
-        rows=rows_of("vitals", "session_id"),
+        nested="vitals",
+        parent_column="session_id",
         about="one row per reading in a session's `vitals`",
     ),
     Table(
@@ -170,13 +165,11 @@ TABLES = (
         "safety_event_acknowledgements.csv",
         "safety_events",
         ("safety_event_id", "acknowledged_at", "acknowledged_by.id", "acknowledged_by.display_name"),
-        rows=rows_of("acknowledgements", "safety_event_id"),
+        nested="acknowledgements",
+        parent_column="safety_event_id",
         about="one row per acknowledgement of a safety event, oldest first",
     ),
 )
-
-# Fields whose values are written to a file of their own rather than as a column.
-NESTED_ROWS = {"sessions": {"vitals"}, "safety_events": {"acknowledgements"}}
 
 
 def described():
@@ -228,7 +221,9 @@ def csv_zip(*, owner_id, exported_at) -> Iterator[bytes]:
     """The zip, written to a stream that cannot seek, handed out about CHUNK_BYTES at a time.
 
     Members are zip64 (their sizes are not known when they start) and deflated; each is
-    readable by its owner only (mode 0600) once unpacked.
+    readable by its owner only (mode 0600) once unpacked. A zip's members follow one another,
+    so a table of nested rows (session_vitals.csv) reads its section again rather than holding
+    the rows until its turn.
     """
     outbox = streams.Outbox()
     with zipfile.ZipFile(outbox, "w", compression=zipfile.ZIP_DEFLATED) as archive:
