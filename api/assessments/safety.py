@@ -8,6 +8,7 @@ from api.accounts.models import User
 from api.accounts.schemas import PersonSchema
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.assessments.schemas import AssessmentSchema, Severity
+from api.assessments.scoring import SELF_HARM_ITEM
 from api.errors import NotFound
 from api.extensions import db
 from api.fields import Timestamp
@@ -16,9 +17,6 @@ from api.records import hold_account
 from api.reference.data import crisis_resources
 from api.reference.schemas import CrisisResourcesSchema
 from api.schemas import RecordSchema
-
-PHQ9_ITEM_9 = 8  # the index of "thoughts that you would be better off dead, or of hurting yourself"
-
 
 # --- with the assessment's create and delete (the kind's hooks) --------------------------------
 
@@ -38,7 +36,7 @@ def open_safety_event(assessment):
             occurred_at=assessment.taken_at,
             score=assessment.score,
             severity=assessment.severity,
-            item9_answer=assessment.answers[PHQ9_ITEM_9],
+            item9_answer=assessment.answers[SELF_HARM_ITEM],
         )
     )
     db.session.flush()

@@ -26,10 +26,13 @@ BANDS = {
 
 SEVERITIES = ("minimal", "mild", "moderate", "moderately_severe", "severe")
 
+# PHQ-9 item 9, "thoughts that you would be better off dead, or of hurting yourself", by index.
+SELF_HARM_ITEM = 8
+
 
 def score(instrument, answers):
     """(total, severity, safety_flag). PHQ-9 item 9 asks about thoughts of self-harm."""
     total = sum(answers)
     severity = next(name for lowest, name in BANDS[instrument] if total >= lowest)
-    safety_flag = instrument == Instrument.PHQ9 and answers[8] > 0
+    safety_flag = instrument == Instrument.PHQ9 and answers[SELF_HARM_ITEM] > 0
     return total, severity, safety_flag
