@@ -15,7 +15,7 @@ acknowledged that did not happen. `unit_of_work` is the same rule for command-li
 from contextlib import contextmanager
 from functools import wraps
 
-from flask import current_app
+from flask import current_app, request
 
 from api.errors import Problem
 from api.extensions import db
@@ -24,15 +24,18 @@ from api.extensions import db
 def in_one_transaction(view):
     @wraps(view)
     def wrapper(*args, **kwargs):
+        # HEAD runs its GET's view (Flask) but sends no body: nothing was read, so nothing it
+        # wrote (a read's audit event) is kept.
+        keeps = request.method != "HEAD"
         try:
             response = current_app.make_response(view(*args, **kwargs))
         except Problem as problem:
-            finish(commit=problem.keep_writes)
+            finish(commit=keeps and problem.keep_writes)
             raise
         except BaseException:
             db.session.rollback()
             raise
-        finish(commit=response.status_code < 400)
+        finish(commit=keeps and response.status_code < 400)
         return response
 
     return wrapper

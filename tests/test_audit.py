@@ -49,6 +49,24 @@ def shared(client, make_account, link):
     return patient, therapist, entry
 
 
+def test_a_head_request_keeps_nothing_it_wrote(app, client, shared, make_account, database_rows):
+    """HEAD runs the GET's view but sends nothing: no read happened, so no audit event stays,
+    allowed or denied, whatever the route."""
+    patient, therapist, entry = shared
+    stranger = make_account("therapist")
+    before = database_rows()
+    for who, path in (
+        (therapist, f"/v1/patients/{patient.id}/entries"),
+        (therapist, f"/v1/patients/{patient.id}/entries/{entry['id']}"),
+        (therapist, f"/v1/patients/{patient.id}/insights/mood"),
+        (stranger, f"/v1/patients/{patient.id}/moods"),
+    ):
+        answer = client.head(path, headers=who.headers)
+        assert answer.status_code in (200, 404) and answer.get_data() == b""
+    assert database_rows() == before
+    assert events(app) == []
+
+
 def test_every_read_is_one_event(app, client, shared):
     patient, therapist, entry = shared
     base = f"/v1/patients/{patient.id}/entries"

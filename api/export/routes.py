@@ -171,7 +171,8 @@ class Export(MethodView):
           from one export to the next.
         """
         if request.method == "HEAD":
-            # Flask answers HEAD with GET's view: that would log an export no one received.
+            # A HEAD keeps no audit event (api/transactions.py), but its 200 would still use up
+            # one of the account's exports.
             raise MethodNotAllowed(valid_methods=["GET"])
         writer = WRITERS[query["format"]]
         service.record_export(actor=current_user, request_id=g.request_id)
