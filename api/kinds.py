@@ -23,3 +23,10 @@ SYNCED = tuple(synced for kind in KINDS for synced in kind.synced)
 # The kinds linked therapists may read, each under its care-team scope.
 SHARED = tuple(kind for kind in KINDS if kind.sharing is not None)
 SCOPES = tuple(kind.sharing.scope for kind in KINDS if kind.sharing is not None)
+
+
+def scope_of(kind) -> str:
+    """The care-team scope that shares this kind (what a read derived from its records needs)."""
+    if kind.sharing is None:
+        raise ValueError(f"{kind.sync_type} records are never shared")
+    return kind.sharing.scope

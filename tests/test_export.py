@@ -11,15 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 from fhir.resources.R4B.bundle import Bundle
-from sqlalchemy import select
 
-from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent
 from api.export import service, streams
 from api.export.document import json_export
 from api.export.fhir import fhir_bundle
 from api.export.service import SECTIONS
 from api.export.tables import TABLES, csv_zip
-from api.extensions import db
 from tests.helpers import assert_problem, bearer
 from tests.spec_validation import outside_the_contract
 
@@ -218,22 +215,43 @@ def test_the_csv_columns_cover_every_field_of_the_records(app):
             nested = {t.nested for t in TABLES if t.section == section.name and t.nested is not None}
             fields = set(section.schema().fields) - nested
             assert {column.split(".")[0] for column in table.columns} == fields, section.name
+            # and the files of nested rows: every field of the nested objects, and the parent's id
+            for table in (t for t in TABLES if t.section == section.name and t.nested is not None):
+                item = section.schema().fields[table.nested].inner.schema
+                assert {column.split(".")[0] for column in table.columns} == {
+                    table.parent_column,
+                    *item.fields,
+                }, table.file
         assert {t.file for t in TABLES if t.section == "profile"} == {"profile.csv"}
         [profile] = [t for t in TABLES if t.section == "profile"]
         assert set(profile.columns) == set(UserSchema().fields)
 
 
-def test_safety_acknowledgements_are_exported(app, client, patient, therapist):
+def test_safety_acknowledgements_are_exported(client, patient, therapist, link):
+    """Made as the API makes them (a flagged PHQ-9, a linked therapist's acknowledgement), in the
+    CSV's file of acknowledgements and in the JSON's events, without the care team's note."""
+    link(patient, therapist, scopes=("assessments",))
     client.post("/v1/assessments", headers=patient.headers, json=BODIES["assessments"](1))
-    with app.app_context():
-        event = db.session.execute(select(SafetyEvent)).scalar_one()
-        db.session.add(SafetyAcknowledgement(event_id=event.id, therapist_id=uuid.UUID(therapist.id)))
-        event_id = str(event.id)
-        db.session.commit()
+    (event,) = client.get("/v1/safety-events", headers=therapist.headers).json["items"]
+    acknowledged = client.post(
+        f"/v1/safety-events/{event['id']}/acknowledgement", headers=therapist.headers, json={"note": "seen"}
+    )
+    assert acknowledged.status_code == 201
+    event_id = event["id"]
     with zipfile.ZipFile(io.BytesIO(export(client, patient, "csv").get_data())) as archive:
         rows = list(csv.DictReader(io.StringIO(archive.read("safety_event_acknowledgements.csv").decode())))
+        (closed,) = csv.DictReader(io.StringIO(archive.read("safety_events.csv").decode()))
     assert [(row["safety_event_id"], row["acknowledged_by.id"]) for row in rows] == [(event_id, therapist.id)]
     assert rows[0]["acknowledged_by.display_name"] == "Test therapist"
+    assert (closed["id"], closed["status"]) == (event_id, "acknowledged")
+    (exported,) = json.loads(export(client, patient, "json").get_data())["safety_events"]
+    assert exported["status"] == "acknowledged"
+    assert exported["acknowledgements"] == [
+        {
+            "acknowledged_at": acknowledged.json["acknowledged_at"],
+            "acknowledged_by": {"id": therapist.id, "display_name": "Test therapist"},
+        }
+    ]
 
 
 def references(node):

@@ -603,7 +603,8 @@ def test_the_mood_aggregate_reads_the_owner_time_index(app, make_account, bucket
     with app.app_context():
         years_of_check_ins(app, patient_id)
         reader = service.Reader(patient_id=patient_id, timezone="Europe/Berlin")
-        # the zones query finds none in an empty table; pretend it found two, to see the GROUP BY
+        # the check-ins have no zone of their own: pretend the zones query found two, to see the
+        # GROUP BY join their periods
         original = service.db.session.execute
         event.listen(db.engine, "before_cursor_execute", capture)
         try:

@@ -326,6 +326,10 @@ def test_the_list_is_newest_first_keyset_paged_and_filters_by_patient(client, ma
     assert [item["occurred_at"] for item in seen] == sorted(
         (item["occurred_at"] for item in seen), reverse=True
     )
+    # the list's own order: when each event opened
+    assert [(item["created_at"], item["id"]) for item in seen] == sorted(
+        ((item["created_at"], item["id"]) for item in seen), reverse=True
+    )
     assert sorted(item["assessment_id"] for item in seen) == sorted(item["id"] for item in taken)
     only = open_events(client, therapist, patient_id=patients[0].id, limit=100)
     assert len(only) == 5 and {item["patient"]["id"] for item in only} == {patients[0].id}
@@ -435,6 +439,23 @@ def test_a_replayed_acknowledgement_after_the_link_is_revoked_is_the_404_of_any_
     replayed = client.post(url, headers=keyed, json={})
     assert_problem(replayed, 404)
     assert replayed.get_data() == client.post(url, headers=first.headers, json={}).get_data()
+
+
+def test_a_replayed_acknowledgement_of_an_event_deleted_since_is_gone(client, care_team):
+    """The deleted event is the 410 every replay gives for what its first request made and is
+    gone; without the key, the same request is the 404 of any missing event."""
+    patient, first, *_ = care_team
+    assessment = take(client, patient, phq9(10, 1)).json
+    (event,) = open_events(client, first)
+    url = f"/v1/safety-events/{event['id']}/acknowledgement"
+    keyed = {**first.headers, "Idempotency-Key": "ack-before-delete"}
+    assert client.post(url, headers=keyed, json={}).status_code == 201
+    deleted = client.delete(
+        f"/v1/assessments/{assessment['id']}", headers={**patient.headers, "If-Match": '"1"'}
+    )
+    assert deleted.status_code == 204
+    assert_problem(client.post(url, headers=keyed, json={}), 410, "created-record-gone")
+    assert_problem(client.post(url, headers=first.headers, json={}), 404)
 
 
 def test_filtering_by_a_patient_who_does_not_share_is_a_logged_404(client, care_team, make_account):

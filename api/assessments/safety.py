@@ -9,11 +9,10 @@ from api.accounts.schemas import PersonSchema
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.assessments.schemas import AssessmentSchema, Severity
 from api.assessments.scoring import SELF_HARM_ITEM
-from api.errors import NotFound
 from api.extensions import db
 from api.fields import Timestamp
 from api.models import utcnow
-from api.records import hold_account
+from api.records import OwnerErased, hold_account
 from api.reference.data import crisis_resources
 from api.reference.schemas import CrisisResourcesSchema
 from api.schemas import RecordSchema
@@ -49,7 +48,7 @@ def delete_with_assessment(assessment):
     before it changes the event, so the event is read as the last acknowledgement left it.
     """
     if not hold_account(assessment.owner_id):
-        raise NotFound()
+        raise OwnerErased()
     event = db.session.execute(
         select(SafetyEvent).where(
             SafetyEvent.assessment_id == assessment.id, SafetyEvent.deleted_at.is_(None)

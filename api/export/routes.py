@@ -152,7 +152,8 @@ class Export(MethodView):
 
         - `json` (`application/json`): one document: `format`, `format_version`, `exported_at`,
           `profile`, then `sessions`, `entries`, `moods`, `contacts`, `practices`, `assessments`
-          and `safety_events`, each record as its own GET shows it, oldest first.
+          and `safety_events`, each record as the API shows it (its GET; safety events as
+          `GET /v1/me/safety-events` lists them), oldest first.
         - `csv` (`application/zip`): a zip of UTF-8 CSV files with a header row. A list is one
           cell, its values joined with `;` (a `;` or `\\` inside a value is escaped with `\\`);
           an empty cell is null. A text cell that starts with `=`, `+`, `-`, `@`, a tab or a

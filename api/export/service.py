@@ -1,11 +1,13 @@
 """What an export reads, and how: the patient's live records of every kind, in batches.
 
 Records are read BATCH_SIZE at a time in (created_at, id) order, each batch starting after the
-last one read: a key no edit changes, served by ix_<table>_owner_created (contacts:
-ix_<table>_owner_time). Nothing collects a whole table, so memory stays flat however long the
-journal is. On PostgreSQL the reads share one REPEATABLE READ snapshot, so the export is the
-journal as it was at one moment; elsewhere each batch sees the latest commits, and the
-immutable key still gives every record that lives through the export exactly once.
+last one read: a key no edit changes, served by ix_<table>_owner_created (contacts and safety
+events, whose own time is created_at: ix_<table>_owner_time). The session holds loaded rows
+weakly, so a batch is let go once the next is read: nothing collects a whole table, and memory
+stays flat however long the journal is. On PostgreSQL the reads share one REPEATABLE READ
+snapshot, so the export is the journal as it was at one moment; elsewhere each batch sees the
+latest commits, and the immutable key still gives every record that lives through the export
+exactly once.
 """
 
 import uuid
@@ -72,18 +74,16 @@ def owner(owner_id: uuid.UUID) -> User:
 
 def each_record(model, *, owner_id) -> Iterator[Any]:
     """The owner's live records of one model, oldest created first, read batch by batch."""
-    batch_size, after = BATCH_SIZE, None
+    after = None
     while True:
-        query = live(model, owner_id).order_by(model.created_at, model.id).limit(batch_size)
+        query = live(model, owner_id).order_by(model.created_at, model.id).limit(BATCH_SIZE)
         if after is not None:
             query = query.where(tuple_(model.created_at, model.id) > tuple_(*after))
         batch = db.session.execute(query).scalars().all()
         yield from batch
-        if len(batch) < batch_size:
+        if len(batch) < BATCH_SIZE:
             return
         after = (batch[-1].created_at, batch[-1].id)
-        # Loaded rows are only weakly held by the session; nothing else keeps this batch.
-        del batch
 
 
 def each_dumped(section, *, owner_id) -> Iterator[dict]:

@@ -5,6 +5,7 @@ from flask import g
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
+from api import kinds
 from api.access import PATIENTS, THERAPISTS, auth_required
 from api.audit.models import MOOD_INSIGHTS, PRACTICE_INSIGHTS, SESSION_INSIGHTS
 from api.insights import service
@@ -16,6 +17,7 @@ from api.insights.schemas import (
     SessionInsightPageSchema,
     SessionInsightQuerySchema,
 )
+from api.kinds import scope_of
 from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
@@ -41,7 +43,7 @@ def therapist(patient_id, *, scopes, audit_type):
 
 def mood(reader, query):
     return service.mood_insights(
-        reader, first=query.get("from_"), last=query["to"] if "to" in query else None, bucket=query["bucket"]
+        reader, first=query.get("from_"), last=query.get("to"), bucket=query["bucket"]
     )
 
 
@@ -80,7 +82,7 @@ class PatientMoodInsights(MethodView):
         404, the same as for a patient who does not exist, unless the patient has an active link
         to you with the `moods` scope.
         """
-        return mood(therapist(patient_id, scopes=("moods",), audit_type=MOOD_INSIGHTS), query)
+        return mood(therapist(patient_id, scopes=(scope_of(kinds.moods),), audit_type=MOOD_INSIGHTS), query)
 
 
 @blp.route("/insights/practices")
@@ -112,7 +114,7 @@ class PatientPracticeInsights(MethodView):
         404, the same as for a patient who does not exist, unless the patient has an active link
         to you with the `practices` scope.
         """
-        reader = therapist(patient_id, scopes=("practices",), audit_type=PRACTICE_INSIGHTS)
+        reader = therapist(patient_id, scopes=(scope_of(kinds.practices),), audit_type=PRACTICE_INSIGHTS)
         return service.practice_insights(reader, query=query)
 
 
@@ -145,5 +147,9 @@ class PatientSessionInsights(MethodView):
         404, the same as for a patient who does not exist, unless the patient has an active link
         to you with both the `sessions` and the `assessments` scopes.
         """
-        reader = therapist(patient_id, scopes=("sessions", "assessments"), audit_type=SESSION_INSIGHTS)
+        reader = therapist(
+            patient_id,
+            scopes=(scope_of(kinds.sessions), scope_of(kinds.assessments)),
+            audit_type=SESSION_INSIGHTS,
+        )
         return sessions(reader, query)

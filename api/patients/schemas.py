@@ -8,6 +8,9 @@ from api.care_team.schemas import Scopes
 from api.fields import Timestamp
 from api.pagination import PageQuerySchema, page_schema
 
+# GET /v1/patients shows at most this many of a patient's open safety events.
+OPEN_SAFETY_EVENTS_SHOWN = 5
+
 
 class MoodSnapshotSchema(ma.Schema):
     id = ma.fields.UUID(dump_only=True)
@@ -67,7 +70,7 @@ class PatientSummarySchema(ma.Schema):
         ma.fields.Nested(SafetyEventSnapshotSchema),
         dump_only=True,
         allow_none=True,
-        validate=ma.validate.Length(max=5),
+        validate=ma.validate.Length(max=OPEN_SAFETY_EVENTS_SHOWN),
         metadata={
             "description": "The newest (up to 5) safety events no one has acknowledged yet, newest first "
             "(`GET /v1/safety-events` lists them all); null without the `assessments` scope."
@@ -77,7 +80,7 @@ class PatientSummarySchema(ma.Schema):
         ma.fields.Nested(AssessmentSnapshotSchema),
         dump_only=True,
         allow_none=True,
-        validate=ma.validate.Length(max=5),
+        validate=ma.validate.Length(max=OPEN_SAFETY_EVENTS_SHOWN),
         metadata={
             "description": "Deprecated: the PHQ-9s of `open_safety_events`, as earlier versions showed "
             "them. Null without the `assessments` scope.",

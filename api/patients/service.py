@@ -24,9 +24,8 @@ from api.errors import NotShared
 from api.extensions import db
 from api.moods.models import Mood
 from api.pagination import fetch_page
+from api.patients.schemas import OPEN_SAFETY_EVENTS_SHOWN
 from api.records import live
-
-OPEN_SAFETY_EVENTS_SHOWN = 5
 
 
 def shared_records(kind, *, therapist_id, patient_id):

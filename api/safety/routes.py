@@ -80,9 +80,9 @@ def acknowledged(event):
 
 
 def replay_acknowledgement(event_id):
-    """The answer again, with the event as it is now; a 404 if it is no longer shared."""
+    """The answer again, with the event as it is now (see service.replay_for_therapist)."""
     return acknowledged(
-        service.read_for_therapist(actor=current_user, event_id=event_id, request_id=g.request_id)
+        service.replay_for_therapist(actor=current_user, event_id=event_id, request_id=g.request_id)
     )
 
 

@@ -15,15 +15,14 @@ from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, Sa
 from api.audit import service as audit
 from api.audit.models import SAFETY_EVENT, Action, Outcome
 from api.care_team.service import patients_sharing, shared_with
-from api.errors import Conflict, NotShared
+from api.errors import Conflict, NotFound, NotShared
 from api.extensions import db
-from api.kinds import assessments
+from api.kinds import assessments, scope_of
 from api.models import utcnow
 from api.pagination import fetch_page
-from api.records import hold_account, live
+from api.records import hold_account, list_page
 
-# A safety event is shared as its assessment is.
-SCOPE = assessments.sharing.scope if assessments.sharing is not None else "assessments"
+SCOPE = scope_of(assessments)  # a safety event is shared as its assessment is
 
 
 class TrailFull(Conflict):
@@ -137,6 +136,19 @@ def read_for_therapist(*, actor, event_id, request_id):
     return _allowed(actor, event, action=Action.READ, request_id=request_id)
 
 
+def replay_for_therapist(*, actor, event_id, request_id):
+    """An acknowledgement's event again, for an Idempotency-Key replay: as it is now, the 404 of
+    any read when it is no longer shared with the therapist, or (the 410 of a replay) gone when
+    it was deleted with its assessment."""
+    shared_patient = SafetyEvent.owner_id.in_(patients_sharing(therapist_id=actor.id, scope=SCOPE))
+    deleted = db.session.scalar(
+        select(SafetyEvent.deleted_at.is_not(None)).where(SafetyEvent.id == event_id, shared_patient)
+    )
+    if deleted:
+        raise NotFound()
+    return read_for_therapist(actor=actor, event_id=event_id, request_id=request_id)
+
+
 def acknowledge(*, actor, event_id, note, request_id):
     """Record the therapist's acknowledgement: the first closes the event, later ones join its trail.
 
@@ -171,9 +183,5 @@ def acknowledge(*, actor, event_id, note, request_id):
 
 def list_own(*, patient_id, status, limit, after):
     """A page of the patient's own events, newest first."""
-    query = live(SafetyEvent, patient_id)
-    if status is not None:
-        query = query.where(status_filter(status))
-    return fetch_page(
-        query, time_column=SafetyEvent.time_column(), id_column=SafetyEvent.id, limit=limit, after=after
-    )
+    filters = () if status is None else (status_filter(status),)
+    return list_page(SafetyEvent, owner_id=patient_id, filters=filters, limit=limit, after=after)
