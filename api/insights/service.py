@@ -38,9 +38,8 @@ from api.insights.schemas import MAX_DAY_BUCKETS, MAX_WEEK_BUCKETS, InsightBucke
 from api.insights.statistics import mean_interval
 from api.models import UTCDateTime
 from api.moods.models import Mood
-from api.pagination import fetch_page
 from api.practices.models import Practice
-from api.records import live, time_filters
+from api.records import list_page, time_range
 from api.sessions.models import Session
 
 DAY = timedelta(days=1)
@@ -297,7 +296,7 @@ def practice_insights(reader, *, query):
         .where(
             Practice.owner_id == reader.patient_id,
             Practice.deleted_at.is_(None),
-            *time_filters(Practice.performed_at, query),
+            *time_range(Practice, query),
             *reader.shared(),
         )
         .group_by(Practice.practice)
@@ -373,12 +372,8 @@ def session_insights(reader, *, limit, after):
     Two statements: the page (keyset, on the sessions' owner/time index), then every page
     session's nearest assessments at once, ranked by a window function.
     """
-    sessions, more = fetch_page(
-        live(Session, reader.patient_id).where(*reader.shared()),
-        time_column=Session.started_at,
-        id_column=Session.id,
-        limit=limit,
-        after=after,
+    sessions, more = list_page(
+        Session, owner_id=reader.patient_id, filters=reader.shared(), limit=limit, after=after
     )
     nearest: dict = {}
     if sessions:

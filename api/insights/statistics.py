@@ -4,6 +4,7 @@ No scipy: the t distribution's CDF is the regularized incomplete beta function (
 continued fraction, as in Numerical Recipes §6.4), and a quantile is found by bisecting it.
 """
 
+import functools
 import math
 
 _EPSILON = 1e-15
@@ -50,6 +51,7 @@ def t_cdf(t, df):
     return 1.0 - tail if t >= 0 else tail
 
 
+@functools.lru_cache(maxsize=256)  # a few dozen (p, df) pairs serve nearly every request
 def t_quantile(p, df):
     """The t with P(T <= t) = p (0.5 <= p < 1), to about 1e-12, by bisection on the CDF."""
     if not 0.5 <= p < 1.0 or df <= 0:
