@@ -59,6 +59,10 @@ class Config:
     ARGON2_MEMORY_COST = env_int("ARGON2_MEMORY_COST", 65536)
     ARGON2_PARALLELISM = env_int("ARGON2_PARALLELISM", 4)
 
+    # key_id:key pairs, newest first (api/encryption.py); production refuses to start without one.
+    DATA_ENCRYPTION_KEYS = env_str("DATA_ENCRYPTION_KEYS")
+    DATA_ENCRYPTION_KEY_FILE: Path | None = None
+
     MAX_CONTENT_LENGTH = env_int("MAX_CONTENT_LENGTH", 1024 * 1024)
 
     REDIS_URL = env_str("REDIS_URL")
@@ -110,12 +114,25 @@ class ProductionConfig(Config):
                 f"JWT_SECRET_KEY must be set to a random value of at least {MIN_SECRET_BYTES} bytes "
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
+        from api.encryption import HOW_TO_MAKE_A_KEY, Keyring, KeyringError
+
+        if not cls.DATA_ENCRYPTION_KEYS:
+            raise RuntimeError(
+                "DATA_ENCRYPTION_KEYS must be set: comma-separated key_id:key pairs, newest first, each "
+                f"key 32 random bytes in base64url; {HOW_TO_MAKE_A_KEY}"
+            )
+        try:
+            Keyring.parse(cls.DATA_ENCRYPTION_KEYS)
+        except KeyringError as error:
+            raise RuntimeError(str(error)) from None
 
 
 class DevelopmentConfig(Config):
     APP_ENV = "development"
     # For `make run` on a developer's machine only; ProductionConfig never falls back to it.
     JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", "development-only-secret-do-not-deploy-0123456789")
+    # Without DATA_ENCRYPTION_KEYS, `make run` makes a key once and keeps it here (mode 0600).
+    DATA_ENCRYPTION_KEY_FILE = BASE_DIR / "instance" / "data-encryption-keys"
 
 
 class TestingConfig(Config):
@@ -123,6 +140,7 @@ class TestingConfig(Config):
     TESTING = True
     SQLALCHEMY_DATABASE_URI = database_url(env_str("TEST_DATABASE_URL", "sqlite://"))
     JWT_SECRET_KEY = "testing-secret-key-long-enough-for-every-hmac-algorithm-0123456789"
+    DATA_ENCRYPTION_KEYS = "test:dGVzdGluZy1vbmx5LWtleS10aGlydHktdHdvLWJ5dGU"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1

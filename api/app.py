@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import UUIDConverter
 
-from api import logs, ratelimit, transactions
+from api import encryption, logs, ratelimit, transactions
 from api.accounts import passwords
 from api.accounts.routes import auth, me
 from api.audit.routes import blp as access_log
@@ -23,6 +23,7 @@ from api.extensions import cors, db, jwt, migrate
 from api.health.routes import blp as health
 from api.idempotency import purge_expired_answers
 from api.insights.routes import blp as insights
+from api.key_rotation import rotate_keys
 from api.kinds import KINDS
 from api.models import render_migration_type
 from api.patients.routes import blp as patients
@@ -117,6 +118,7 @@ def create_app(config_class=None):
 
     _prepare_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     db.init_app(app)
+    encryption.init_app(app)
     migrate.init_app(
         app,
         db,
@@ -172,6 +174,7 @@ def create_app(config_class=None):
 
     app.cli.add_command(seed_demo)
     app.cli.add_command(purge_expired_answers)
+    app.cli.add_command(rotate_keys)
     return app
 
 

@@ -1,8 +1,10 @@
-"""JSON list columns (tags, emotions) and a portable "list contains" filter."""
+"""JSON list columns (tags, emotions) and portable "list contains" filters, on plain lists and on
+encrypted ones through their blind index."""
 
-from sqlalchemy import JSON, func, literal, select
+from sqlalchemy import JSON, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import JSONB
 
+from api.encryption import blind_index_of, keyring
 from api.extensions import db
 
 JSONList = JSON().with_variant(JSONB(), "postgresql")
@@ -14,3 +16,11 @@ def contains(column, value):
         return column.op("@>")(func.jsonb_build_array(literal(value)))
     items = func.json_each(column).table_valued("value")
     return select(1).select_from(items).where(items.c.value == value).exists()
+
+
+def contains_blind(attribute, value):
+    """The encrypted list `attribute` (Entry.tags) holds `value`, ignoring case: its blind index
+    holds the value's digest under one of the configured keys (api/encryption.py)."""
+    context = attribute.property.columns[0].type.context
+    index = blind_index_of(attribute)
+    return or_(*(contains(index, digest) for digest in keyring().digests_of_any_key(value, context)))

@@ -26,6 +26,7 @@ class UTCDateTime(TypeDecorator):
 
     impl = DateTime(timezone=True)
     cache_ok = True
+    migration_type = "sa.DateTime(timezone=True)"
 
     def process_bind_param(self, value, dialect):
         if value is None:
@@ -71,7 +72,8 @@ def new_id():
 
 
 def render_migration_type(kind, obj, autogen_context):
-    """Alembic autogenerate: write UTCDateTime as the plain column type it stores."""
-    if kind == "type" and isinstance(obj, UTCDateTime):
-        return "sa.DateTime(timezone=True)"
+    """Alembic autogenerate: write the project's column types (UTCDateTime, the encrypted types
+    of api/encryption.py) as the plain column type each stores, named by its `migration_type`."""
+    if kind == "type" and isinstance(obj, TypeDecorator) and hasattr(obj, "migration_type"):
+        return obj.migration_type
     return False

@@ -21,7 +21,7 @@ from flask_jwt_extended import current_user
 from api import records
 from api.access import PATIENTS, auth_required
 from api.idempotency import idempotent
-from api.jsonlists import contains
+from api.jsonlists import contains, contains_blind
 from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
@@ -109,6 +109,9 @@ class JournalKind:
     # {"tag": "tags"} keeps records whose `tags` holds the `tag` asked for.
     match: tuple = ()
     contains: dict = field(default_factory=dict)
+    # The same for an encrypted list (api.encryption.EncryptedList), through its blind index; it
+    # matches ignoring case.
+    contains_encrypted: dict = field(default_factory=dict)
     # The kind's own rules on what a create or an update may hold: (data, owner_id=) -> data,
     # may raise a 422.
     prepare_create: Callable = unchanged
@@ -149,6 +152,11 @@ class JournalKind:
         conditions += [
             contains(getattr(model, column), query[name])
             for name, column in self.contains.items()
+            if query.get(name)
+        ]
+        conditions += [
+            contains_blind(getattr(model, column), query[name])
+            for name, column in self.contains_encrypted.items()
             if query.get(name)
         ]
         return conditions

@@ -58,6 +58,8 @@ export APP_ENV=production
 export DATABASE_URL="sqlite:///$WORK/fuzz.db"
 JWT_SECRET_KEY=$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(48))')
 export JWT_SECRET_KEY
+DATA_ENCRYPTION_KEYS="fuzz:$("$BIN/python" -c 'import secrets; print(secrets.token_urlsafe(32))')"
+export DATA_ENCRYPTION_KEYS
 export RATELIMIT_STORAGE_URI="sqlite-file://$WORK/ratelimits.sqlite"
 export RATELIMIT_DEFAULT="100000 per minute"
 export RATELIMIT_LOGIN_PER_IP="10000 per minute"

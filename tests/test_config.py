@@ -10,12 +10,26 @@ from sqlalchemy import text
 
 from api.app import create_app
 from api.extensions import db
-from config import BASE_DIR, CONFIGS, DevelopmentConfig, ProductionConfig, config_from_env, database_url
+from config import (
+    BASE_DIR,
+    CONFIGS,
+    DevelopmentConfig,
+    ProductionConfig,
+    TestingConfig,
+    config_from_env,
+    database_url,
+)
 
 
 def production_config(secret):
     return type(
-        "Production", (ProductionConfig,), {"JWT_SECRET_KEY": secret, "SQLALCHEMY_DATABASE_URI": "sqlite://"}
+        "Production",
+        (ProductionConfig,),
+        {
+            "JWT_SECRET_KEY": secret,
+            "DATA_ENCRYPTION_KEYS": TestingConfig.DATA_ENCRYPTION_KEYS,
+            "SQLALCHEMY_DATABASE_URI": "sqlite://",
+        },
     )
 
 

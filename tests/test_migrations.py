@@ -9,11 +9,13 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import DateTime, Uuid, column, create_engine, inspect, table, text
+from sqlalchemy import JSON, DateTime, Uuid, column, create_engine, inspect, table, text
+from sqlalchemy.dialects import postgresql
 
 from api.app import create_app
 from api.extensions import db
 from config import TestingConfig
+from tests.helpers import PASSWORD
 
 
 def test_migrations_match_the_models(app):
@@ -134,5 +136,255 @@ def test_stored_idempotent_answers_survive_the_move_to_record_ids(scratch_databa
         ]
         columns = {column["name"] for column in inspect(db.engine).get_columns("idempotency_keys")}
         assert not {"response_body", "response_headers"} & columns
+        db.session.remove()
+        db.engine.dispose()
+
+
+def journal_table(name, *columns, json_columns=()):
+    """A table of a journal kind as a revision before encryption had it, for plain inserts."""
+    json_list = JSON().with_variant(postgresql.JSONB(), "postgresql")
+    return table(
+        name,
+        column("id", Uuid()),
+        column("owner_id", Uuid()),
+        column("version"),
+        column("sync_seq"),
+        column("created_at", DateTime(timezone=True)),
+        column("updated_at", DateTime(timezone=True)),
+        *(column(name, DateTime(timezone=True)) for name in columns if name.endswith("_at")),
+        *(column(name, Uuid()) for name in columns if name.endswith("_id")),
+        *(column(name) for name in columns if not name.endswith(("_at", "_id"))),
+        *(column(name, json_list) for name in json_columns),
+    )
+
+
+def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_its_downgrade(
+    scratch_database_url,
+):
+    app = create_app(type("Scratch", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": scratch_database_url}))
+    before_encryption = "5e0c8a1f3b92"
+    with app.app_context():
+        flask_migrate.upgrade(revision=before_encryption)
+    client = app.test_client()
+    account = {"email": "old@example.org", "password": PASSWORD, "display_name": "Old", "role": "patient"}
+    owner_id = uuid.UUID(client.post("/v1/auth/register", json=account).json["id"])
+    ids = {
+        name: uuid.uuid4()
+        for name in ("session", "entry", "mood", "practice", "contact", "phq9", "event", "ack")
+    }
+    then = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    common = {"owner_id": owner_id, "version": 3, "created_at": then, "updated_at": then}
+    rows = [
+        (
+            journal_table(
+                "sessions",
+                "started_at",
+                "medicine",
+                "provider",
+                "intention",
+                "notes",
+                json_columns=("side_effects", "vitals"),
+            ),
+            {
+                "id": ids["session"],
+                "sync_seq": 1,
+                "started_at": then,
+                "medicine": "ketamine",
+                "provider": "Old clinic",
+                "intention": "old intention",
+                "notes": "old session notes",
+                "side_effects": [],
+                "vitals": [],
+            },
+        ),
+        (
+            journal_table(
+                "entries",
+                "occurred_at",
+                "body",
+                "title",
+                "kind",
+                "visibility",
+                json_columns=("emotions", "tags"),
+            ),
+            {
+                "id": ids["entry"],
+                "sync_seq": 2,
+                "occurred_at": then,
+                "body": "old body",
+                "title": "old title",
+                "kind": "general",
+                "visibility": "private",
+                "emotions": [],
+                "tags": ["Old tag", "lake"],
+            },
+        ),
+        (
+            journal_table("moods", "recorded_at", "mood", "note", json_columns=("emotions",)),
+            {
+                "id": ids["mood"],
+                "sync_seq": 3,
+                "recorded_at": then,
+                "mood": 5,
+                "note": "old mood note",
+                "emotions": [],
+            },
+        ),
+        (
+            journal_table("practices", "performed_at", "practice", "notes"),
+            {
+                "id": ids["practice"],
+                "sync_seq": 4,
+                "performed_at": then,
+                "practice": "yoga",
+                "notes": "old practice notes",
+            },
+        ),
+        (
+            journal_table(
+                "contacts",
+                "name",
+                "relationship",
+                "phone",
+                "email",
+                "notes",
+                "is_emergency_contact",
+                "is_session_support",
+            ),
+            {
+                "id": ids["contact"],
+                "sync_seq": 5,
+                "name": "Old friend",
+                "relationship": "friend",
+                "phone": "+1 555 0100",
+                "email": "friend@example.org",
+                "notes": None,
+                "is_emergency_contact": False,
+                "is_session_support": False,
+            },
+        ),
+        (
+            journal_table(
+                "assessments",
+                "taken_at",
+                "instrument",
+                "score",
+                "severity",
+                "safety_flag",
+                json_columns=("answers",),
+            ),
+            {
+                "id": ids["phq9"],
+                "sync_seq": 6,
+                "taken_at": then,
+                "instrument": "phq9",
+                "score": 12,
+                "severity": "moderate",
+                "safety_flag": True,
+                "answers": [2, 2, 2, 1, 1, 1, 1, 1, 1],
+            },
+        ),
+        (
+            journal_table(
+                "safety_events",
+                "occurred_at",
+                "acknowledged_at",
+                "assessment_id",
+                "score",
+                "severity",
+                "item9_answer",
+            ),
+            {
+                "id": ids["event"],
+                "sync_seq": 7,
+                "occurred_at": then,
+                "acknowledged_at": then,
+                "assessment_id": ids["phq9"],
+                "score": 12,
+                "severity": "moderate",
+                "item9_answer": 1,
+            },
+        ),
+    ]
+    acknowledgements = table(
+        "safety_acknowledgements",
+        column("id", Uuid()),
+        column("event_id", Uuid()),
+        column("acknowledged_at", DateTime(timezone=True)),
+        column("note"),
+    )
+    stored = [
+        ("entries", "body", "old body"),
+        ("entries", "title", "old title"),
+        ("sessions", "provider", "Old clinic"),
+        ("sessions", "intention", "old intention"),
+        ("sessions", "notes", "old session notes"),
+        ("moods", "note", "old mood note"),
+        ("practices", "notes", "old practice notes"),
+        ("contacts", "name", "Old friend"),
+        ("contacts", "phone", "+1 555 0100"),
+        ("contacts", "email", "friend@example.org"),
+        ("safety_acknowledgements", "note", "old acknowledgement note"),
+    ]
+
+    def raw(table_name, column_name):
+        return db.session.execute(text(f"SELECT {column_name} FROM {table_name}")).scalar_one()
+
+    with app.app_context():
+        for journal, values in rows:
+            db.session.execute(journal.insert().values(**common, **values))
+        db.session.execute(
+            acknowledgements.insert().values(
+                id=ids["ack"], event_id=ids["event"], acknowledged_at=then, note="old acknowledgement note"
+            )
+        )
+        db.session.execute(text("UPDATE sync_clocks SET last_seq = 7"))
+        db.session.commit()
+        flask_migrate.upgrade()
+        # Stored as ciphertext under the configured key ...
+        for table_name, column_name, plaintext in stored:
+            value = raw(table_name, column_name)
+            assert value.startswith("v1:test:") and plaintext not in value, (table_name, column_name)
+        assert raw("entries", "tags").startswith("v1:test:")
+        assert raw("contacts", "notes") is None
+        db.session.remove()
+
+    # ... and read back through the API as before, versions unchanged.
+    token = client.post("/v1/auth/login", json={"email": account["email"], "password": PASSWORD}).json
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    entry = client.get(f"/v1/entries/{ids['entry']}", headers=headers)
+    assert (entry.json["body"], entry.json["title"], entry.json["tags"]) == (
+        "old body",
+        "old title",
+        ["Old tag", "lake"],
+    )
+    assert entry.headers["ETag"] == '"3"'
+    assert [item["id"] for item in client.get("/v1/entries?tag=old TAG", headers=headers).json["items"]] == [
+        str(ids["entry"])
+    ]
+    session = client.get(f"/v1/sessions/{ids['session']}", headers=headers).json
+    assert (session["provider"], session["intention"], session["notes"]) == (
+        "Old clinic",
+        "old intention",
+        "old session notes",
+    )
+    assert client.get(f"/v1/moods/{ids['mood']}", headers=headers).json["note"] == "old mood note"
+    assert (
+        client.get(f"/v1/practices/{ids['practice']}", headers=headers).json["notes"] == "old practice notes"
+    )
+    contact = client.get(f"/v1/contacts/{ids['contact']}", headers=headers).json
+    assert (contact["name"], contact["phone"], contact["email"]) == (
+        "Old friend",
+        "+1 555 0100",
+        "friend@example.org",
+    )
+    assert client.get("/v1/sync", headers=headers).json["next_cursor"] is not None
+
+    with app.app_context():
+        flask_migrate.downgrade(revision=before_encryption)
+        for table_name, column_name, plaintext in stored:
+            assert raw(table_name, column_name) == plaintext, (table_name, column_name)
+        tags = raw("entries", "tags")
+        assert (json.loads(tags) if isinstance(tags, str) else tags) == ["Old tag", "lake"]
         db.session.remove()
         db.engine.dispose()

@@ -42,6 +42,8 @@ def server(config_class, tmp_path_factory):
         "APP_ENV": "production",
         "DATABASE_URL": config_class.SQLALCHEMY_DATABASE_URI,
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        # the test app's key: both read and write the same database
+        "DATA_ENCRYPTION_KEYS": config_class.DATA_ENCRYPTION_KEYS,
         "WEB_CONCURRENCY": "2",
         "ARGON2_TIME_COST": "1",
         "ARGON2_MEMORY_COST": "1024",

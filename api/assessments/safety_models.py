@@ -5,10 +5,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, SmallInteger, String, Text
+from sqlalchemy import ForeignKey, Index, SmallInteger, String
 from sqlalchemy.orm import Mapped, foreign, mapped_column, relationship
 
 from api.accounts.models import User
+from api.encryption import EncryptedText
 from api.extensions import Model
 from api.models import new_id, utcnow
 from api.records import OwnedRecord
@@ -76,7 +77,7 @@ class SafetyAcknowledgement(Model):
         ForeignKey("users.id", ondelete="SET NULL"), index=True
     )
     acknowledged_at: Mapped[datetime] = mapped_column(default=utcnow)
-    note: Mapped[str | None] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(EncryptedText("safety_acknowledgements.note"))
 
     therapist: Mapped[User | None] = relationship(lazy="selectin")
 

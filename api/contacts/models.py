@@ -2,9 +2,10 @@
 
 import enum
 
-from sqlalchemy import Boolean, String, Text
+from sqlalchemy import Boolean
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.encryption import EncryptedText
 from api.extensions import Model
 from api.models import string_enum
 from api.records import OwnedRecord
@@ -29,10 +30,10 @@ class Contact(OwnedRecord, Model):
     __tablename__ = "contacts"
     TIME_FIELD = "created_at"
 
-    name: Mapped[str] = mapped_column(String(100))
+    name: Mapped[str] = mapped_column(EncryptedText("contacts.name"))
     relationship: Mapped[Relationship] = mapped_column(string_enum(Relationship, "relationship"))
-    phone: Mapped[str | None] = mapped_column(String(40))
-    email: Mapped[str | None] = mapped_column(String(254))
-    notes: Mapped[str | None] = mapped_column(Text)
+    phone: Mapped[str | None] = mapped_column(EncryptedText("contacts.phone"))
+    email: Mapped[str | None] = mapped_column(EncryptedText("contacts.email"))
+    notes: Mapped[str | None] = mapped_column(EncryptedText("contacts.notes"))
     is_emergency_contact: Mapped[bool] = mapped_column(Boolean, default=False)
     is_session_support: Mapped[bool] = mapped_column(Boolean, default=False)

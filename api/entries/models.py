@@ -4,10 +4,11 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, String, Text, text
+from sqlalchemy import ForeignKey, Index, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.accounts.models import User
+from api.encryption import EncryptedList, EncryptedText
 from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import string_enum, utcnow
@@ -37,14 +38,16 @@ class Entry(OwnedRecord, Model):
     __tablename__ = "entries"
     TIME_FIELD = "occurred_at"
 
-    body: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(EncryptedText("entries.body"))
     kind: Mapped[EntryKind] = mapped_column(string_enum(EntryKind, "entry_kind"), default=EntryKind.GENERAL)
-    title: Mapped[str | None] = mapped_column(String(200))
+    title: Mapped[str | None] = mapped_column(EncryptedText("entries.title"))
     session_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True
     )
     emotions: Mapped[list] = mapped_column(JSONList, default=list)
-    tags: Mapped[list] = mapped_column(JSONList, default=list)
+    # Tags are a patient's own words: encrypted, with a blind index for the `tag` filter.
+    tags: Mapped[list] = mapped_column(EncryptedList("entries.tags", blind_index="tag_index"), default=list)
+    tag_index: Mapped[list] = mapped_column(JSONList, default=list)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
     visibility: Mapped[Visibility] = mapped_column(
         string_enum(Visibility, "visibility"), default=Visibility.PRIVATE

@@ -3,9 +3,10 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Integer, SmallInteger, Text
+from sqlalchemy import Integer, SmallInteger
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.encryption import EncryptedText
 from api.extensions import Model
 from api.models import string_enum
 from api.records import OwnedRecord
@@ -47,4 +48,4 @@ class Practice(OwnedRecord, Model):
     intensity: Mapped[Intensity | None] = mapped_column(string_enum(Intensity, "intensity"))
     mood_before: Mapped[int | None] = mapped_column(SmallInteger)
     mood_after: Mapped[int | None] = mapped_column(SmallInteger)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(EncryptedText("practices.notes"))

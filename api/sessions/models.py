@@ -3,9 +3,10 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import Float, Integer, String, Text
+from sqlalchemy import Float, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
+from api.encryption import EncryptedText
 from api.extensions import Model
 from api.jsonlists import JSONList
 from api.models import string_enum
@@ -66,8 +67,8 @@ class Session(OwnedRecord, Model):
     dose_mg: Mapped[float | None] = mapped_column(Float)
     duration_minutes: Mapped[int | None] = mapped_column(Integer)
     setting: Mapped[Setting | None] = mapped_column(string_enum(Setting, "setting"))
-    provider: Mapped[str | None] = mapped_column(String(200))
-    intention: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(EncryptedText("sessions.provider"))
+    intention: Mapped[str | None] = mapped_column(EncryptedText("sessions.intention"))
     side_effects: Mapped[list] = mapped_column(JSONList, default=list)
     vitals: Mapped[list] = mapped_column(JSONList, default=list)
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes: Mapped[str | None] = mapped_column(EncryptedText("sessions.notes"))
