@@ -11,6 +11,7 @@ events), and /v1/sync at the start and deep into the heavy patient's feed.
     .venv/bin/python bench/bench_lists.py            # make bench
 """
 
+import json
 import os
 import statistics
 import sys
@@ -23,6 +24,7 @@ from sqlalchemy import create_engine, text
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from api.app import create_app  # noqa: E402
+from api.encryption import keyring  # noqa: E402
 from api.extensions import db  # noqa: E402
 from api.sync.service import encode_sync_cursor  # noqa: E402
 from config import TestingConfig  # noqa: E402
@@ -48,6 +50,7 @@ def seed(app):
 
     with app.app_context():
         password_hash = passwords().hash(PASSWORD)
+        ring = keyring()
         statements = [
             (
                 "INSERT INTO users (id, email, password_hash, display_name, role, timezone, version, created_at, updated_at) "
@@ -63,12 +66,19 @@ def seed(app):
                 {"per_user": PER_USER},
             ),
             (
-                "INSERT INTO entries (id, owner_id, body, kind, emotions, tags, occurred_at, visibility, version, created_at, updated_at, sync_seq) "
-                "SELECT gen_random_uuid(), u.id, 'Entry ' || g || ': what the session showed me.', 'insight', '[]'::jsonb, "
-                "'[\"integration\"]'::jsonb, now() - g * interval '11 minutes', "
+                # Journal text is stored encrypted (api/encryption.py): one ciphertext made here
+                # for every row's body and tags, and the tags' blind index.
+                "INSERT INTO entries (id, owner_id, body, kind, emotions, tags, tag_index, occurred_at, visibility, version, created_at, updated_at, sync_seq) "
+                "SELECT gen_random_uuid(), u.id, :body, 'insight', '[]'::jsonb, "
+                ":tags, CAST(:tag_index AS jsonb), now() - g * interval '11 minutes', "
                 "CASE WHEN g % 10 = 0 THEN 'care_team' ELSE 'private' END, 1, now(), now(), :per_user + g "
                 "FROM users u CROSS JOIN generate_series(1, :per_user) g WHERE u.email <> 'bench-0@example.org'",
-                {"per_user": PER_USER},
+                {
+                    "per_user": PER_USER,
+                    "body": ring.encrypt("An entry: what the session showed me.", "entries.body"),
+                    "tags": ring.encrypt(json.dumps(["integration"]), "entries.tags"),
+                    "tag_index": json.dumps(ring.index(["integration"], "entries.tags")),
+                },
             ),
             (
                 "INSERT INTO moods (id, owner_id, mood, emotions, recorded_at, version, created_at, updated_at, sync_seq) "
