@@ -118,8 +118,10 @@ class Keyring:
             if not sep:
                 raise KeyringError("DATA_ENCRYPTION_KEYS: each item is key_id:key")
             if not KEY_ID_PATTERN.fullmatch(key_id):
+                # Not quoted: a key written before its id would show here.
                 raise KeyringError(
-                    f"DATA_ENCRYPTION_KEYS: a key id is 1 to 32 of A-Z a-z 0-9 _ -, not {key_id[:40]!r}"
+                    f"DATA_ENCRYPTION_KEYS: item {len(pairs) + 1} has no valid key id (1 to 32 of "
+                    "A-Z a-z 0-9 _ -, then a colon, then the key)"
                 )
             if key_id in {seen for seen, _ in pairs}:
                 raise KeyringError(f"DATA_ENCRYPTION_KEYS: key id {key_id!r} is listed twice")

@@ -223,6 +223,7 @@ def test_a_keyring_reads_ids_and_32_byte_keys_padded_or_not():
         (KEY_A + "," + KEY_A, "listed twice"),
         ("bad id:" + KEY_A.split(":")[1], "key id"),
         ("x" * 33 + ":" + KEY_A.split(":")[1], "key id"),
+        (KEY_A.split(":")[1] + ":a", "item 1 has no valid key id"),  # key and id swapped
         ("a:" + base64.urlsafe_b64encode(b"A" * 16).decode(), "16 bytes, not 32"),
         ("a:not/base64+at-all", "not base64url"),
     ],
