@@ -132,6 +132,10 @@ http {
     scgi_temp_path $WORK/nginx/scgi;
     upstream app {
 $upstreams        keepalive 32;
+        # Below gunicorn's keepalive (5 s, gunicorn.conf.py): otherwise nginx may send a request
+        # on a connection gunicorn is closing as idle, and a POST, which nginx does not retry,
+        # answers 502 ("upstream prematurely closed connection"; bench/README.md, first run).
+        keepalive_timeout 4s;
     }
     server {
         listen 127.0.0.1:$port;
