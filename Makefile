@@ -104,7 +104,7 @@ migration: $(INSTALLED)
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask db migrate -m "$(m)"
 
-## Re-pin requirements*.txt (and clients/python/requirements.txt) from their .in files (needs pip-tools).
+## Re-pin requirements*.txt (and clients/python/, bench/requirements-load.txt) from their .in files (needs pip-tools).
 lock:
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements.in -o requirements.txt
