@@ -10,9 +10,12 @@ export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 # `make clients` keeps its generators and type checkers apart from the app's pinned packages.
 CLIENTS_VENV := .venv-clients
 CLIENTS_INSTALLED := $(CLIENTS_VENV)/.installed
+# `make bench-load` keeps locust and its dependencies apart from the app's pinned packages.
+LOAD_VENV := .venv-load
+LOAD_INSTALLED := $(LOAD_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test lint spec lint-spec clients fuzz bench migrate migration lock vendor-docs clean
+.PHONY: run demo test lint spec lint-spec clients fuzz bench bench-load migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -82,6 +85,16 @@ fuzz: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/bench_lists.py
 
+## The mixed mobile workload through nginx onto two instances, then its 201s against the database
+## (bench/README.md). USERS (32), DURATION (60s), BASE_URL and DATABASE_URL of a running deployment.
+bench-load: $(INSTALLED) $(LOAD_INSTALLED)
+	bench/load/run.sh
+
+$(LOAD_INSTALLED): bench/requirements-load.txt
+	test -x $(LOAD_VENV)/bin/python || $(PYTHON) -m venv $(LOAD_VENV)
+	$(LOAD_VENV)/bin/pip install --quiet --disable-pip-version-check -r bench/requirements-load.txt
+	touch $@
+
 ## Apply migrations to DATABASE_URL (default: the development SQLite file).
 migrate: $(INSTALLED)
 	APP_ENV=development $(BIN)/flask db upgrade
@@ -91,16 +104,17 @@ migration: $(INSTALLED)
 	APP_ENV=development $(BIN)/flask db upgrade
 	APP_ENV=development $(BIN)/flask db migrate -m "$(m)"
 
-## Re-pin requirements*.txt (and clients/python/requirements.txt) from their .in files (needs pip-tools).
+## Re-pin requirements*.txt (and clients/python/, bench/requirements-load.txt) from their .in files (needs pip-tools).
 lock:
 	$(BIN)/pip install --quiet pip-tools
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements.in -o requirements.txt
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url requirements-dev.in -o requirements-dev.txt
 	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url clients/python/requirements.in -o clients/python/requirements.txt
+	$(BIN)/pip-compile --quiet --strip-extras --no-emit-find-links --no-emit-index-url bench/requirements-load.in -o bench/requirements-load.txt
 
 ## Refresh the vendored Swagger UI and ReDoc assets (versions in api/static/docs/VERSIONS).
 vendor-docs:
 	scripts/vendor-docs.sh
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) openapi/node_modules clients/typescript/node_modules .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) $(LOAD_VENV) openapi/node_modules clients/typescript/node_modules .pytest_cache
