@@ -273,9 +273,18 @@ def _development_keys(path):
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         key = f"dev{secrets.token_hex(4)}:{_b64(secrets.token_bytes(KEY_BYTES))}\n"
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        # Written whole under a temporary name, then linked into place: two processes starting
+        # at once keep whichever key came first, and neither ever reads a half-written file.
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as file:
             file.write(key)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            pass
+        finally:
+            temporary.unlink()
     return path.read_text().strip()
 
 

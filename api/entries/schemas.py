@@ -76,7 +76,7 @@ class EntryUpdateSchema(EntryFields):
 
 class EntryQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
     kind = ma.fields.Enum(EntryKind, by_value=True)
-    tag = Tag()
+    tag = Tag(metadata={"description": "Entries with this tag, ignoring case."})
     emotion = EmotionName()
     session_id = UUID()
     visibility = ma.fields.Enum(Visibility, by_value=True)
