@@ -15,7 +15,7 @@ LOAD_VENV := .venv-load
 LOAD_INSTALLED := $(LOAD_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test lint spec lint-spec clients fuzz bench bench-load migrate migration lock vendor-docs clean
+.PHONY: run demo test test-cluster cluster lint spec lint-spec clients fuzz bench bench-load migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,18 @@ demo: $(INSTALLED)
 test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## Two app instances behind nginx on PostgreSQL + Redis (tests/cluster/): logout, shared limits,
+## a Redis outage of the tests' own Redis, slow clients, forged X-Forwarded-For, proxy errors.
+## Needs PostgreSQL at 127.0.0.1 (CLUSTER_TEST_ADMIN_URL), redis-server and nginx (installed if missing).
+test-cluster: $(INSTALLED)
+	$(BIN)/python -m pytest -o addopts="-ra --strict-markers" tests/cluster $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing" >&2; exit 1; fi; exit $$rc
+
+## nginx on 127.0.0.1:8080 in front of two instances on PostgreSQL + Redis, until Ctrl-C
+## (settings in scripts/cluster.sh).
+cluster: $(INSTALLED)
+	scripts/cluster.sh
 
 ## Lint: ruff's rules and format check, mypy on api/, and the import contract (pyproject.toml).
 lint: $(INSTALLED)

@@ -19,6 +19,11 @@ def env_int(name, default):
     return int(value) if value is not None else default
 
 
+def env_float(name, default):
+    value = env_str(name)
+    return float(value) if value is not None else default
+
+
 def env_list(name):
     return [item.strip() for item in env_str(name, "").split(",") if item.strip()]
 
@@ -39,7 +44,21 @@ class Config:
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'journal.db'}")
     )
     # hide_parameters: SQL parameters hold journal text, and never appear in a log or an error.
+    # create_app adds the pool and the server-side timeouts for PostgreSQL (engine_options).
     SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # Connections per worker process: a request holds one at a time, so GUNICORN_THREADS of them,
+    # plus a little overflow. See the README for sizing against max_connections.
+    DB_POOL_SIZE = env_int("DB_POOL_SIZE", 4)
+    DB_MAX_OVERFLOW = env_int("DB_MAX_OVERFLOW", 2)
+    # Seconds a request waits for a free connection before it is answered 503 with Retry-After.
+    DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0)
+    DB_POOL_RECYCLE = env_int("DB_POOL_RECYCLE", 1800)
+    DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
+    # PostgreSQL cancels a statement after this long (0: never), so a slow query cannot hold a
+    # worker; the request is answered 503 with Retry-After.
+    DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 10000)
+    DB_LOCK_TIMEOUT_MS = env_int("DB_LOCK_TIMEOUT_MS", 5000)
+    DB_IDLE_IN_TRANSACTION_TIMEOUT_MS = env_int("DB_IDLE_IN_TRANSACTION_TIMEOUT_MS", 0)
 
     JWT_SECRET_KEY = env_str("JWT_SECRET_KEY")
     JWT_ALGORITHM = "HS256"
@@ -67,13 +86,26 @@ class Config:
 
     REDIS_URL = env_str("REDIS_URL")
     # Without Redis, counters live in a SQLite file that every worker process of this instance
-    # shares (api/ratelimit_storage.py): per-worker memory would multiply every limit.
+    # shares (api/ratelimit_storage.py): per-worker memory would multiply every limit. With Redis,
+    # every instance shares its counters, and while Redis does not answer each instance counts in
+    # that file again (limits then hold per instance), trying Redis every few seconds.
+    RATELIMIT_FILE = env_str("RATELIMIT_FILE", str(BASE_DIR / "instance" / "ratelimits.sqlite"))
+    RATELIMIT_FILE_URI = f"sqlite-file://{RATELIMIT_FILE}"
     RATELIMIT_STORAGE_URI = env_str(
-        "RATELIMIT_STORAGE_URI", REDIS_URL or f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"
+        "RATELIMIT_STORAGE_URI", "redis-failover://" if REDIS_URL else RATELIMIT_FILE_URI
+    )
+    RATELIMIT_STORAGE_OPTIONS = (
+        {
+            "primary": REDIS_URL,
+            "fallback": RATELIMIT_FILE_URI,
+            "retry_seconds": env_float("RATELIMIT_REDIS_RETRY_SECONDS", 5.0),
+        }
+        if RATELIMIT_STORAGE_URI == "redis-failover://"
+        else {}
     )
     RATELIMIT_HEADERS_ENABLED = True
-    # If Redis goes away, count in each worker process's memory until it returns rather than fail
-    # every request (a limit then holds per worker).
+    # The last resort, if the counter file itself fails: count in each worker process's memory
+    # until it works again rather than fail every request (a limit then holds per worker).
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_KEY_PREFIX = "ij"
     RATELIMIT_DEFAULT = env_str("RATELIMIT_DEFAULT", "600 per minute")
@@ -145,10 +177,40 @@ class TestingConfig(Config):
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1
     RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_STORAGE_OPTIONS: dict = {}
     RATELIMIT_DEFAULT = "10000 per minute"
     RATELIMIT_REGISTER_PER_IP = "10000 per hour"
     RATELIMIT_LOGIN_PER_IP = "10000 per minute"
     CORS_ALLOWED_ORIGINS = ["https://therapist.example"]
+
+
+def engine_options(config):
+    """SQLALCHEMY_ENGINE_OPTIONS for `config` (a Flask config or a config class's attributes).
+
+    PostgreSQL gets a sized pool and server-side timeouts set on every connection it opens;
+    SQLite keeps SQLAlchemy's defaults (one file, no server to protect).
+    """
+    options = dict(config["SQLALCHEMY_ENGINE_OPTIONS"])
+    if not config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return options
+    settings = {
+        "statement_timeout": config["DB_STATEMENT_TIMEOUT_MS"],
+        "lock_timeout": config["DB_LOCK_TIMEOUT_MS"],
+        "idle_in_transaction_session_timeout": config["DB_IDLE_IN_TRANSACTION_TIMEOUT_MS"],
+    }
+    connect_args = dict(options.get("connect_args", {}))
+    connect_args.setdefault("connect_timeout", config["DB_CONNECT_TIMEOUT"])
+    connect_args.setdefault(
+        "options", " ".join(f"-c {name}={int(value)}" for name, value in settings.items())
+    )
+    options.update(
+        pool_size=config["DB_POOL_SIZE"],
+        max_overflow=config["DB_MAX_OVERFLOW"],
+        pool_timeout=config["DB_POOL_TIMEOUT"],
+        pool_recycle=config["DB_POOL_RECYCLE"],
+        connect_args=connect_args,
+    )
+    return options
 
 
 CONFIGS = {

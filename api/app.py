@@ -31,7 +31,7 @@ from api.reference.routes import blp as reference
 from api.safety.routes import blp as safety
 from api.smorest import Api
 from api.sync.routes import blp as sync
-from config import BASE_DIR, config_from_env
+from config import BASE_DIR, config_from_env, engine_options
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
@@ -117,6 +117,7 @@ def create_app(config_class=None):
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)  # type: ignore[method-assign]
 
     _prepare_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     encryption.init_app(app)
     migrate.init_app(

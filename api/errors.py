@@ -4,6 +4,7 @@ from http import HTTPStatus
 
 from flask import current_app, json
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -242,16 +243,35 @@ def handle_stale_data(error):
 LOST_A_RACE = {"40P01", "40001"}
 
 
+# PostgreSQL's query_canceled (DB_STATEMENT_TIMEOUT_MS passed) and lock_not_available
+# (DB_LOCK_TIMEOUT_MS passed waiting for a row another request holds).
+TOOK_TOO_LONG = {"57014", "55P03"}
+
+
 def handle_database_unavailable(error):
     db.session.rollback()
     logs.refused_by_database(error, 503)
-    if getattr(error.orig, "sqlstate", None) in LOST_A_RACE:
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    if sqlstate in LOST_A_RACE:
         return problem_response(
             503,
             "The request collided with another one at the same moment; retry it.",
             headers={"Retry-After": "1"},
         )
+    if sqlstate in TOOK_TOO_LONG:
+        return problem_response(
+            503,
+            "The database took too long over this request and stopped it; retry shortly.",
+            headers={"Retry-After": "2"},
+        )
     return problem_response(503, "The database is unavailable; retry shortly.", headers={"Retry-After": "5"})
+
+
+def handle_database_busy(error):
+    """Every connection of this worker's pool stayed in use for DB_POOL_TIMEOUT seconds."""
+    db.session.rollback()
+    logs.refused_by_database(error, 503)
+    return problem_response(503, "The server is busy; retry shortly.", headers={"Retry-After": "2"})
 
 
 def handle_unexpected_error(error):
@@ -267,4 +287,5 @@ def register_error_handlers(app):
     app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(PoolTimeout, handle_database_busy)
     app.register_error_handler(Exception, handle_unexpected_error)

@@ -1,12 +1,17 @@
-"""Rate-limit counters in a SQLite file: shared by every worker process of an instance.
+"""Rate-limit counters in a SQLite file shared by every worker process of an instance, and
+Redis with that file as its fallback.
 
 Without REDIS_URL, flask-limiter's memory storage would count per worker process: two gunicorn
 workers would let 10 wrong passwords through a limit of 5. The `limits` library has no storage
 that processes on one host can share, so this one keeps its fixed-window counters in a small
 SQLite file (`sqlite-file:///path`, the default RATELIMIT_STORAGE_URI without Redis). Each hit
 is one atomic upsert; the file holds counter names (digests and ids) and numbers, nothing more.
+
+With REDIS_URL, every instance counts in Redis, and each falls back to its own file while Redis
+does not answer (FailoverStorage, `redis-failover://`).
 """
 
+import logging
 import os
 import sqlite3
 import threading
@@ -14,7 +19,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
-from limits.storage import Storage
+from limits.storage import RedisStorage, Storage
+from redis import ConnectionPool
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+log = logging.getLogger(__name__)
 
 SCHEME = "sqlite-file"
 # Expired counters are swept on about one hit in this many.
@@ -97,3 +107,119 @@ class SQLiteFileStorage(Storage):
 
     def clear(self, key):
         self._connection().execute("DELETE FROM counters WHERE key = ?", (key,))
+
+
+FAILOVER_SCHEME = "redis-failover"
+# Redis answers within this or counts as down: a hung Redis must not hold a worker.
+REDIS_SOCKET_TIMEOUT = 0.5
+
+
+class FailoverStorage(Storage):
+    """Redis while it answers; this instance's own `sqlite-file` counters while it does not.
+
+    `redis-failover://` with the options `primary` (the Redis URL) and `fallback` (a
+    `sqlite-file://` URL) (config.py builds both from REDIS_URL). Every instance behind one Redis
+    shares its counters; when Redis fails, each instance keeps counting in its own file, which
+    every worker process of the instance shares, so a limit then holds per instance (never per
+    worker, and never not at all). Requests are not refused for it: sign-in failure limits go on
+    counting in the file.
+
+    Each worker process logs one warning when it stops using Redis and one info line when it
+    uses it again; while Redis is down it is tried again at most once per `retry_seconds`, so it
+    recovers by itself and a dead Redis costs a request no connect timeout in between. Counts
+    taken in the file are not copied to Redis: once Redis answers, its own counts (of before
+    the outage, if their window is still open) apply again.
+    """
+
+    STORAGE_SCHEME = [FAILOVER_SCHEME]
+
+    def __init__(self, uri=None, wrap_exceptions=False, *, primary, fallback, retry_seconds=5, **options):
+        super().__init__(uri, wrap_exceptions, **options)
+        # One immediate retry replaces a pooled connection that a Redis restart closed; redis-py's
+        # default (3 retries, backing off up to seconds) would hold each request while Redis is down.
+        pool = ConnectionPool.from_url(
+            primary,
+            socket_timeout=REDIS_SOCKET_TIMEOUT,
+            socket_connect_timeout=REDIS_SOCKET_TIMEOUT,
+            retry=Retry(NoBackoff(), 1),
+        )
+        self.primary = RedisStorage(primary, connection_pool=pool)
+        self.fallback = SQLiteFileStorage(fallback)
+        self.retry_seconds = float(retry_seconds)
+        self._lock = threading.Lock()
+        self._degraded = False
+        self._retry_at = 0.0
+
+    @property
+    def base_exceptions(self):
+        # Only the fallback's failures leave this storage: the primary's are handled here.
+        return self.fallback.base_exceptions
+
+    @property
+    def degraded(self):
+        return self._degraded
+
+    def _primary_errors(self):
+        errors = self.primary.base_exceptions
+        return (*errors, OSError) if isinstance(errors, tuple) else (errors, OSError)
+
+    def _call(self, method, *args, **kwargs):
+        if not self._degraded or time.monotonic() >= self._retry_at:
+            try:
+                result = getattr(self.primary, method)(*args, **kwargs)
+            except self._primary_errors() as error:
+                self._went_down(error)
+            else:
+                self._came_back()
+                return result
+        return getattr(self.fallback, method)(*args, **kwargs)
+
+    def _went_down(self, error):
+        with self._lock:
+            self._retry_at = time.monotonic() + self.retry_seconds
+            if self._degraded:
+                return
+            self._degraded = True
+        log.warning(
+            "rate-limit storage: Redis unreachable (%s); counting in this instance's own file "
+            "until it answers again, so limits now hold per instance (pid %s)",
+            type(error).__name__,
+            os.getpid(),
+        )
+
+    def _came_back(self):
+        if not self._degraded:
+            return
+        with self._lock:
+            if not self._degraded:
+                return
+            self._degraded = False
+        log.info("rate-limit storage: Redis answers again; limits are shared again (pid %s)", os.getpid())
+
+    def incr(self, key, expiry, amount=1):
+        return self._call("incr", key, expiry, amount=amount)
+
+    def get(self, key):
+        return self._call("get", key)
+
+    def get_expiry(self, key):
+        return self._call("get_expiry", key)
+
+    def check(self):
+        """Healthy while either Redis or the file can count."""
+        if self.primary.check():
+            self._came_back()
+            return True
+        return self.fallback.check()
+
+    def reset(self):
+        cleared: int = self.fallback.reset() or 0
+        try:
+            cleared += self.primary.reset() or 0
+        except self._primary_errors() as error:
+            self._went_down(error)
+        return cleared
+
+    def clear(self, key):
+        self.fallback.clear(key)
+        self._call("clear", key)

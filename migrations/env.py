@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy import text
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -93,6 +94,9 @@ def run_migrations_online():
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # DB_STATEMENT_TIMEOUT_MS is for requests; a migration may rewrite a large table.
+                connection.execute(text("SET LOCAL statement_timeout = 0"))
             context.run_migrations()
 
 

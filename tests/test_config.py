@@ -1,5 +1,6 @@
 """Configuration: secrets from the environment, database settings, and the README documenting them."""
 
+import json
 import os
 import re
 import subprocess
@@ -106,7 +107,7 @@ def test_postgresql_uses_psycopg_3_with_pre_ping():
 
 def test_readme_documents_every_environment_variable():
     source = (BASE_DIR / "config.py").read_text()
-    variables = set(re.findall(r'env_(?:str|int|list)\("([A-Z_0-9]+)"', source))
+    variables = set(re.findall(r'env_(?:str|int|float|list)\("([A-Z_0-9]+)"', source))
     readme = (BASE_DIR / "README.md").read_text()
     assert variables, "config.py reads no environment variables?"
     missing = sorted(name for name in variables if f"`{name}`" not in readme)
@@ -114,26 +115,44 @@ def test_readme_documents_every_environment_variable():
     assert "TEST_DATABASE_URL" in readme and "APP_ENV" in readme
 
 
+FILE = f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"
+
+
 @pytest.mark.parametrize(
-    "environment, storage",
+    "environment, storage, options",
     [
-        ({}, f"sqlite-file://{BASE_DIR / 'instance' / 'ratelimits.sqlite'}"),
-        ({"REDIS_URL": "redis://cache:6379/0"}, "redis://cache:6379/0"),
-        ({"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_STORAGE_URI": "memory://"}, "memory://"),
+        ({}, FILE, {}),
+        (
+            {"REDIS_URL": "redis://cache:6379/0"},
+            "redis-failover://",
+            {"primary": "redis://cache:6379/0", "fallback": FILE, "retry_seconds": 5.0},
+        ),
+        (
+            {"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_FILE": "/srv/a/limits.sqlite"},
+            "redis-failover://",
+            {
+                "primary": "redis://cache:6379/0",
+                "fallback": "sqlite-file:///srv/a/limits.sqlite",
+                "retry_seconds": 5.0,
+            },
+        ),
+        ({"REDIS_URL": "redis://cache:6379/0", "RATELIMIT_STORAGE_URI": "memory://"}, "memory://", {}),
     ],
 )
-def test_rate_limits_are_shared_by_the_instance_by_default(environment, storage):
-    """Without Redis, every worker process of an instance counts in one file; never per-process memory."""
+def test_rate_limits_are_shared_by_the_instance_by_default(environment, storage, options):
+    """Without Redis, every worker process of an instance counts in one file; never per-process
+    memory. With Redis, every instance counts there, each falling back to its own file."""
     env = {
         name: value
         for name, value in os.environ.items()
-        if name not in ("REDIS_URL", "RATELIMIT_STORAGE_URI")
+        if name not in ("REDIS_URL", "RATELIMIT_STORAGE_URI", "RATELIMIT_FILE")
     }
     printed = subprocess.run(
         [
             sys.executable,
             "-c",
-            "from config import ProductionConfig; print(ProductionConfig.RATELIMIT_STORAGE_URI)",
+            "import json; from config import ProductionConfig as c; "
+            "print(json.dumps([c.RATELIMIT_STORAGE_URI, c.RATELIMIT_STORAGE_OPTIONS]))",
         ],
         cwd=BASE_DIR,
         env={**env, **environment},
@@ -141,4 +160,4 @@ def test_rate_limits_are_shared_by_the_instance_by_default(environment, storage)
         text=True,
         check=True,
     ).stdout.strip()
-    assert printed == storage
+    assert json.loads(printed) == [storage, options]
