@@ -212,9 +212,12 @@ def _register_request_hooks(app):
         )
         response.headers.setdefault("Cache-Control", "no-store")
         g.response_status = response.status_code
+        if response.is_streamed:
+            logs.request_line_after_body(response)
         return response
 
     @app.teardown_request
     def log_request(error):
-        """The request's one log line, once it is over (a streamed body included)."""
-        logs.request_finished(500 if error is not None else g.get("response_status", 500))
+        """The request's one log line, once it is over (a streamed body: once it is sent)."""
+        if not logs.request_line_deferred():
+            logs.request_finished(500 if error is not None else g.get("response_status", 500))

@@ -107,19 +107,42 @@ def request_started():
 
 def request_finished(status):
     """The request's one line: who (by id), which route, the status and how long it took."""
-    started = g.get("request_started")
-    duration = (time.perf_counter() - started) * 1000 if started is not None else None
     fields = {
         "event": "request",
         **_request_fields(),
         "user_id": user_id(),
         "status": status,
-        "duration_ms": round(duration, 2) if duration is not None else None,
+        "duration_ms": None,
         "instance": instance_name(),
     }
-    requests_log.info(
-        "%s %s %s", fields["method"], fields["route"] or "(no route)", status, extra={"fields": fields}
-    )
+    write_request_line(fields, g.get("request_started"))
+
+
+def request_line_after_body(response):
+    """A streamed response (the export) ends after the request does: its line is written when
+    the server closes it, with the time its body took, and not at the request's end."""
+    g.request_line_deferred = True
+    fields = {
+        "event": "request",
+        **_request_fields(),
+        "user_id": user_id(),
+        "status": response.status_code,
+        "duration_ms": None,
+        "instance": instance_name(),
+    }
+    started = g.get("request_started")
+    response.call_on_close(lambda: write_request_line(fields, started))
+
+
+def request_line_deferred():
+    return g.get("request_line_deferred", False)
+
+
+def write_request_line(fields, started):
+    if started is not None:
+        fields["duration_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    route_text = fields["route"] or "(no route)"
+    requests_log.info("%s %s %s", fields["method"], route_text, fields["status"], extra={"fields": fields})
 
 
 def failure(event, error, *, level=logging.ERROR, **details):

@@ -218,6 +218,39 @@ def test_each_request_is_one_json_line_with_its_route_never_its_path_query_or_te
         assert secret not in text, f"{secret!r} is in the server log:\n{text}"
 
 
+def test_markers_in_headers_and_account_fields_reach_no_line_of_the_server_log(server):
+    base, log = server
+    marked = {"User-Agent": MARKER, "Cookie": f"session={MARKER}", "X-Request-ID": f"bad id {MARKER}"}
+    email, password = f"{MARKER.lower()}@example.org", f"pass {MARKER}"
+    account = {"email": email, "password": password, "display_name": MARKER, "role": "patient"}
+    assert call(base, "POST", "/v1/auth/register", account, marked)[0] == 201
+    assert call(base, "POST", "/v1/auth/register", account, marked)[0] == 409
+    status, tokens = call(base, "POST", "/v1/auth/login", {"email": email, "password": password}, marked)
+    assert status == 200
+    headers = {**marked, "Authorization": f"Bearer {tokens['access_token']}"}
+    created = {**headers, "Idempotency-Key": MARKER}
+    status, mood = call(base, "POST", "/v1/moods", {"mood": 5, "note": MARKER}, created)
+    assert status == 201
+    stale = {**headers, "If-Match": MARKER}
+    assert call(base, "PATCH", f"/v1/moods/{mood['id']}", {"note": MARKER}, stale)[0] == 422
+    assert call(base, "GET", "/v1/me", headers={**marked, "Authorization": f"Bearer {MARKER}"})[0] == 401
+    refresh = {**marked, "Authorization": f"Bearer {tokens['refresh_token']}"}
+    assert call(base, "POST", "/v1/auth/refresh", headers=refresh)[0] == 200
+    huge = {"email": email, "password": MARKER * 200_000}
+    assert call(base, "POST", "/v1/auth/login", huge, marked)[0] == 413
+    wrong = [
+        call(base, "POST", "/v1/auth/login", {"email": email, "password": MARKER}, marked)[0]
+        for _ in range(6)
+    ]
+    assert wrong == [401] * 5 + [429]
+
+    lines = [line for line in log_lines(wait_for(log, '"status": 429')) if line.get("event") == "request"]
+    assert {429, 413, 401, 422, 409, 201} <= {line["status"] for line in lines}
+    text = log.read_text()
+    for secret in (MARKER, MARKER.lower(), tokens["access_token"], tokens["refresh_token"], mood["id"]):
+        assert secret not in text, f"{secret!r} is in the server log:\n{text}"
+
+
 def test_gunicorn_sends_no_version_in_its_server_header(server):
     base, _ = server
     with urllib.request.urlopen(f"{base}/health/live") as response:
