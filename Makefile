@@ -15,7 +15,7 @@ LOAD_VENV := .venv-load
 LOAD_INSTALLED := $(LOAD_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test test-cluster cluster lint spec lint-spec clients fuzz bench bench-load migrate migration lock vendor-docs clean
+.PHONY: run demo test test-cluster cluster lint spec lint-spec check-docs clients fuzz bench bench-load migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ lint-spec: $(INSTALLED) openapi/node_modules/.installed
 	cd openapi && npx --no-install redocly lint openapi.json --config redocly.yaml --format=json 2>/dev/null \
 	  | ../$(BIN)/python -c 'import json, sys; t = json.load(sys.stdin)["totals"]; print("Redocly recommended:", t); sys.exit(t["errors"] + t["warnings"] > 0)' \
 	  || (npx --no-install redocly lint openapi.json --config redocly.yaml; exit 1)
+
+## /docs and /redoc in headless Chromium against a gunicorn server: both render, with no CSP
+## violation and no JavaScript error (scripts/check_docs_csp.py). Installs Debian's chromium and
+## chromium-driver when they are missing.
+check-docs: $(INSTALLED)
+	command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium chromium-driver)
+	$(BIN)/python scripts/check_docs_csp.py
 
 openapi/node_modules/.installed: openapi/package.json openapi/package-lock.json
 	cd openapi && npm ci --no-audit --no-fund --ignore-scripts --loglevel error

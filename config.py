@@ -120,6 +120,11 @@ class Config:
     CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS")
     PROXY_FIX_X_FOR = env_int("PROXY_FIX_X_FOR", 0)
 
+    # Logs (api/logs.py): one JSON object per line, one line per request.
+    LOG_LEVEL = env_str("LOG_LEVEL", "INFO").upper()
+    LOG_FORMAT = env_str("LOG_FORMAT", "json").lower()
+    INSTANCE_NAME = env_str("INSTANCE_NAME")  # None: host name and process id
+
     # flask-smorest / OpenAPI
     API_TITLE = "Integration Journal API"
     API_VERSION = "1.0.0"
@@ -165,6 +170,7 @@ class DevelopmentConfig(Config):
     JWT_SECRET_KEY = env_str("JWT_SECRET_KEY", "development-only-secret-do-not-deploy-0123456789")
     # Without DATA_ENCRYPTION_KEYS, `make run` makes a key once and keeps it here (mode 0600).
     DATA_ENCRYPTION_KEY_FILE = BASE_DIR / "instance" / "data-encryption-keys"
+    LOG_FORMAT = env_str("LOG_FORMAT", "text").lower()
 
 
 class TestingConfig(Config):

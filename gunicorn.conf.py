@@ -10,16 +10,25 @@ graceful_timeout = 20
 keepalive = 5
 # Proxies whose X-Forwarded-* headers are trusted (set PROXY_FIX_X_FOR for the app too).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
-# Holds gunicorn's own messages to what the app's logs may hold (api/logs.py).
+# The app writes one JSON line per request (api/logs.py): gunicorn's own access log would be a
+# second line for each, so it is off.
+accesslog = None
+# gunicorn's own messages (start, workers, requests it cannot parse, timeouts) go to stderr as
+# JSON too (LOG_FORMAT), held to what the app's logs may hold (api/logs.py).
 logger_class = "api.logs.GunicornLogger"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
 # gunicorn's control socket has one default path per user, so instances on one host would take
 # it from each other; this service is managed by signals and its platform, not through it.
 control_socket_disable = True
-errorlog = "-"
-# Method, path and protocol, never the query string (%(r)s and %(q)s would log filters such as
-# ?tag=...); the server's request id, and the X-Request-ID answered (the client's when it sent one).
+# If the access log is turned on (--access-logfile), it writes no query string (%(r)s and
+# %(q)s would log filters such as ?tag=...): method, encoded path, protocol, status and ids.
 access_log_format = (
     '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(b)s %(M)sms '
     "request_id=%({journal.request_id}e)s x_request_id=%({x-request-id}o)s"
 )
+
+
+def pre_request(worker, req):
+    """Nothing: gunicorn's default writes each request's path at debug level, and a path holds
+    ids and whatever a client put there. The app's own line names the route template instead."""

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import UUIDConverter
 
-from api import encryption, logs, ratelimit, transactions
+from api import encryption, logs, ratelimit, security_headers, transactions
 from api.accounts import passwords
 from api.accounts.routes import auth, me
 from api.audit.routes import blp as access_log
@@ -128,6 +128,8 @@ def create_app(config_class=None):
         render_item=render_migration_type,
     )
     jwt.init_app(app)
+    # First, so every later hook (the rate limits' among them) runs with the request's id.
+    _register_request_hooks(app)
     if app.config["CORS_ALLOWED_ORIGINS"]:
         cors.init_app(
             app,
@@ -170,7 +172,7 @@ def create_app(config_class=None):
     ratelimit.init_app(app)
 
     register_error_handlers(app)
-    _register_request_hooks(app)
+    security_headers.init_app(app)
     logs.init_app(app)
 
     app.cli.add_command(seed_demo)
@@ -199,9 +201,11 @@ def _register_request_hooks(app):
     @app.before_request
     def assign_request_id():
         """The server's own id goes into audit events and logs; a client's X-Request-ID is
-        echoed and logged beside it, never stored as ours."""
+        echoed and logged beside it (it matches REQUEST_ID_PATTERN, so it cannot forge a line),
+        never stored as ours."""
+        logs.request_started()
         g.request_id = uuid.uuid4().hex
-        request.environ["journal.request_id"] = g.request_id  # for gunicorn's access log
+        request.environ["journal.request_id"] = g.request_id  # for gunicorn's access log, if on
         given = request.headers.get("X-Request-ID", "")
         g.client_request_id = given if REQUEST_ID_PATTERN.fullmatch(given) else None
 
@@ -211,5 +215,13 @@ def _register_request_hooks(app):
             g.get("client_request_id") or g.get("request_id") or uuid.uuid4().hex
         )
         response.headers.setdefault("Cache-Control", "no-store")
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        g.response_status = response.status_code
+        if response.is_streamed:
+            logs.request_line_after_body(response)
         return response
+
+    @app.teardown_request
+    def log_request(error):
+        """The request's one log line, once it is over (a streamed body: once it is sent)."""
+        if not logs.request_line_deferred():
+            logs.request_finished(500 if error is not None else g.get("response_status", 500))

@@ -14,4 +14,9 @@ dest=api/static/docs
 mkdir -p "$dest/swagger-ui" "$dest/redoc"
 cp "$work/swagger/"{swagger-ui.css,swagger-ui-bundle.js,swagger-ui-standalone-preset.js,LICENSE} "$dest/swagger-ui/"
 cp "$work/redoc/bundles/redoc.standalone.js" "$work/redoc/LICENSE" "$dest/redoc/"
+# ReDoc's side menu loads its maker's logo from their CDN, the one thing the docs would fetch from
+# elsewhere; the docs' CSP (img-src 'self' data:) would block it, so it points at an empty data:
+# image instead, which ReDoc's own onError hides.
+sed -i 's|"https://cdn.redoc.ly/redoc/logo-mini.svg"|"data:,"|' "$dest/redoc/redoc.standalone.js"
+! grep -q 'cdn\.redoc\.ly' "$dest/redoc/redoc.standalone.js"
 printf 'swagger-ui-dist %s\nredoc %s\n' "$swagger_ui" "$redoc" > "$dest/VERSIONS"

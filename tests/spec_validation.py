@@ -64,11 +64,25 @@ PROBLEM_JSON = "application/problem+json"
 # * Vary: a cache directive that follows from the request headers used (Origin, with CORS).
 # * Cache-Control: set on every response by the app (no-store, stated in info.description); a
 #   cache directive, not data a client parses.
-# * X-Content-Type-Options: a browser hardening header (nosniff), set on every response.
+# * X-Content-Type-Options, Referrer-Policy, X-Frame-Options, Content-Security-Policy and (over
+#   TLS) Strict-Transport-Security: browser hardening headers, set on every response in one place
+#   (api/security_headers.py), not data a client of the API reads.
 # * Access-Control-* (prefix): the CORS protocol, answered by flask-cors for browsers; the ones
 #   the spec does document (Access-Control-Allow-Origin) are still validated by openapi-core.
 IGNORED_HEADERS = frozenset(
-    {"content-type", "content-length", "date", "server", "vary", "cache-control", "x-content-type-options"}
+    {
+        "content-type",
+        "content-length",
+        "date",
+        "server",
+        "vary",
+        "cache-control",
+        "x-content-type-options",
+        "referrer-policy",
+        "x-frame-options",
+        "content-security-policy",
+        "strict-transport-security",
+    }
 )
 IGNORED_HEADER_PREFIXES = ("access-control-",)
 

@@ -1,6 +1,5 @@
 """/v1/me/export: the patient's whole journal, streamed, in the format they ask for."""
 
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
@@ -9,6 +8,7 @@ from flask.views import MethodView
 from flask_jwt_extended import current_user
 from werkzeug.exceptions import MethodNotAllowed
 
+from api import logs
 from api.access import PATIENTS, auth_required
 from api.export import service
 from api.export.document import json_export
@@ -21,13 +21,10 @@ from api.export.schemas import (
 )
 from api.export.tables import csv_zip, described
 from api.extensions import db
-from api.logs import exception_types, request_ids, route
 from api.models import utcnow
 from api.ratelimit import account_key, rate_limit
 from api.smorest import Blueprint
 from api.smorest.conventions import document, operation
-
-log = logging.getLogger("api")
 
 blp = Blueprint(
     "export", __name__, url_prefix="/v1/me/export", description="Everything you own, to take with you."
@@ -99,13 +96,7 @@ def streamed(chunks, export_format):
         service.begin_snapshot()
         yield from chunks
     except Exception as error:
-        log.error(
-            "export (%s) stopped mid-stream by %s in %s %s",
-            export_format,
-            exception_types(error),
-            route(),
-            request_ids(),
-        )
+        logs.failure("export_interrupted", error, format=export_format)
         raise
     finally:
         db.session.rollback()
