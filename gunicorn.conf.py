@@ -7,6 +7,7 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
 graceful_timeout = 20
+# deploy/nginx keeps idle upstream connections 4 s, below this, so it never reuses one being closed.
 keepalive = 5
 # Proxies whose X-Forwarded-* headers are trusted (set PROXY_FIX_X_FOR for the app too).
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -61,6 +61,7 @@ def start_server(folder):
         "DATABASE_URL": f"sqlite:///{folder / 'journal.db'}",
         "RATELIMIT_STORAGE_URI": f"sqlite-file://{folder / 'ratelimits.sqlite'}",
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
+        "DATA_ENCRYPTION_KEYS": "docs:" + secrets.token_urlsafe(32),
         "WEB_CONCURRENCY": "1",
     }
     env.pop("REDIS_URL", None)

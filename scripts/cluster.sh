@@ -10,6 +10,7 @@
 #   CLUSTER_DIR        default instance/cluster: rendered nginx config, logs, counter files, pids
 #   JWT_SECRET_KEY     default: one generated and kept in $CLUSTER_DIR/jwt-secret (every instance
 #                      must share it)
+#   DATA_ENCRYPTION_KEYS  default: one key generated and kept in $CLUSTER_DIR/data-encryption-keys
 # Other variables (WEB_CONCURRENCY, DB_POOL_SIZE, RATELIMIT_*, ...) reach every instance as they are.
 # When everything answers it writes $CLUSTER_DIR/cluster.env (URL, ports and pids) and prints
 # "cluster ready: <url>". nginx is installed from Debian's packages when it is missing.
@@ -49,6 +50,12 @@ if [ -z "${JWT_SECRET_KEY:-}" ]; then
     JWT_SECRET_KEY=$(cat "$CLUSTER_DIR/jwt-secret")
 fi
 export JWT_SECRET_KEY
+# Every instance must hold the same data keys too (newest first); one is made once and kept.
+if [ -z "${DATA_ENCRYPTION_KEYS:-}" ]; then
+    [ -s "$CLUSTER_DIR/data-encryption-keys" ] || (umask 077 && "$PY" -c 'import secrets; print("cluster:" + secrets.token_urlsafe(32))' >"$CLUSTER_DIR/data-encryption-keys")
+    DATA_ENCRYPTION_KEYS=$(cat "$CLUSTER_DIR/data-encryption-keys")
+fi
+export DATA_ENCRYPTION_KEYS
 
 PIDS=()
 stop() {
