@@ -23,7 +23,9 @@ from config import BASE_DIR
 from tests.processes import RedisServer, free_port
 
 ADMIN_URL = os.environ.get("CLUSTER_TEST_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
-DATABASE = "test_cluster"
+# One database per run, so two runs on one PostgreSQL (two checkouts, CI beside a developer)
+# never drop each other's.
+DATABASE = os.environ.get("CLUSTER_TEST_DATABASE", f"test_cluster_{os.getpid()}")
 RETRY_SECONDS = 0.5
 
 
