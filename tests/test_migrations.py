@@ -388,3 +388,50 @@ def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_i
         assert (json.loads(tags) if isinstance(tags, str) else tags) == ["Old tag", "lake"]
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.mark.skipif(
+    not TestingConfig.SQLALCHEMY_DATABASE_URI.startswith("postgresql"),
+    reason="reads PostgreSQL's heap pages (pageinspect): runs in the PostgreSQL pass",
+)
+def test_no_plaintext_is_left_in_the_table_files_after_the_encryption_migration(scratch_database_url):
+    """Review finding: the migration UPDATEs each row, and PostgreSQL keeps the old row versions
+    (plaintext) in the table's pages until they are rewritten; a file-level backup, a disk
+    image or a replica's files then still hold the journal text the migration "encrypted"."""
+    app = create_app(type("Scratch", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": scratch_database_url}))
+    with app.app_context():
+        flask_migrate.upgrade(revision="5e0c8a1f3b92")
+    client = app.test_client()
+    account = {"email": "old@example.org", "password": PASSWORD, "display_name": "Old", "role": "patient"}
+    owner_id = client.post("/v1/auth/register", json=account).json["id"]
+    then = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    with app.app_context():
+        for number in range(50):
+            db.session.execute(
+                text(
+                    "INSERT INTO moods (id, owner_id, version, sync_seq, created_at, updated_at,"
+                    " recorded_at, mood, note, emotions)"
+                    " VALUES (:id, :owner, 1, :seq, :then, :then, :then, 5, :note, '[]')"
+                ),
+                {
+                    "id": uuid.uuid4(),
+                    "owner": owner_id,
+                    "seq": number + 1,
+                    "then": then,
+                    "note": f"Qzleft{number}",
+                },
+            )
+        db.session.execute(text("UPDATE sync_clocks SET last_seq = 50"))
+        db.session.commit()
+        flask_migrate.upgrade()
+        assert db.session.execute(text("SELECT count(*) FROM moods WHERE note LIKE 'Qzleft%'")).scalar() == 0
+        db.session.execute(text("CREATE EXTENSION IF NOT EXISTS pageinspect"))
+        pages_with_plaintext = db.session.execute(
+            text(
+                "SELECT count(*) FROM generate_series(0, pg_relation_size('moods') / 8192 - 1) AS page"
+                " WHERE position('Qzleft'::bytea IN get_raw_page('moods', page::int)) > 0"
+            )
+        ).scalar()
+        db.session.remove()
+        db.engine.dispose()
+    assert pages_with_plaintext == 0
