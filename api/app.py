@@ -188,12 +188,15 @@ def _prepare_sqlite_directory(uri):
 
 @event.listens_for(Engine, "connect")
 def _configure_sqlite(dbapi_connection, connection_record):
-    """SQLite: enforce foreign keys (off by default) and use WAL so readers never block writers."""
+    """SQLite: enforce foreign keys (off by default), use WAL so readers never block writers, and
+    zero what is deleted or overwritten (secure_delete)."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # What a write replaces or deletes is zeroed in the file, not left in free pages.
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
 

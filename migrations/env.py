@@ -93,11 +93,18 @@ def run_migrations_online():
     with connectable.connect() as connection:
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
+        postgresql = connection.dialect.name == "postgresql"
         with context.begin_transaction():
-            if connection.dialect.name == "postgresql":
+            if postgresql:
                 # DB_STATEMENT_TIMEOUT_MS is for requests; a migration may rewrite a large table.
-                connection.execute(text("SET LOCAL statement_timeout = 0"))
+                # For the session, not the transaction: a revision may step out of its
+                # transaction (autocommit_block, for VACUUM) and must keep it off there too.
+                connection.execute(text("SET statement_timeout = 0"))
             context.run_migrations()
+        if postgresql:
+            # Back to the connection's own setting before the pool lends it to a request.
+            connection.execute(text("RESET statement_timeout"))
+            connection.commit()
 
 
 if context.is_offline_mode():
