@@ -2,8 +2,8 @@
 
 import json
 import uuid
-from pathlib import Path
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import flask_migrate
 import pytest
