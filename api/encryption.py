@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -165,20 +166,22 @@ class Keyring:
     def is_current(self, stored):
         return stored.startswith(self.prefix())
 
-    def digest(self, value, context, key=None):
-        """The blind index of one list item: HMAC-SHA256 of its case-folded text under a key
-        derived from a data key (the newest unless given)."""
-        message = f"{context}\x00{value.casefold()}".encode()
+    def digest(self, value, context, owner_id, key=None):
+        """The blind index of one list item: HMAC-SHA256 of its case-folded text and its owner
+        under a key derived from a data key (the newest unless given). With the owner in it, the
+        same tag of two people has two digests: a dump shows no one which patients share a tag,
+        nor how often a tag occurs across the clinic (every filter is one owner's anyway)."""
+        message = f"{context}\x00{uuid.UUID(str(owner_id))}\x00{value.casefold()}".encode()
         mac = hmac.new((key or self.newest).index_key, message, hashlib.sha256)
         return mac.hexdigest()[:DIGEST_HEX_CHARS]
 
-    def digests_of_any_key(self, value, context):
+    def digests_of_any_key(self, value, context, owner_id):
         """What a stored index may hold for `value`: its digest under each configured key, so a
         filter still finds rows that `flask rotate-keys` has not reached yet."""
-        return [self.digest(value, context, key) for key in self.keys]
+        return [self.digest(value, context, owner_id, key) for key in self.keys]
 
-    def index(self, values, context):
-        return [self.digest(value, context) for value in values]
+    def index(self, values, context, owner_id):
+        return [self.digest(value, context, owner_id) for value in values]
 
 
 def keyring():
@@ -255,8 +258,9 @@ def _keep_blind_indexes(session, flush_context, instances):
                 continue
             name = mapper.get_property_by_column(column).key
             if record in session.new or attributes.get_history(record, name).has_changes():
-                values = getattr(record, name)
-                setattr(record, column.type.blind_index, keyring().index(values or [], column.type.context))
+                values, owner_id = getattr(record, name), record.owner_id
+                index = keyring().index(values or [], column.type.context, owner_id)
+                setattr(record, column.type.blind_index, index)
 
 
 def load_keyring(app):

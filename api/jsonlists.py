@@ -18,9 +18,11 @@ def contains(column, value):
     return select(1).select_from(items).where(items.c.value == value).exists()
 
 
-def contains_blind(attribute, value):
-    """The encrypted list `attribute` (Entry.tags) holds `value`, ignoring case: its blind index
-    holds the value's digest under one of the configured keys (api/encryption.py)."""
+def contains_blind(attribute, value, owner_id):
+    """The encrypted list `attribute` (Entry.tags) of `owner_id`'s records holds `value`, ignoring
+    case: its blind index holds the value's digest for that owner under one of the configured
+    keys (api/encryption.py)."""
     context = attribute.property.columns[0].type.context
     index = blind_index_of(attribute)
-    return or_(*(contains(index, digest) for digest in keyring().digests_of_any_key(value, context)))
+    digests = keyring().digests_of_any_key(value, context, owner_id)
+    return or_(*(contains(index, digest) for digest in digests))

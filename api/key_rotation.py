@@ -30,7 +30,7 @@ def rotate_row(table, row, columns, ring):
         values[column.name] = type_coerce(ring.encrypt(plaintext, context), Text)
         unchanged.append(type_coerce(column, Text) == stored)
         if isinstance(column.type, EncryptedList) and column.type.blind_index:
-            values[column.type.blind_index] = ring.index(json.loads(plaintext), context)
+            values[column.type.blind_index] = ring.index(json.loads(plaintext), context, row.owner_id)
     # Core applies a column's `onupdate` (updated_at) to any UPDATE that does not set it: keep it.
     for column in table.columns:
         if column.onupdate is not None and column.name not in values:
@@ -65,6 +65,7 @@ def rotate_keys(batch_size):
             query = (
                 select(
                     table.c.id,
+                    *(table.c[name] for name in ("owner_id",) if name in table.c),  # blind indexes
                     *(text.label(column.name) for text, column in zip(texts, columns, strict=True)),
                 )
                 .where(stale)

@@ -142,8 +142,9 @@ class JournalKind:
             self.after_create(record)
         return record
 
-    def filters(self, query):
-        """WHERE conditions for the list's query: its time range and the kind's own filters."""
+    def filters(self, query, *, owner_id):
+        """WHERE conditions for the list of `owner_id`'s records: its time range and the kind's
+        own filters."""
         model = self.model
         conditions = records.time_range(model, query)
         conditions += [
@@ -155,7 +156,7 @@ class JournalKind:
             if query.get(name)
         ]
         conditions += [
-            contains_blind(getattr(model, column), query[name])
+            contains_blind(getattr(model, column), query[name], owner_id)
             for name, column in self.contains_encrypted.items()
             if query.get(name)
         ]
@@ -191,7 +192,7 @@ def register_views(kind):
         rows, more = records.list_page(
             model,
             owner_id=current_user.id,
-            filters=kind.filters(query),
+            filters=kind.filters(query, owner_id=current_user.id),
             limit=query["limit"],
             after=page_position(query),
         )

@@ -422,6 +422,32 @@ def test_the_tag_filter_works_on_the_blind_index_ignoring_case_under_any_configu
         dispose(under_b_then_a)
 
 
+def test_the_same_tag_of_two_patients_has_two_digests_and_each_filter_finds_its_own(
+    app, client, make_account, therapist, link
+):
+    """A dump tells no one which patients share a tag: the blind index is per owner. The
+    therapist's filter over a patient's shared entries uses that patient's digests."""
+    first, second = make_account("patient"), make_account("patient")
+    link(first, therapist, scopes=["entries"])
+    made = {}
+    for account in (first, second):
+        made[account.id] = created(
+            client.post(
+                "/v1/entries",
+                headers=account.headers,
+                json={"body": "x", "tags": ["Grief"], "visibility": "care_team"},
+            )
+        )
+    with app.app_context():
+        indexes = db.session.execute(select(Entry.tag_index)).scalars().all()
+    assert len(indexes) == 2 and indexes[0] != indexes[1]
+    for account in (first, second):
+        found = client.get("/v1/entries?tag=grief", headers=account.headers).json["items"]
+        assert [item["id"] for item in found] == [made[account.id]["id"]]
+    shared = client.get(f"/v1/patients/{first.id}/entries?tag=GRIEF", headers=therapist.headers)
+    assert [item["id"] for item in shared.json["items"]] == [made[first.id]["id"]]
+
+
 def test_keys_rotate_without_a_change_a_client_would_see(app, client, config_class, care_team, caplog):
     patient, therapist, code = care_team
     under_a = app_with(config_class, KEY_A)

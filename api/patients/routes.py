@@ -59,7 +59,7 @@ def register_shared_views(blp, kind):
             kind,
             actor=current_user,
             patient_id=patient_id,
-            filters=kind.filters(query),
+            filters=kind.filters(query, owner_id=patient_id),
             limit=query["limit"],
             after=page_position(query),
             request_id=g.request_id,

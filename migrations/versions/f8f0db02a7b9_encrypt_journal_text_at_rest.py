@@ -48,8 +48,8 @@ VARCHARS = {
 
 def _table(name):
     columns = [sa.column(column, sa.Text()) for column in ENCRYPTED[name]]
-    if name == "entries":
-        columns.append(sa.column("tag_index", JSON_LIST))
+    if name == "entries":  # the tags' blind index is per owner (api/encryption.py)
+        columns += [sa.column("tag_index", JSON_LIST), sa.column("owner_id", sa.Uuid())]
     return sa.table(name, sa.column("id", sa.Uuid()), *columns)
 
 
@@ -61,7 +61,8 @@ def _rewrite(name, change):
     columns = [table.c[column] for column in ENCRYPTED[name]]
     last_id = None
     while True:
-        query = sa.select(table.c.id, *columns).order_by(table.c.id).limit(BATCH)
+        extra = [table.c.owner_id] if "owner_id" in table.c else []
+        query = sa.select(table.c.id, *extra, *columns).order_by(table.c.id).limit(BATCH)
         if last_id is not None:
             query = query.where(table.c.id > last_id)
         rows = connection.execute(query).all()
@@ -72,24 +73,24 @@ def _rewrite(name, change):
             for column in ENCRYPTED[name]:
                 value = row._mapping[column]
                 if value is not None:
-                    values.update(change(name, column, value))
+                    values.update(change(name, column, value, row))
             if values:
                 connection.execute(table.update().where(table.c.id == row.id).values(values))
         last_id = rows[-1].id
 
 
-def _encrypt(table, column, value):
+def _encrypt(table, column, value, row):
     ring, context = keyring(), f"{table}.{column}"
     if (table, column) == ("entries", "tags"):
         tags = json.loads(value)
         return {
             column: ring.encrypt(json.dumps(tags, ensure_ascii=False), context),
-            "tag_index": ring.index(tags, context),
+            "tag_index": ring.index(tags, context, row.owner_id),
         }
     return {column: ring.encrypt(value, context)}
 
 
-def _decrypt(table, column, value):
+def _decrypt(table, column, value, row):
     return {column: keyring().decrypt(value, f"{table}.{column}")}
 
 
