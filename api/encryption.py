@@ -83,6 +83,11 @@ class DataKey:
     key_id: str
     aead: AESGCM
     index_key: bytes  # for blind indexes; derived, so the AES key itself is never used twice
+    fingerprint_key: bytes  # for Idempotency-Key fingerprints (api/idempotency.py); derived too
+
+
+def _derive(key, purpose):
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=purpose).derive(key)
 
 
 class Keyring:
@@ -95,12 +100,8 @@ class Keyring:
             DataKey(
                 key_id,
                 AESGCM(key),
-                HKDF(
-                    algorithm=hashes.SHA256(),
-                    length=32,
-                    salt=None,
-                    info=b"integration-journal blind index v1",
-                ).derive(key),
+                _derive(key, b"integration-journal blind index v1"),
+                _derive(key, b"integration-journal request fingerprint v1"),
             )
             for key_id, key in keys
         ]
@@ -182,6 +183,15 @@ class Keyring:
 
     def index(self, values, context, owner_id):
         return [self.digest(value, context, owner_id) for value in values]
+
+    def fingerprint(self, message, key=None):
+        """HMAC-SHA256 of a request (method, path, body) under a key derived from a data key (the
+        newest unless given): stored, it cannot be used to confirm a guess at the text it was
+        made from, as a plain hash of a short mood note could."""
+        return hmac.new((key or self.newest).fingerprint_key, message, hashlib.sha256).hexdigest()
+
+    def fingerprints_of_any_key(self, message):
+        return [self.fingerprint(message, key) for key in self.keys]
 
 
 def keyring():

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.body import json_body
+from api.encryption import keyring
 from api.errors import NotFound, NotShared, Problem, ValidationFailed
 from api.extensions import Model, db
 from api.models import utcnow
@@ -79,12 +80,18 @@ class CreatedRecordGone(Problem):
         )
 
 
-def fingerprint_request():
+def request_fingerprinted():
     """Method, path and body; JSON is canonicalised so a retry may order its keys differently."""
     body = json.dumps(json_body(), sort_keys=True, separators=(",", ":")).encode()
-    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
-    digest.update(body)
-    return digest.hexdigest()
+    return f"{request.method} {request.path}\n".encode() + body
+
+
+def same_request(stored, message):
+    """Whether a stored fingerprint is this request's: under any configured data key, or the
+    plain SHA-256 that answers stored before fingerprints were keyed have (kept 24 hours)."""
+    return (
+        stored in keyring().fingerprints_of_any_key(message) or stored == hashlib.sha256(message).hexdigest()
+    )
 
 
 def requested_key():
@@ -160,8 +167,8 @@ def _let_go(user_id, key):
         held.keys.discard((user_id, key))
 
 
-def _replay(answer, fingerprint, replay):
-    if answer.fingerprint != fingerprint:
+def _replay(answer, message, replay):
+    if not same_request(answer.fingerprint, message):
         raise KeyReusedWithAnotherBody()
     try:
         record, _, headers = replay(answer.resource_id)
@@ -201,10 +208,10 @@ def idempotent(replay):
             key = requested_key()
             if key is None:
                 return func(*args, **kwargs)
-            user_id, fingerprint = current_user.id, fingerprint_request()
+            user_id, message = current_user.id, request_fingerprinted()
             answer = _answer(user_id, key)
             if answer is not None:
-                return _replay(answer, fingerprint, replay)
+                return _replay(answer, message, replay)
             if not _hold(user_id, key):
                 raise RequestInFlight()
             try:
@@ -213,7 +220,12 @@ def idempotent(replay):
                 if answer is None:
                     try:
                         return _create_and_answer(
-                            func, args, kwargs, user_id=user_id, key=key, fingerprint=fingerprint
+                            func,
+                            args,
+                            kwargs,
+                            user_id=user_id,
+                            key=key,
+                            fingerprint=keyring().fingerprint(message),
                         )
                     except (IntegrityError, Problem) as failure:
                         if isinstance(failure, Problem) and failure.keep_writes:
@@ -228,7 +240,7 @@ def idempotent(replay):
                             raise
             finally:
                 _let_go(user_id, key)
-            return _replay(answer, fingerprint, replay)
+            return _replay(answer, message, replay)
 
         return document(
             parameters=[

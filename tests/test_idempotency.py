@@ -4,6 +4,7 @@ Faults are injected where the old design broke (a record committed, its answer n
 database failing on the answer's write, and the worker process killed before the answer left.
 """
 
+import hashlib
 import os
 import signal
 import subprocess
@@ -284,3 +285,34 @@ def test_simultaneous_retries_with_a_client_chosen_id_all_get_the_one_answer(app
         assert [status for status, _ in answers].count(201) >= 1
         assert [item["id"] for item in moods_with_note(client, patient, body["note"])] == [body["id"]]
         assert client.post("/v1/moods", headers=headers, json=body).headers["Idempotent-Replayed"] == "true"
+
+
+def keyed_mood(client, account, key, note):
+    return client.post(
+        "/v1/moods", headers={**account.headers, "Idempotency-Key": key}, json={"mood": 3, "note": note}
+    )
+
+
+def test_the_stored_fingerprint_is_keyed_so_it_confirms_no_guess_at_the_text(app, client, patient):
+    """A plain hash of the request would let anyone holding a dump confirm a guessed short note."""
+    assert keyed_mood(client, patient, "fp-1", "I miss her").status_code == 201
+    with app.app_context():
+        stored = db.session.execute(select(IdempotencyKey.fingerprint)).scalar_one()
+    guessed = b'POST /v1/moods\n{"mood":3,"note":"I miss her"}'
+    assert stored != hashlib.sha256(guessed).hexdigest()
+    assert keyed_mood(client, patient, "fp-1", "I miss her").headers["Idempotent-Replayed"] == "true"
+    assert_problem(keyed_mood(client, patient, "fp-1", "I miss him"), 422)
+
+
+def test_an_answer_stored_with_a_plain_fingerprint_still_replays_its_retry(app, client, patient):
+    """Answers stored before fingerprints were keyed (they live 24 hours) keep their retries safe."""
+    first = keyed_mood(client, patient, "fp-2", "before the upgrade")
+    assert first.status_code == 201
+    plain = hashlib.sha256(b'POST /v1/moods\n{"mood":3,"note":"before the upgrade"}').hexdigest()
+    with app.app_context():
+        db.session.execute(update(IdempotencyKey).values(fingerprint=plain))
+        db.session.commit()
+    retry = keyed_mood(client, patient, "fp-2", "before the upgrade")
+    assert retry.status_code == 201 and retry.json["id"] == first.json["id"]
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert_problem(keyed_mood(client, patient, "fp-2", "another note"), 422)
