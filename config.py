@@ -206,9 +206,11 @@ def engine_options(config):
     }
     connect_args = dict(options.get("connect_args", {}))
     connect_args.setdefault("connect_timeout", config["DB_CONNECT_TIMEOUT"])
-    connect_args.setdefault(
-        "options", " ".join(f"-c {name}={int(value)}" for name, value in settings.items())
-    )
+    # A timeout of 0 is not sent: the server's own setting (the role's, the database's) applies.
+    # With every one 0 no startup options go out at all, as a PgBouncer in transaction mode needs.
+    sent = {name: int(value) for name, value in settings.items() if int(value)}
+    if sent:
+        connect_args.setdefault("options", " ".join(f"-c {name}={value}" for name, value in sent.items()))
     options.update(
         pool_size=config["DB_POOL_SIZE"],
         max_overflow=config["DB_MAX_OVERFLOW"],

@@ -47,10 +47,19 @@ def test_postgresql_gets_a_sized_pool_and_timeouts_on_every_connection():
         "pool_recycle": 600,
         "connect_args": {
             "connect_timeout": 4,
-            "options": "-c statement_timeout=7000 -c lock_timeout=3000"
-            " -c idle_in_transaction_session_timeout=0",
+            "options": "-c statement_timeout=7000 -c lock_timeout=3000",
         },
     }
+
+
+def test_timeouts_of_0_are_left_to_the_server_and_none_sends_no_startup_options():
+    """Behind a PgBouncer in transaction mode, which refuses startup options, the timeouts are
+    set on the database role instead (README, "Running it in production")."""
+    zeros = {"DB_STATEMENT_TIMEOUT_MS": 0, "DB_LOCK_TIMEOUT_MS": 0}
+    options = engine_options(
+        {**SETTINGS, **zeros, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://db/journal"}
+    )
+    assert options["connect_args"] == {"connect_timeout": 4}
 
 
 def test_sqlite_keeps_its_defaults():
