@@ -11,6 +11,7 @@ first and counting afterwards would let a burst of simultaneous guesses all pass
 """
 
 import hashlib
+import hmac
 import logging
 import re
 import time
@@ -68,8 +69,11 @@ def config_limit(name):
 
 
 def hashed(value):
-    """Keys hold digests, never the e-mail addresses or tokens themselves."""
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
+    """Keys hold keyed digests, never the e-mail addresses themselves, nor a plain hash that
+    anyone reading Redis could match against a list of addresses. The key is derived from
+    JWT_SECRET_KEY, which every instance shares."""
+    secret = hashlib.sha256(b"rate-limit keys\x00" + current_app.config["JWT_SECRET_KEY"].encode()).digest()
+    return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def login_email_key():

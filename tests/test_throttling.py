@@ -1,5 +1,6 @@
 """Login throttling per e-mail (failures) and per IP; counters shared through Redis when set."""
 
+import hashlib
 import os
 import uuid
 
@@ -295,3 +296,15 @@ def test_a_failure_limit_whose_counter_fails_answers_503_not_500(
     assert_problem(response, 503)
     assert response.headers["Retry-After"] == "5"
     assert "OperationalError" in caplog.text and "database is locked" not in caplog.text
+
+
+def test_failed_sign_ins_are_counted_under_a_keyed_digest_of_the_address(app, client, patient):
+    """Whoever reads the counters (Redis) finds neither the address nor a plain hash of it that
+    a list of addresses would match."""
+    assert (
+        client.post("/v1/auth/login", json={"email": patient.email, "password": "wrong"}).status_code == 401
+    )
+    keys = " ".join(str(key) for key in limiter_of(app).storage.storage)
+    assert "login-email:" in keys
+    assert patient.email not in keys
+    assert hashlib.sha256(patient.email.encode()).hexdigest()[:32] not in keys
