@@ -145,6 +145,10 @@ def test_errors_nginx_answers_itself_are_problem_json(cluster):
     except urllib.error.HTTPError as error:
         assert error.code == 413 and error.headers["Content-Type"] == PROBLEM
         assert json.loads(error.read())["status"] == 413
+        # with the headers the app gives its own errors
+        assert error.headers["X-Content-Type-Options"] == "nosniff"
+        assert error.headers["Content-Security-Policy"].startswith("default-src 'none'")
+        assert error.headers["X-Frame-Options"] == "DENY" and error.headers["Cache-Control"] == "no-store"
     assert_problem(call(cluster.url, "GET", "/v1/me", headers={"X-Large": "x" * 20000}), 431)
     assert_problem(call(cluster.url, "GET", "/" + "a" * 20000), 414)
     assert_problem(call(cluster.url, "GET", "/_proxy_problems/502"), 404)
