@@ -13,12 +13,10 @@ any JavaScript error in the console. Screenshots of both go to a temporary folde
 import os
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 from selenium import webdriver
@@ -27,6 +25,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.support.ui import WebDriverWait
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.processes import ServerDidNotStart, start_gunicorn  # noqa: E402  (the checkout's own)
+
 RENDER_TIMEOUT = 30
 
 # Runs in each page before its own scripts (DevTools' addScriptToEvaluateOnNewDocument, which the
@@ -48,13 +49,7 @@ PAGES = {
 }
 
 
-def free_listener():
-    listener = socket.create_server(("127.0.0.1", 0))
-    return listener, listener.getsockname()[1]
-
-
 def start_server(folder):
-    listener, port = free_listener()
     env = {
         **os.environ,
         "APP_ENV": "production",
@@ -72,35 +67,10 @@ def start_server(folder):
         check=True,
         capture_output=True,
     )
-    log = (folder / "server.log").open("w")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "-c",
-            "gunicorn.conf.py",
-            "--bind",
-            f"fd://{listener.fileno()}",
-            "wsgi:app",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        pass_fds=[listener.fileno()],
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health/live", timeout=1)
-            return base, process, listener
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                sys.exit("docs: gunicorn did not start:\n" + (folder / "server.log").read_text())
-            time.sleep(0.2)
+    try:
+        return start_gunicorn(env, folder / "server.log")
+    except ServerDidNotStart as error:
+        sys.exit(f"docs: {error}")
 
 
 def browser():
@@ -139,7 +109,6 @@ def check_page(driver, base, path, rendered, title, screenshots):
 
 
 def main():
-    sys.path.insert(0, str(ROOT))
     from config import Config
 
     folder = Path(tempfile.mkdtemp(prefix="check-docs-"))

@@ -3,7 +3,10 @@
 import shutil
 import socket
 import subprocess
+import sys
 import time
+import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -53,3 +56,46 @@ class RedisServer:
             self.process.terminate()
             self.process.wait(10)
         self.process = None
+
+
+class ServerDidNotStart(RuntimeError):
+    """The server exited or did not answer in time; the message ends with its log."""
+
+
+def start_gunicorn(env, log, timeout=30):
+    """gunicorn (gunicorn.conf.py, wsgi:app) on a port of 127.0.0.1 bound here and handed over,
+    so no other process can take it in between; its output goes to `log`. Returns (base URL,
+    process, listening socket) once /health/live answers; the caller stops the process and closes
+    the socket."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    root = Path(__file__).resolve().parent.parent
+    with open(log, "w") as output:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"fd://{listener.fileno()}",
+                "wsgi:app",
+            ],
+            cwd=root,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            pass_fds=[listener.fileno()],
+        )
+    base = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/health/live", timeout=1)
+            return base, process, listener
+        except OSError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                listener.close()
+                raise ServerDidNotStart("gunicorn did not start:\n" + Path(log).read_text()) from None
+            time.sleep(0.1)

@@ -7,8 +7,6 @@ import os
 import re
 import secrets
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -17,8 +15,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from config import BASE_DIR
 from tests.helpers import PASSWORD
+from tests.processes import ServerDidNotStart, start_gunicorn
 
 MARKER = "Qx9MARKERv"
 
@@ -36,9 +34,6 @@ def wait_for(log, *texts, timeout=10):
 def server(config_class, tmp_path_factory):
     """gunicorn serving the test database with two workers; yields (base URL, its log file)."""
     folder = tmp_path_factory.mktemp("gunicorn")
-    # A socket bound here and handed over, so no other process can take the port in between.
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
     log = folder / "gunicorn.log"
     env = {
         **os.environ,
@@ -62,35 +57,10 @@ def server(config_class, tmp_path_factory):
     }
     env.pop("REDIS_URL", None)
     env.pop("LOG_FORMAT", None)
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "gunicorn",
-                "-c",
-                "gunicorn.conf.py",
-                "--bind",
-                f"fd://{listener.fileno()}",
-                "wsgi:app",
-            ],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            pass_fds=[listener.fileno()],
-        )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/health/live", timeout=1)
-            break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                pytest.fail("gunicorn did not start:\n" + log.read_text())
-            time.sleep(0.1)
+    try:
+        base, process, listener = start_gunicorn(env, log)
+    except ServerDidNotStart as error:
+        pytest.fail(str(error))
     yield base, log
     process.terminate()
     process.wait(20)
