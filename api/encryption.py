@@ -15,6 +15,7 @@ import json
 import os
 import re
 import secrets
+import unicodedata
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,7 +173,9 @@ class Keyring:
         under a key derived from a data key (the newest unless given). With the owner in it, the
         same tag of two people has two digests: a dump shows no one which patients share a tag,
         nor how often a tag occurs across the clinic (every filter is one owner's anyway)."""
-        message = f"{context}\x00{uuid.UUID(str(owner_id))}\x00{value.casefold()}".encode()
+        # Caseless and canonical: "Café" typed on one phone (NFC) and on another (NFD) is one tag.
+        folded = unicodedata.normalize("NFC", unicodedata.normalize("NFC", value).casefold())
+        message = f"{context}\x00{uuid.UUID(str(owner_id))}\x00{folded}".encode()
         mac = hmac.new((key or self.newest).index_key, message, hashlib.sha256)
         return mac.hexdigest()[:DIGEST_HEX_CHARS]
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 from api import logs
+from api.encryption import UnknownDataKey
 from api.extensions import db
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -274,6 +275,17 @@ def handle_database_busy(error):
     return problem_response(503, "The server is busy; retry shortly.", headers={"Retry-After": "2"})
 
 
+def handle_unknown_data_key(error):
+    """A value under a data key this instance does not hold: during a key's rollout, one not yet
+    restarted with it (README, "Encryption at rest"). A retry may reach one that has it; the
+    operator finds the key id in the log."""
+    db.session.rollback()
+    logs.unexpected_error(error)
+    return problem_response(
+        503, "This server cannot read this data yet; retry shortly.", headers={"Retry-After": "5"}
+    )
+
+
 def handle_unexpected_error(error):
     if isinstance(error, HTTPException):
         return http_exception_response(error)
@@ -288,4 +300,5 @@ def register_error_handlers(app):
     app.register_error_handler(StaleDataError, handle_stale_data)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(PoolTimeout, handle_database_busy)
+    app.register_error_handler(UnknownDataKey, handle_unknown_data_key)
     app.register_error_handler(Exception, handle_unexpected_error)
