@@ -33,3 +33,13 @@ access_log_format = (
 def pre_request(worker, req):
     """Nothing: gunicorn's default writes each request's path at debug level, and a path holds
     ids and whatever a client put there. The app's own line names the route template instead."""
+
+
+# Behind nginx (deploy/nginx), whose limits are met first and answer in problem+json: a request
+# line up to 4094 bytes (nginx's 4 KiB buffer less its CRLF), and header lines counted by nginx's
+# total size rather than by gunicorn's default of 100.
+limit_request_line = 4094
+limit_request_fields = 32768
+# The scheme comes only from X-Forwarded-Proto, which nginx sets (and only from
+# FORWARDED_ALLOW_IPS); gunicorn's other scheme headers are not read.
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}

@@ -15,6 +15,8 @@ import urllib.error
 import urllib.request
 import uuid
 
+import pytest
+
 from tests.helpers import PASSWORD
 
 A, B = "app-1", "app-2"
@@ -160,6 +162,75 @@ def test_errors_nginx_answers_itself_are_problem_json(cluster):
     assert answer.startswith("HTTP/1.1 400") and f"Content-Type: {PROBLEM}" in answer
     # the app's own errors pass through as they are
     assert_problem(call(cluster.url, "GET", "/v1/no-such-route"), 404)
+
+
+def raw_request(cluster, data):
+    """The status line and headers nginx answers a request written byte for byte."""
+    host, port = cluster.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(data)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            chunk = connection.recv(4096)
+            if not chunk:
+                break
+            answer += chunk
+    return answer.split(b"\r\n\r\n")[0].decode()
+
+
+@pytest.mark.parametrize(
+    "data, status",
+    [
+        (b"TRACE / HTTP/1.1\r\nHost: x\r\n\r\n", 405),
+        (b"POST /v1/moods HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501),
+        (b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505),
+        # one byte past what gunicorn reads (limit_request_line): nginx answers first
+        (b"GET /v1/moods?x=" + b"a" * (4095 - 25) + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414),
+    ],
+    ids=["TRACE", "unknown transfer coding", "HTTP/2.0 request line", "request line of 4095 bytes"],
+)
+def test_what_nginx_refuses_it_answers_as_problem_json_with_the_apps_headers(cluster, data, status):
+    head = raw_request(cluster, data)
+    assert head.startswith(f"HTTP/1.1 {status}"), head
+    assert f"Content-Type: {PROBLEM}" in head and "X-Content-Type-Options: nosniff" in head
+
+
+def test_headers_gunicorn_would_refuse_in_html_never_reach_it(cluster):
+    """A client's X-Forwarded-Ssl/-Protocol would contradict nginx's X-Forwarded-Proto (gunicorn's
+    HTML 400); 150 header lines are more than gunicorn's default count (its HTML 431)."""
+    forged = b"X-Forwarded-Ssl: on\r\nX-Forwarded-Protocol: ssl\r\n"
+    head = raw_request(cluster, b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + forged + b"\r\n")
+    assert head.startswith("HTTP/1.1 200") and "Strict-Transport-Security" not in head, head
+    many = b"".join(b"X-H%d: v\r\n" % number for number in range(150))
+    head = raw_request(cluster, b"GET /health/live HTTP/1.1\r\nHost: x\r\n" + many + b"\r\n")
+    assert head.startswith("HTTP/1.1 200"), head
+
+
+def test_one_address_holds_at_most_256_connections_and_hears_429_past_them(cluster):
+    host, port = cluster.url.removeprefix("http://").split(":")
+    slow = b"POST /v1/moods HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    slow += b"Content-Length: 100\r\n\r\n{"
+    connections = []
+    try:
+        for _ in range(300):
+            connection = socket.create_connection((host, int(port)), timeout=10)
+            connection.sendall(slow)  # headers whole, the body never finished
+            connections.append(connection)
+        time.sleep(1)
+        refused = 0
+        for connection in connections:
+            connection.setblocking(False)
+            try:
+                answer = connection.recv(4096).decode()
+            except BlockingIOError:
+                continue
+            assert answer.startswith("HTTP/1.1 429") and f"Content-Type: {PROBLEM}" in answer, answer
+            refused += 1
+        assert refused == 300 - 256
+    finally:
+        for connection in connections:
+            connection.close()
+    assert urllib.request.urlopen(f"{cluster.url}/health/live", timeout=5).status == 200
 
 
 def redis_warnings(cluster, name):
