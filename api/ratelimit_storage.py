@@ -48,6 +48,11 @@ RETURNING count
 """
 
 
+# A flag is a row no limit can name (its key starts with "!") that never expires.
+RAISE_FLAG = "INSERT INTO counters (key, count, expires_at) VALUES (?, 1, ?) ON CONFLICT (key) DO NOTHING"
+FOREVER = float(2**53)
+
+
 class SQLiteFileStorage(Storage):
     STORAGE_SCHEME = [SCHEME]
 
@@ -95,6 +100,15 @@ class SQLiteFileStorage(Storage):
         row = self._connection().execute("SELECT expires_at FROM counters WHERE key = ?", (key,)).fetchone()
         return row[0] if row and row[0] > time.time() else time.time()
 
+    def raise_flag(self, name):
+        """Set a flag every worker of the instance sees; True for the one that set it first."""
+        values = (f"!{name}", FOREVER)
+        return self._connection().execute(RAISE_FLAG, values).rowcount == 1
+
+    def lower_flag(self, name):
+        """Clear it; True for the one that cleared it."""
+        return self._connection().execute("DELETE FROM counters WHERE key = ?", (f"!{name}",)).rowcount == 1
+
     def check(self):
         try:
             self._connection().execute("SELECT 1").fetchone()
@@ -110,6 +124,7 @@ class SQLiteFileStorage(Storage):
 
 
 FAILOVER_SCHEME = "redis-failover"
+REDIS_DOWN_FLAG = "redis-down"
 # Redis answers within this or counts as down: a hung Redis must not hold a worker.
 REDIS_SOCKET_TIMEOUT = 0.5
 
@@ -124,9 +139,10 @@ class FailoverStorage(Storage):
     worker, and never not at all). Requests are not refused for it: sign-in failure limits go on
     counting in the file.
 
-    Each worker process logs one warning when it stops using Redis and one info line when it
-    uses it again; while Redis is down it is tried again at most once per `retry_seconds`, so it
-    recovers by itself and a dead Redis costs a request no connect timeout in between. Counts
+    The instance logs one warning when its first worker stops using Redis and one info line
+    when a worker uses it again (a flag in the shared file says which worker is first); while
+    Redis is down each worker tries it again at most once per `retry_seconds`, so it recovers by
+    itself and a dead Redis costs a request no connect timeout in between. Counts
     taken in the file are not copied to Redis: once Redis answers, its own counts (of before
     the outage, if their window is still open) apply again.
     """
@@ -149,6 +165,9 @@ class FailoverStorage(Storage):
         self._lock = threading.Lock()
         self._degraded = False
         self._retry_at = 0.0
+        # Until Redis first answers this process: a flag an earlier run left raised (it stopped
+        # during an outage) must not silence the next outage's warning.
+        self._answered = False
 
     @property
     def base_exceptions(self):
@@ -180,6 +199,8 @@ class FailoverStorage(Storage):
             if self._degraded:
                 return
             self._degraded = True
+        if not self._flag(self.fallback.raise_flag):
+            return  # another worker of this instance has said so
         log.warning(
             "rate-limit storage: Redis unreachable (%s); counting in this instance's own file "
             "until it answers again, so limits now hold per instance (pid %s)",
@@ -188,13 +209,22 @@ class FailoverStorage(Storage):
         )
 
     def _came_back(self):
-        if not self._degraded:
+        if not self._degraded and self._answered:
             return
         with self._lock:
-            if not self._degraded:
+            if not self._degraded and self._answered:
                 return
-            self._degraded = False
+            self._degraded, self._answered = False, True
+        if not self._flag(self.fallback.lower_flag):
+            return
         log.info("rate-limit storage: Redis answers again; limits are shared again (pid %s)", os.getpid())
+
+    def _flag(self, change):
+        """Whether this worker is the one to log the change; if the file fails too, it logs."""
+        try:
+            return change(REDIS_DOWN_FLAG)
+        except sqlite3.Error:
+            return True
 
     def incr(self, key, expiry, amount=1):
         return self._call("incr", key, expiry, amount=amount)

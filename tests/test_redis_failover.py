@@ -116,3 +116,35 @@ def test_a_revoked_token_stays_refused_on_the_other_instance_while_redis_is_down
     own_redis.stop()
     assert a.post("/v1/auth/logout", headers=patient.headers).status_code == 204
     assert_problem(b.get("/v1/me", headers=patient.headers), 401)
+
+
+def test_the_workers_of_one_instance_say_once_that_redis_is_gone_and_once_that_it_is_back(
+    own_redis, tmp_path, caplog
+):
+    """Workers of one instance share its counter file, and through it one warning per outage,
+    however many of them meet it; a flag an earlier run left raised silences nothing."""
+    caplog.set_level(logging.INFO, logger="api.ratelimit_storage")
+    fallback = f"sqlite-file://{tmp_path / 'instance.sqlite'}"
+
+    def worker():
+        return FailoverStorage(primary=own_redis.url, fallback=fallback, retry_seconds=RETRY_SECONDS)
+
+    FailoverStorage(primary="redis://127.0.0.1:9/0", fallback=fallback).incr("x", 60)  # a run that died down
+    workers = [worker() for _ in range(3)]
+    for each in workers:
+        each.incr("hits", 60)  # Redis answers: the old flag is lowered
+    caplog.clear()
+
+    own_redis.stop()
+    for each in workers * 2:
+        each.incr("hits", 60)
+    assert all(each.degraded for each in workers)
+    assert len(log_lines(caplog, DEGRADED)) == 1
+
+    own_redis.start()
+    time.sleep(RETRY_SECONDS * 2)
+    for each in workers:
+        each.incr("hits", 60)
+    assert not any(each.degraded for each in workers)
+    assert len(log_lines(caplog, RECOVERED)) == 1
+    assert len(log_lines(caplog, DEGRADED)) == 1
