@@ -15,7 +15,7 @@ LOAD_VENV := .venv-load
 LOAD_INSTALLED := $(LOAD_VENV)/.installed
 export FLASK_APP := wsgi
 
-.PHONY: run demo test test-cluster cluster lint spec lint-spec check-docs clients fuzz bench bench-load migrate migration lock vendor-docs clean
+.PHONY: run demo test test-cluster cluster lint spec lint-spec check-docs clients fuzz bench bench-stack bench-load migrate migration lock vendor-docs clean
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -104,6 +104,11 @@ fuzz: $(INSTALLED)
 ## List and sync latency at 1M+ rows against a bare endpoint (PostgreSQL at 127.0.0.1; see bench/README.md).
 bench: $(INSTALLED)
 	$(BIN)/python bench/bench_lists.py
+
+## Bare, floor (the same work by hand) and API side by side with wrk on SQLite and PostgreSQL
+## (bench/README.md). DURATION (10) seconds per row, DATABASES (sqlite,postgresql).
+bench-stack: $(INSTALLED)
+	bench/stack/run.sh
 
 ## The mixed mobile workload through nginx onto two instances, then its 201s against the database
 ## (bench/README.md). USERS (32), DURATION (60s), BASE_URL and DATABASE_URL of a running deployment.
