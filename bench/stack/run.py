@@ -193,12 +193,15 @@ def run_database(kind, out):
         "FLASK_APP": "wsgi",
     }
     env.pop("REDIS_URL", None)
+    # Migration and seed output (the API's request lines) go to a file, not the table's terminal.
+    setup_log = (work / "setup.log").open("w")
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "flask"), "db", "upgrade"],
         env=env,
         cwd=ROOT,
         check=True,
-        stdout=subprocess.DEVNULL,
+        stdout=setup_log,
+        stderr=setup_log,
     )
     seeded = json.loads(
         subprocess.run(
@@ -207,6 +210,7 @@ def run_database(kind, out):
             cwd=ROOT,
             check=True,
             stdout=subprocess.PIPE,
+            stderr=setup_log,
             text=True,
         ).stdout
     )
@@ -318,8 +322,8 @@ def rss_mb(server):
 def table(kind, results, cases, rss):
     lines = [
         f"{kind}: gunicorn gthread {os.environ.get('WEB_CONCURRENCY', '2')} workers x "
-        f"{os.environ.get('GUNICORN_THREADS', '4')} threads; wrk {THREADS} threads x {CONNECTIONS} connections, "
-        f"{DURATION} s per row after {WARMUP} s warm-up",
+        f"{os.environ.get('GUNICORN_THREADS', '4')} threads; "
+        f"wrk {THREADS} threads x {CONNECTIONS} connections, {DURATION} s per row after {WARMUP} s warm-up",
         f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6}  ratio",
     ]
     own_list = results.get(("list 20 moods", "api"))
