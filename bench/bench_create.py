@@ -155,7 +155,7 @@ def main():
                 except AssertionError as failure:
                     failures.append(str(failure)[:200])  # noqa: B023
                 mine.append((time.perf_counter() - started) * 1000)
-            with lock:
+            with lock:  # noqa: B023
                 timings.extend(mine)  # noqa: B023
 
         started = time.perf_counter()
