@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import UUIDConverter
 
-from api import encryption, logs, ratelimit, security_headers, transactions
+from api import encryption, logs, ratelimit, security_headers, sqlite_writes, transactions
 from api.accounts import passwords
 from api.accounts.routes import auth, me
 from api.audit.routes import blp as access_log
@@ -119,6 +119,8 @@ def create_app(config_class=None):
     _prepare_sqlite_directory(app.config["SQLALCHEMY_DATABASE_URI"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
+    with app.app_context():
+        sqlite_writes.init_app(db.engine)
     encryption.init_app(app)
     migrate.init_app(
         app,

@@ -209,13 +209,16 @@ def idempotent(replay):
             if key is None:
                 return func(*args, **kwargs)
             user_id, message = current_user.id, request_fingerprinted()
-            answer = _answer(user_id, key)
-            if answer is not None:
-                return _replay(answer, message, replay)
+            # Hold the key first and then look for its answer: one lookup, not one before and
+            # one after (the request that held the key may have committed just before we took it).
             if not _hold(user_id, key):
-                raise RequestInFlight()
+                # Another request holds it: a create still running (409), or a replay of an
+                # answered one, which is answered again here too.
+                answer = _answer(user_id, key)
+                if answer is None:
+                    raise RequestInFlight()
+                return _replay(answer, message, replay)
             try:
-                # The request that held the key may have committed its answer just before we took it.
                 answer = _answer(user_id, key)
                 if answer is None:
                     try:

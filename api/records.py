@@ -169,10 +169,12 @@ ID_TAKEN = "A record with this id already exists."
 
 
 def create_owned(model, *, owner_id, data):
-    """Insert a record (the client may choose its id, so records can be made offline)."""
+    """Insert a record (the client may choose its id, so records can be made offline).
+
+    A chosen id that is taken (by any record of any owner, deleted ones too) is the INSERT's
+    primary key to refuse, as a 409: no SELECT asks first.
+    """
     record_id = data.pop("id", None) or new_id()
-    if db.session.get(model, record_id) is not None:
-        raise Conflict(ID_TAKEN)
     record = model(id=record_id, owner_id=owner_id, **data)
     db.session.add(record)
     try:
