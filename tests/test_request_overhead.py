@@ -46,3 +46,40 @@ def test_reads_build_no_schema_per_request(client, patient, therapist, link, sch
     for path, headers, status in reads:
         assert client.get(path, headers=headers).status_code == status
     assert schemas_built == {}
+
+
+def test_a_304_is_answered_from_the_version_without_loading_the_record(app, client, patient, monkeypatch):
+    """If-None-Match naming the current version: the token check and one SELECT of the version;
+    the entry's text is not loaded or decrypted. A changed record is loaded and sent as ever."""
+    from sqlalchemy import event
+
+    from api import encryption
+    from api.extensions import db
+
+    created = client.post("/v1/entries", headers=patient.headers, json={"title": "t", "body": "b"})
+    path, etag = f"/v1/entries/{created.json['id']}", created.headers["ETag"]
+    decrypted, statements = [], []
+    original = encryption.Keyring.decrypt
+    monkeypatch.setattr(
+        encryption.Keyring, "decrypt", lambda self, *args: decrypted.append(args) or original(self, *args)
+    )
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: statements.append(args[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        current = client.get(path, headers={**patient.headers, "If-None-Match": etag})
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    assert current.status_code == 304 and current.headers["ETag"] == etag and current.data == b""
+    assert decrypted == [] and len(statements) == 2
+    assert "body" not in statements[1] and "version" in statements[1]
+
+    changed = client.patch(path, headers={**patient.headers, "If-Match": etag}, json={"title": "new"})
+    assert changed.status_code == 200
+    stale = client.get(path, headers={**patient.headers, "If-None-Match": etag})
+    assert stale.status_code == 200 and stale.json == changed.json and stale.headers["ETag"] == '"2"'
+    deleted = client.delete(path, headers={**patient.headers, "If-Match": '"2"'})
+    assert deleted.status_code == 204
+    gone = client.get(path, headers={**patient.headers, "If-None-Match": '"2"'})
+    assert gone.status_code == 404
