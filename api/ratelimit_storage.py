@@ -44,7 +44,7 @@ ON CONFLICT (key) DO UPDATE SET
     count = CASE WHEN counters.expires_at <= :now THEN excluded.count
                  ELSE counters.count + excluded.count END,
     expires_at = CASE WHEN counters.expires_at <= :now THEN excluded.expires_at ELSE counters.expires_at END
-RETURNING count
+RETURNING count, expires_at
 """
 
 
@@ -82,11 +82,20 @@ class SQLiteFileStorage(Storage):
         now = time.time()
         connection = self._connection()
         values = {"key": key, "amount": amount, "expires_at": now + expiry, "now": now}
-        count = connection.execute(INCREMENT, values).fetchone()[0]
+        count, expires_at = connection.execute(INCREMENT, values).fetchone()
+        self._local.last_increment = (key, count, expires_at)
         self._hits += 1
         if self._hits % SWEEP_EVERY == 0:
             connection.execute("DELETE FROM counters WHERE expires_at <= ?", (now,))
         return count
+
+    def window_after_increment(self, key):
+        """(count, expires_at) as this thread's latest `incr` of `key` left them, else None: the
+        upsert already returned what a `get` and a `get_expiry` would read again."""
+        last = getattr(self._local, "last_increment", None)
+        if last is None or last[0] != key:
+            return None
+        return last[1], last[2]
 
     def get(self, key):
         row = (

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import current_app, url_for
+from flask import current_app, request, url_for
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
 from api import records
 from api.access import PATIENTS, auth_required
+from api.extensions import db
 from api.idempotency import idempotent
 from api.jsonlists import contains, contains_blind
 from api.pagination import PAGE_HEADERS, page_position, page_response
@@ -30,6 +31,7 @@ from api.smorest.etags import (
     created_response,
     etag_headers,
     item_response,
+    not_modified_version,
     require_if_match,
     versioned,
 )
@@ -209,6 +211,14 @@ def register_views(kind):
         return created(records.get_owned(model, owner_id=current_user.id, record_id=record_id))
 
     def read_record(self, **path):
+        if request.if_none_match:
+            # A device asking whether its copy is current is answered from the version alone:
+            # the record is loaded (and its text decrypted) only when it has changed.
+            live_version = records.live(model, current_user.id).where(model.id == path[id_arg])
+            version = db.session.execute(live_version.with_only_columns(model.version)).scalar_one_or_none()
+            unchanged = not_modified_version(version)
+            if unchanged is not None:
+                return unchanged
         return item_response(get_record(path))
 
     def update_record(self, changes, **path):

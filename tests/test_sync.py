@@ -231,3 +231,31 @@ def test_a_change_that_changes_nothing_bumps_no_version_and_reaches_no_device(cl
     assert unchanged.status_code == 200 and unchanged.headers["ETag"] == '"1"'
     assert unchanged.json == created
     assert client.get(f"/v1/sync?cursor={cursor}", headers=patient.headers).json["changes"] == []
+
+
+def test_a_page_builds_no_schema_per_change(client, patient, monkeypatch):
+    """Each change is dumped with its type's one schema, built once: a page of 40 changes makes
+    no more marshmallow schemas than a page of 1 (building one per record cost more than the
+    dump itself)."""
+    import marshmallow
+
+    for mood in range(20):
+        for kind, body in (("moods", {"mood": mood % 10 + 1}), ("entries", {"title": "t", "body": "b"})):
+            created = client.post(f"/v1/{kind}", headers=patient.headers, json=body)
+            assert created.status_code == 201, created.json
+    built = []
+    original = marshmallow.Schema.__init__
+
+    def counting(self, *args, **kwargs):
+        built.append(type(self))
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(marshmallow.Schema, "__init__", counting)
+    client.get("/v1/sync?limit=40", headers=patient.headers)  # what is built once, lazily
+    built.clear()
+    small = client.get("/v1/sync?limit=1", headers=patient.headers)
+    built_for_one, built[:] = len(built), []
+    large = client.get("/v1/sync?limit=40", headers=patient.headers)
+    assert small.status_code == large.status_code == 200
+    assert len(large.json["changes"]) == 40
+    assert len(built) == built_for_one, built

@@ -405,6 +405,35 @@ def test_a_shared_record_is_read_once_then_logged(app, client, world):
     assert statements == ["SELECT", "SELECT", "INSERT"]
 
 
+def test_a_shared_page_is_the_token_check_the_page_and_its_audit_event(app, client, world):
+    """A page with records shows the link held when it was read (its WHERE says so): no
+    statement asks separately. Only an empty page asks whether the link is there at all."""
+    from sqlalchemy import event
+
+    from api.extensions import db
+
+    therapist, pid = world.callers["linked with scope"], world.patient.id
+    statements = []
+    with app.app_context():
+        engine = db.engine
+    listener = lambda *args: statements.append(args[2].split()[0].upper())  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        page = client.get(f"/v1/patients/{pid}/moods", headers=therapist.headers)
+        assert page.status_code == 200 and [item["id"] for item in page.json["items"]] == [
+            world.records["moods"]["id"]
+        ]
+        assert statements == ["SELECT", "SELECT", "INSERT"]
+        statements.clear()
+        empty = client.get(f"/v1/patients/{pid}/moods?to=2000-01-01T00:00:00Z", headers=therapist.headers)
+        assert empty.status_code == 200 and empty.json["items"] == []
+        assert statements == ["SELECT", "SELECT", "SELECT", "INSERT"]
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    log = client.get("/v1/me/access-log", headers=world.patient.headers).json["items"]
+    assert [(event["action"], event["outcome"]) for event in log[:2]] == [("list", "allowed")] * 2
+
+
 def test_erasing_the_patient_removes_them_from_every_therapist_view(client, world):
     patient, therapist, pid = world.patient, world.callers["linked with scope"], world.patient.id
     login = client.post("/v1/auth/login", json={"email": patient.email, "password": patient.password}).json

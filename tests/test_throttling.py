@@ -308,3 +308,37 @@ def test_failed_sign_ins_are_counted_under_a_keyed_digest_of_the_address(app, cl
     assert "login-email:" in keys
     assert patient.email not in keys
     assert hashlib.sha256(patient.email.encode()).hexdigest()[:32] not in keys
+
+
+def test_a_request_counts_each_limit_in_one_round_trip_and_its_headers_agree(
+    config_class, patient, tmp_path, monkeypatch
+):
+    """The file storage's upsert returns the count and the window's end; flask-limiter's headers
+    use them instead of reading the counter back (two more statements per request)."""
+    local = type(
+        "Local",
+        (config_class,),
+        {
+            "RATELIMIT_STORAGE_URI": f"sqlite-file://{tmp_path / 'limits.sqlite'}",
+            "RATELIMIT_DEFAULT": "5 per minute",
+        },
+    )
+    app = create_app(local)
+    client = app.test_client()
+    storage = limiter_of(app).limiter.storage
+    calls = []
+    for name in ("incr", "get", "get_expiry"):
+        original = getattr(storage, name)
+        monkeypatch.setattr(
+            storage, name, lambda *args, _f=original, _n=name, **kw: calls.append(_n) or _f(*args, **kw)
+        )
+    answers = [client.get("/v1/me", headers=patient.headers) for _ in range(6)]
+    assert calls == ["incr"] * 6
+    assert [answer.status_code for answer in answers] == [200] * 5 + [429]
+    assert [answer.headers["X-RateLimit-Remaining"] for answer in answers] == ["4", "3", "2", "1", "0", "0"]
+    assert {answer.headers["X-RateLimit-Limit"] for answer in answers} == {"5"}
+    assert len({answer.headers["X-RateLimit-Reset"] for answer in answers}) == 1
+    (reset,) = {answer.headers["X-RateLimit-Reset"] for answer in answers}
+    (key,) = [key for (key,) in storage._connection().execute("SELECT key FROM counters")]
+    assert int(reset) == int(storage.get_expiry(key) + 1)
+    assert 1 <= int(answers[-1].headers["Retry-After"]) <= 60

@@ -49,18 +49,29 @@ def _log(kind, *, actor, patient_id, action, resource_id=None, allowed, request_
 
 
 def list_shared(kind, *, actor, patient_id, filters, limit, after, request_id):
-    """A page of shared records; 404 (and a `denied` event) without an active link and scope."""
-    allowed = db.session.execute(
-        select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=kind.sharing.scope))
-    ).scalar_one()
+    """A page of shared records; 404 (and a `denied` event) without an active link and scope.
+
+    The page's own WHERE holds the link and scope (shared_records), so a page with records
+    shows they were shared when it was read, and only an empty page needs asking whether the
+    link is there at all (an empty page, or the 404): the common read is the token check, the
+    page and its audit event, no more. The event commits with the request, before the page
+    leaves, as ever.
+    """
+    model = kind.model
+    query = shared_records(kind, therapist_id=actor.id, patient_id=patient_id).where(*filters)
+    rows, more = fetch_page(
+        query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after
+    )
+    allowed = (
+        bool(rows)
+        or db.session.execute(
+            select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=kind.sharing.scope))
+        ).scalar_one()
+    )
     _log(kind, actor=actor, patient_id=patient_id, action=Action.LIST, allowed=allowed, request_id=request_id)
     if not allowed:
         raise NotShared()
-    # shared_records checks the link again, in the page's own WHERE: a link revoked between the
-    # two statements still shows nothing.
-    model = kind.model
-    query = shared_records(kind, therapist_id=actor.id, patient_id=patient_id).where(*filters)
-    return fetch_page(query, time_column=model.time_column(), id_column=model.id, limit=limit, after=after)
+    return rows, more
 
 
 def read_shared(kind, *, actor, patient_id, record_id, request_id, action=Action.READ):

@@ -6,6 +6,7 @@ etags.py how record versions guard reads and writes.
 """
 
 import flask_smorest
+import marshmallow as ma
 
 from api.errors import http_exception_response
 from api.smorest import shapes
@@ -37,3 +38,11 @@ class Api(flask_smorest.Api):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = Parser()
+
+    def arguments(self, schema, *args, **kwargs):
+        """As flask-smorest's, with a schema class made an instance once, here: webargs would
+        build one (deep-copying every field) on every request. Loading keeps no state in the
+        instance, so the requests of every thread share it."""
+        if isinstance(schema, type) and issubclass(schema, ma.Schema):
+            schema = schema()
+        return super().arguments(schema, *args, **kwargs)

@@ -57,9 +57,14 @@ def etag_headers(record):
 
 def not_modified(record):
     """The 304 response when the client's If-None-Match still names this version, else None."""
-    if request.if_none_match.contains_weak(str(record.version)):
+    return not_modified_version(record.version)
+
+
+def not_modified_version(version):
+    """The 304 response when the client's If-None-Match names `version`, else None."""
+    if version is not None and request.if_none_match.contains_weak(str(version)):
         response = current_app.response_class(status=304)
-        response.headers["ETag"] = etag_of(record)
+        response.headers["ETag"] = f'"{version}"'
         return response
     return None
 
