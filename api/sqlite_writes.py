@@ -7,9 +7,10 @@ Here a write transaction starts at its first INSERT, UPDATE or DELETE (the reads
 token check among them, run outside any transaction, as the sqlite3 module runs them): the
 thread first waits its turn on a lock of this process, which wakes the next waiter the moment
 it is let go, and then sends `BEGIN IMMEDIATE`, so the transaction holds the database's write
-lock from its first statement and never has to upgrade a read to a write. The turn ends when the
-connection goes back to the pool: the request's unit of work commits or rolls back, and then
-returns it. Other processes (gunicorn's other workers, a command) still meet the write lock in
+lock from its first statement and never has to upgrade a read to a write. The turn ends with the
+transaction (its commit or rollback), or at the latest when the connection goes back to the
+pool: a connection kept after its commit (a streamed export, after its audit event) holds no
+one up. Other processes (gunicorn's other workers, a command) still meet the write lock in
 SQLite's busy handler, as before, one writer per process at a time.
 
 PostgreSQL connections are left alone: their writers wait on row locks in the server.
@@ -48,6 +49,14 @@ def init_app(engine):
     event.listen(engine, "do_executemany", begin_immediate_with_parameters)
     event.listen(engine, "do_execute_no_params", begin_immediate)
     event.listen(engine.pool, "checkin", end_turn)
+
+    def end_transaction(connection):
+        record = connection.connection._connection_record
+        if record is not None:
+            end_turn(None, record)
+
+    event.listen(engine, "commit", end_transaction)
+    event.listen(engine, "rollback", end_transaction)
 
 
 def end_turn(dbapi_connection, connection_record):

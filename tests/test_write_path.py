@@ -2,6 +2,7 @@
 and, on SQLite, a write transaction that takes the write lock with its first statement."""
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -106,3 +107,37 @@ def test_sqlite_write_transactions_begin_immediate(app, client, patient):
     assert len(begins) == 1 and traced[begins[0]] == "BEGIN IMMEDIATE", traced
     assert traced[begins[0] + 1].startswith("UPDATE sync_clocks"), traced
     assert traced[begins[0] - 1].startswith("SELECT users.id"), traced
+
+
+def test_a_sqlite_writer_is_not_held_up_by_a_connection_kept_after_its_commit(config_class, tmp_path):
+    """A streamed export commits its audit event, then keeps its connection while the client
+    reads: the process's write turn ends with that commit, not when the connection is returned."""
+    if not config_class.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+        pytest.skip("SQLite's writers only")
+    from api.app import create_app
+
+    app = create_app(
+        type("File", (config_class,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'w.db'}"})
+    )
+    with app.app_context():
+        with db.engine.connect() as setup:
+            setup.exec_driver_sql("CREATE TABLE notes (n INTEGER)")
+            setup.commit()
+        kept = db.engine.connect()
+        kept.exec_driver_sql("INSERT INTO notes VALUES (1)")
+        kept.commit()  # and the connection stays out of the pool, as a stream's would
+        took, engine = [], db.engine
+
+        def other_writer():
+            started = time.monotonic()
+            with engine.connect() as connection:
+                connection.exec_driver_sql("INSERT INTO notes VALUES (2)")
+                connection.commit()
+            took.append(time.monotonic() - started)
+
+        thread = threading.Thread(target=other_writer)
+        thread.start()
+        thread.join(10)
+        kept.close()
+        db.engine.dispose()
+    assert took and took[0] < 1, took
