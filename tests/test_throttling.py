@@ -38,7 +38,8 @@ def test_the_limit_looks_the_same_whether_or_not_the_account_exists(client, pati
     missing = attempt(client, "nobody-here@example.org")
     assert existing.status_code == missing.status_code == 429
     assert existing.json == missing.json
-    assert existing.headers["Retry-After"] == missing.headers["Retry-After"]
+    # Each window started at its first attempt: the two may straddle a second boundary.
+    assert abs(int(existing.headers["Retry-After"]) - int(missing.headers["Retry-After"])) <= 1
 
 
 def test_the_email_counter_ignores_case_and_spaces(client, patient):

@@ -111,7 +111,7 @@ def test_sqlite_write_transactions_begin_immediate(app, client, patient):
 
 def test_a_sqlite_writer_is_not_held_up_by_a_connection_kept_after_its_commit(config_class, tmp_path):
     """A streamed export commits its audit event, then keeps its connection while the client
-    reads: the process's write turn ends with that commit, not when the connection is returned."""
+    reads: no writer waits for that connection to be returned."""
     if not config_class.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
         pytest.skip("SQLite's writers only")
     from api.app import create_app
