@@ -9,6 +9,7 @@ another column, or under another key, fails to decrypt instead of reading as som
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import json
@@ -265,15 +266,22 @@ def _keep_blind_indexes(session, flush_context, instances):
     """An encrypted list that is written (created or changed) gets its blind index recomputed in
     the same INSERT or UPDATE."""
     for record in (*session.new, *session.dirty):
-        mapper = inspect(record).mapper
-        for column in encrypted_columns(mapper.local_table):
-            if not isinstance(column.type, EncryptedList) or column.type.blind_index is None:
-                continue
-            name = mapper.get_property_by_column(column).key
+        for name, column_type in _indexed_lists(inspect(record).mapper):
             if record in session.new or attributes.get_history(record, name).has_changes():
                 values, owner_id = getattr(record, name), record.owner_id
-                index = keyring().index(values or [], column.type.context, owner_id)
-                setattr(record, column.type.blind_index, index)
+                index = keyring().index(values or [], column_type.context, owner_id)
+                setattr(record, column_type.blind_index, index)
+
+
+@functools.cache
+def _indexed_lists(mapper):
+    """(attribute, type) of a mapper's encrypted lists that keep a blind index: found once per
+    model, not on every flush."""
+    return tuple(
+        (mapper.get_property_by_column(column).key, column.type)
+        for column in encrypted_columns(mapper.local_table)
+        if isinstance(column.type, EncryptedList) and column.type.blind_index is not None
+    )
 
 
 def load_keyring(app):

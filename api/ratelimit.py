@@ -10,6 +10,7 @@ starts, in one atomic increment, and gives it back when the answer is not a fail
 first and counting afterwards would let a burst of simultaneous guesses all pass the check.
 """
 
+import functools
 import hashlib
 import hmac
 import logging
@@ -73,8 +74,14 @@ def hashed(value):
     """Keys hold keyed digests, never the e-mail addresses themselves, nor a plain hash that
     anyone reading Redis could match against a list of addresses. The key is derived from
     JWT_SECRET_KEY, which every instance shares."""
-    secret = hashlib.sha256(b"rate-limit keys\x00" + current_app.config["JWT_SECRET_KEY"].encode()).digest()
+    secret = _rate_limit_key(current_app.config["JWT_SECRET_KEY"])
     return hmac.new(secret, value.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+@functools.cache
+def _rate_limit_key(jwt_secret):
+    """Derived once per secret, not on every sign-in."""
+    return hashlib.sha256(b"rate-limit keys\x00" + jwt_secret.encode()).digest()
 
 
 def login_email_key():
