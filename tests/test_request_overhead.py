@@ -83,3 +83,25 @@ def test_a_304_is_answered_from_the_version_without_loading_the_record(app, clie
     assert deleted.status_code == 204
     gone = client.get(path, headers={**patient.headers, "If-None-Match": '"2"'})
     assert gone.status_code == 404
+
+
+def test_a_token_is_verified_in_one_parse(client, patient, monkeypatch):
+    """flask-jwt-extended parses a token unverified (for a key loader the API has not) and then
+    verified; the API verifies it in one parse, with the same answers for an expired, a forged
+    and a refresh token in its place."""
+    import jwt as pyjwt
+
+    parses = []
+    original = pyjwt.PyJWT.decode_complete
+
+    def counting(self, *args, **kwargs):
+        parses.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
+    assert client.get("/v1/moods", headers=patient.headers).status_code == 200
+    assert len(parses) == 1
+
+    forged = patient.access_token[:-4] + ("AAAA" if not patient.access_token.endswith("AAAA") else "BBBB")
+    refused = client.get("/v1/moods", headers={"Authorization": f"Bearer {forged}"})
+    assert refused.status_code == 401 and refused.json["type"].endswith("/invalid-token")
