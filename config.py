@@ -44,8 +44,9 @@ class Config:
         env_str("DATABASE_URL", f"sqlite:///{BASE_DIR / 'instance' / 'journal.db'}")
     )
     # hide_parameters: SQL parameters hold journal text, and never appear in a log or an error.
-    # create_app adds the pool and the server-side timeouts for PostgreSQL (engine_options).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # create_app adds the pool, autocommit reads and the server-side timeouts for PostgreSQL
+    # (engine_options, api/connections.py).
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
     # Connections per worker process: a request holds one at a time, so GUNICORN_THREADS of them,
     # plus a little overflow. See the README for sizing against max_connections.
     DB_POOL_SIZE = env_int("DB_POOL_SIZE", 4)
@@ -54,6 +55,8 @@ class Config:
     DB_POOL_TIMEOUT = env_float("DB_POOL_TIMEOUT", 5.0)
     DB_POOL_RECYCLE = env_int("DB_POOL_RECYCLE", 1800)
     DB_CONNECT_TIMEOUT = env_int("DB_CONNECT_TIMEOUT", 5)
+    # A pooled connection idle for longer is pinged before a request gets it (api/connections.py).
+    DB_PING_AFTER_IDLE_SECONDS = env_float("DB_PING_AFTER_IDLE_SECONDS", 5.0)
     # PostgreSQL cancels a statement after this long (0: never), so a slow query cannot hold a
     # worker; the request is answered 503 with Retry-After.
     DB_STATEMENT_TIMEOUT_MS = env_int("DB_STATEMENT_TIMEOUT_MS", 10000)
@@ -212,6 +215,8 @@ def engine_options(config):
     if sent:
         connect_args.setdefault("options", " ".join(f"-c {name}={value}" for name, value in sent.items()))
     options.update(
+        # Reads run outside a transaction; api/connections.py sends BEGIN before the first write.
+        isolation_level="AUTOCOMMIT",
         pool_size=config["DB_POOL_SIZE"],
         max_overflow=config["DB_MAX_OVERFLOW"],
         pool_timeout=config["DB_POOL_TIMEOUT"],

@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import UUIDConverter
 
-from api import encryption, logs, ratelimit, security_headers, sqlite_writes, transactions
+from api import connections, encryption, logs, ratelimit, security_headers, transactions
 from api.accounts import passwords
 from api.accounts.routes import auth, me
 from api.audit.routes import blp as access_log
@@ -120,7 +120,7 @@ def create_app(config_class=None):
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(app.config)
     db.init_app(app)
     with app.app_context():
-        sqlite_writes.init_app(db.engine)
+        connections.init_app(db.engine, ping_after_idle=app.config["DB_PING_AFTER_IDLE_SECONDS"])
     encryption.init_app(app)
     migrate.init_app(
         app,

@@ -93,7 +93,8 @@ def test_sqlite_runs_with_foreign_keys_and_wal(tmp_path):
         db.session.remove()
 
 
-def test_postgresql_uses_psycopg_3_with_pre_ping():
+def test_postgresql_uses_psycopg_3_in_autocommit_pinging_only_idle_connections():
+    """Reads outside a transaction, no ping on every checkout (api/connections.py)."""
     config = type(
         "Pg",
         (DevelopmentConfig,),
@@ -102,7 +103,9 @@ def test_postgresql_uses_psycopg_3_with_pre_ping():
     app = create_app(config)
     with app.app_context():
         assert db.engine.dialect.driver == "psycopg"
-        assert db.engine.pool._pre_ping is True
+        assert db.engine.pool._pre_ping is False
+        assert db.engine.get_execution_options().get("isolation_level") is None
+        assert db.engine.dialect._on_connect_isolation_level == "AUTOCOMMIT"
 
 
 def test_readme_documents_every_environment_variable():

@@ -24,7 +24,7 @@ on_postgresql = pytest.mark.skipif(
 )
 
 SETTINGS = {
-    "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
+    "SQLALCHEMY_ENGINE_OPTIONS": {"hide_parameters": True},
     "DB_POOL_SIZE": 3,
     "DB_MAX_OVERFLOW": 1,
     "DB_POOL_TIMEOUT": 2.5,
@@ -39,8 +39,8 @@ SETTINGS = {
 def test_postgresql_gets_a_sized_pool_and_timeouts_on_every_connection():
     options = engine_options({**SETTINGS, "SQLALCHEMY_DATABASE_URI": "postgresql+psycopg://db/journal"})
     assert options == {
-        "pool_pre_ping": True,
         "hide_parameters": True,
+        "isolation_level": "AUTOCOMMIT",
         "pool_size": 3,
         "max_overflow": 1,
         "pool_timeout": 2.5,
@@ -64,7 +64,7 @@ def test_timeouts_of_0_are_left_to_the_server_and_none_sends_no_startup_options(
 
 def test_sqlite_keeps_its_defaults():
     options = engine_options({**SETTINGS, "SQLALCHEMY_DATABASE_URI": "sqlite:////tmp/journal.db"})
-    assert options == {"pool_pre_ping": True, "hide_parameters": True}
+    assert options == {"hide_parameters": True}
 
 
 def app_with(config_class, **settings):

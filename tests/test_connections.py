@@ -1,0 +1,182 @@
+"""How requests use their database connection (api/connections.py): a request that writes nothing
+runs outside any transaction (no BEGIN, no COMMIT on PostgreSQL); a write opens the transaction
+before its first statement that writes or locks, and everything from there commits together; a
+pooled connection idle for a while is pinged, and a dead one replaced before a request sees it.
+"""
+
+import os
+import time
+import uuid
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import create_engine, text
+
+from api.app import create_app
+from api.connections import starts_postgresql_transaction
+from api.extensions import db
+from tests.helpers import assert_problem
+
+on_postgresql = pytest.mark.skipif(
+    not os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="PostgreSQL's transactions and pool: runs in the PostgreSQL pass (TEST_DATABASE_URL=postgresql+psycopg://...)",
+)
+
+
+@pytest.mark.parametrize(
+    "statement, begins",
+    [
+        ("SELECT users.id FROM users WHERE users.id = %(id)s", False),
+        ("  select 1", False),
+        ("SHOW statement_timeout", False),
+        ("SELECT anon_1.seq FROM (SELECT moods.sync_seq AS seq FROM moods) AS anon_1 LIMIT 101", False),
+        ("INSERT INTO moods (id) VALUES (%(id)s)", True),
+        ("UPDATE sync_clocks SET last_seq=(sync_clocks.last_seq + %(taken)s) RETURNING last_seq", True),
+        ("DELETE FROM stored_answers WHERE expires_at < %(now)s", True),
+        ("WITH gone AS (DELETE FROM moods RETURNING id) SELECT count(*) FROM gone", True),
+        ("SELECT sync_clocks.user_id FROM sync_clocks WHERE user_id = %(id)s FOR UPDATE", True),
+        ("SELECT id FROM users FOR NO KEY UPDATE", True),
+        ("SELECT id FROM users FOR SHARE", True),
+        ("SELECT pg_try_advisory_xact_lock(%(lock)s) AS anon_1", True),
+        ("SET LOCAL enable_seqscan = off", True),
+        ("CREATE TABLE t (id int)", True),
+        ("SAVEPOINT sa_savepoint_1", True),
+    ],
+)
+def test_which_statements_open_the_transaction(statement, begins):
+    assert starts_postgresql_transaction(statement) is begins
+
+
+@pytest.fixture
+def wire(app, monkeypatch):
+    """What went to PostgreSQL: each statement with whether it ran inside a transaction, and
+    "COMMIT"/"ROLLBACK" for each one psycopg sent (it sends none when no transaction is open)."""
+    sent = []
+    execute = psycopg.Cursor.execute
+
+    def recording_execute(self, query, *args, **kwargs):
+        inside = self.connection.info.transaction_status != TransactionStatus.IDLE
+        sent.append((str(query).split()[0].upper(), inside, str(query)))
+        return execute(self, query, *args, **kwargs)
+
+    def ending(name, original):
+        def end(self):
+            if self.info.transaction_status != TransactionStatus.IDLE:
+                sent.append((name, True, name))
+            return original(self)
+
+        return end
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", recording_execute)
+    monkeypatch.setattr(psycopg.Connection, "commit", ending("COMMIT", psycopg.Connection.commit))
+    monkeypatch.setattr(psycopg.Connection, "rollback", ending("ROLLBACK", psycopg.Connection.rollback))
+    return sent
+
+
+@on_postgresql
+def test_a_read_sends_no_begin_and_no_commit(client, patient, wire):
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5})
+    wire.clear()
+    for path in ("/v1/moods", f"/v1/moods/{created.json['id']}", "/v1/sync?limit=100", "/v1/me"):
+        assert client.get(path, headers=patient.headers).status_code == 200
+    assert wire and all(verb == "SELECT" and not inside for verb, inside, _ in wire), wire
+
+
+@on_postgresql
+def test_a_write_begins_before_its_first_write_and_commits_once(client, patient, wire):
+    created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5})
+    assert created.status_code == 201
+    verbs = [(verb, inside) for verb, inside, _ in wire]
+    # the token check outside; then BEGIN, the sync clock, the INSERT and the COMMIT inside it
+    outside, inside = (
+        [("SELECT", False), ("BEGIN", False)],
+        [("UPDATE", True), ("INSERT", True), ("COMMIT", True)],
+    )
+    assert verbs == outside + inside
+
+
+@on_postgresql
+def test_a_locking_read_runs_inside_the_transaction_it_locks_for(client, patient, wire):
+    """An idempotent create's advisory lock is held to the end of the request's transaction: the
+    lock is taken inside it, with the record and the stored answer after it."""
+    headers = {**patient.headers, "Idempotency-Key": str(uuid.uuid4())}
+    assert client.post("/v1/moods", headers=headers, json={"mood": 5}).status_code == 201
+    locked = next(index for index, (_, _, sql) in enumerate(wire) if "advisory_xact_lock" in sql)
+    assert wire[locked - 1][0] == "BEGIN" and wire[locked][1] is True
+    assert all(inside for _, inside, _ in wire[locked:]) and wire[-1][0] == "COMMIT"
+    assert [verb for verb, _, _ in wire].count("BEGIN") == 1
+
+
+@on_postgresql
+def test_a_therapists_read_commits_its_audit_event_and_a_refused_write_leaves_nothing(
+    client, patient, therapist, link, wire, database_rows
+):
+    link(patient, therapist)
+    wire.clear()
+    assert client.get(f"/v1/patients/{patient.id}/moods", headers=therapist.headers).status_code == 200
+    verbs = [verb for verb, _, _ in wire]
+    assert verbs.count("BEGIN") == 1 and "INSERT" in verbs and verbs[-1] == "COMMIT"
+
+    taken = client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).json["id"]
+    wire.clear()
+    refused = client.post("/v1/moods", headers=patient.headers, json={"id": taken, "mood": 6})
+    assert_problem(refused, 409, "conflict")
+    assert [verb for verb, _, _ in wire][-1] == "ROLLBACK"
+    assert len(database_rows()["moods"]) == 1
+
+
+def backend_pids(app):
+    with app.app_context():
+        return [
+            record.dbapi_connection.info.backend_pid
+            for record in db.engine.pool._pool.queue  # the pool's idle connections
+            if record.dbapi_connection is not None
+        ]
+
+
+def terminate(config_class, pids):
+    admin = create_engine(config_class.SQLALCHEMY_DATABASE_URI)
+    with admin.connect() as connection:
+        for pid in pids:
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    admin.dispose()
+
+
+@on_postgresql
+def test_an_idle_connection_the_server_closed_is_replaced_before_a_request_gets_it(config_class, patient):
+    """Connections the server dropped while they sat in the pool (a restart, a proxy's idle
+    limit): each request is answered as if nothing happened."""
+    app = create_app(type("Idle", (config_class,), {"DB_PING_AFTER_IDLE_SECONDS": 0.2}))
+    client = app.test_client()
+    assert client.get("/v1/moods", headers=patient.headers).status_code == 200
+    pids = backend_pids(app)
+    assert pids
+    terminate(config_class, pids)
+    time.sleep(0.3)
+    for _ in range(3):
+        assert client.get("/v1/moods", headers=patient.headers).status_code == 200
+    assert client.post("/v1/moods", headers=patient.headers, json={"mood": 4}).status_code == 201
+    with app.app_context():
+        db.engine.dispose()
+
+
+@on_postgresql
+def test_a_connection_that_died_moments_after_use_fails_one_request_as_503_and_writes_nothing(
+    config_class, patient, database_rows
+):
+    """Within DB_PING_AFTER_IDLE_SECONDS of its last use a connection is lent unpinged: a dead
+    one fails that request as a 503 with Retry-After, which wrote nothing, and the next request
+    is served on a new connection."""
+    app = create_app(type("Busy", (config_class,), {"DB_PING_AFTER_IDLE_SECONDS": 3600}))
+    client = app.test_client()
+    assert client.get("/v1/moods", headers=patient.headers).status_code == 200
+    terminate(config_class, backend_pids(app))
+    failed = client.post("/v1/moods", headers=patient.headers, json={"mood": 4})
+    assert_problem(failed, 503, "service-unavailable")
+    assert "Retry-After" in failed.headers
+    assert database_rows()["moods"] == []
+    assert client.post("/v1/moods", headers=patient.headers, json={"mood": 4}).status_code == 201
+    assert len(database_rows()["moods"]) == 1
+    with app.app_context():
+        db.engine.dispose()
