@@ -1,6 +1,6 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
-from sqlalchemy import String, literal, select, union_all
+from sqlalchemy import String, bindparam, literal, select, union_all
 
 from api.errors import ValidationFailed
 from api.extensions import db
@@ -31,29 +31,40 @@ def decode_sync_cursor(cursor):
         raise ValidationFailed("cursor", "Not a cursor from /v1/sync.") from None
 
 
-def _positions(*, owner_id, after_seq, limit):
-    """(type, id, sync_seq) of the next limit + 1 changes, oldest first, read in ONE statement.
+def _positions_statement():
+    """(type, id, sync_seq) of an owner's next changes, oldest first, read in ONE statement.
 
     One statement sees one snapshot of every table. Six separate SELECTs would each see the
     database at a different moment, and a newer change in a table read later could move the
     cursor past an older one that committed in between. Each branch is one range scan of
-    ix_<table>_owner_sync.
+    ix_<table>_owner_sync. Built once, with the owner, the position and the count as
+    parameters: building the union and its cache key cost more than running it.
     """
+    taken = bindparam("taken")
     branches = [
         select(
             literal(synced.sync_type, String).label("type"),
             synced.model.id.label("id"),
             synced.model.sync_seq.label("seq"),
         )
-        .where(synced.model.owner_id == owner_id, synced.model.sync_seq > after_seq)
+        .where(synced.model.owner_id == bindparam("owner_id"), synced.model.sync_seq > bindparam("after_seq"))
         .order_by(synced.model.sync_seq)
-        .limit(limit + 1)
+        .limit(taken)
         .subquery()
         .select()
         for synced in SYNCED
     ]
     feed = union_all(*branches).subquery()
-    return db.session.execute(select(feed).order_by(feed.c.seq).limit(limit + 1)).all()
+    return select(feed).order_by(feed.c.seq).limit(taken)
+
+
+POSITIONS = _positions_statement()
+
+
+def _positions(*, owner_id, after_seq, limit):
+    """The next limit + 1 changes after `after_seq` (POSITIONS)."""
+    parameters = {"owner_id": owner_id, "after_seq": after_seq, "taken": limit + 1}
+    return db.session.connection().execute(POSITIONS, parameters).all()
 
 
 def changes_since(*, owner_id, after_seq, limit):

@@ -88,7 +88,7 @@ def measure(app, make_environ, expect, *, profile=False):
         with Profiler(interval=0.0002) as sampler:
             for _ in range(REQUESTS):
                 call(app, make_environ, expect)
-        print(sampler.output_text(show_all=False, short_mode=False, color=False))
+        print(sampler.output_text(show_all=os.environ.get("PROFILE_ALL") == "1", short_mode=False, color=False))
         return 1.0, 1.0
     profiler = cProfile.Profile() if profile else None
     cpu, wall = time.process_time(), time.perf_counter()
