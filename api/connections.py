@@ -12,11 +12,20 @@ reads before a write take no lock that the write would keep.
 SQLite: the sqlite3 module already runs reads outside a transaction; its write transactions start
 at the first INSERT, UPDATE or DELETE with `BEGIN IMMEDIATE`, so they hold the write lock from
 their first statement and never have to upgrade a read lock to a write lock, which SQLite refuses
-at once (SQLITE_BUSY, no waiting) when another writer got there first. Writers that find the lock
-taken wait in SQLite's busy handler (`busy_timeout`, api/app.py). An in-process queue in front of
-the lock was tried and measured (bench/README.md, "make bench-stack"): with two gunicorn workers
-it let one process's threads pass the lock to each other while the other process's writer slept
-in the busy handler, and the tail grew to seconds.
+at once (SQLITE_BUSY, no waiting) when another writer got there first.
+
+**SQLite writers take turns** before that `BEGIN IMMEDIATE`, on an advisory lock (`flock`) of a
+file beside the database (`<database>.writers`), which every thread of every process using the
+database takes through its own connection's handle, and gives back the moment its transaction's
+COMMIT or ROLLBACK returns. A waiter asks again every WRITER_TURN_POLL_SECONDS (half a
+millisecond), so a turn passes on within about that: SQLite's own busy handler, which they would
+otherwise wait in, sleeps 1, 2, 5, 10 ... up to 100 ms between tries, and under 16 writers a
+create's p99 was most of a second (bench/README.md). A writer that has not had its turn after
+the busy timeout (5 s) gets SQLite's own "database is locked", a 503 with Retry-After. A thread
+already writing through another connection skips the turn (SQLite's lock then decides), so it
+cannot wait on itself. An in-process queue in front of SQLite's lock was tried before and dropped:
+only the process's own threads passed it on, while the other process's writers slept in the busy
+handler.
 
 PostgreSQL: the engine's connections are in autocommit (config.engine_options) and `BEGIN` goes
 out before the first statement that is not a plain read: any write or DDL, and any SELECT that
@@ -33,7 +42,10 @@ connection that dies within those seconds fails its request as a 503 with Retry-
 (api/errors.py), which changes nothing, and SQLAlchemy then replaces every connection of the pool.
 """
 
+import fcntl
 import re
+import sqlite3
+import threading
 import time
 
 from sqlalchemy import event, exc
@@ -54,7 +66,7 @@ def init_app(engine, *, ping_after_idle):
     """Begin this engine's transactions at their first write; on PostgreSQL, ping a connection
     idle for more than `ping_after_idle` seconds before lending it (create_app)."""
     if engine.dialect.name == "sqlite":
-        begin = _begin_sqlite
+        begin = _sqlite_begin(engine)
     elif engine.dialect.name == "postgresql":
         begin = _postgresql_begin()
         _ping_idle_connections(engine, ping_after_idle)
@@ -71,10 +83,108 @@ def init_app(engine, *, ping_after_idle):
     event.listen(engine, "do_execute_no_params", begin)
 
 
-def _begin_sqlite(cursor, statement, context):
-    if cursor.connection.in_transaction or not statement.lstrip()[:7].upper().startswith(SQLITE_WRITES):
-        return
-    cursor.execute("BEGIN IMMEDIATE")
+WRITER_TURN_POLL_SECONDS = 0.0005
+WRITER_TURN_TIMEOUT_SECONDS = 5.0  # as PRAGMA busy_timeout (api/app.py)
+
+
+class WriterTurns:
+    """One SQLite writer at a time across this host's threads and processes (module docstring).
+
+    Each pooled connection keeps its own handle of the lock file in its record's `info`, so two
+    threads of one process compete for the lock as two processes do.
+    """
+
+    def __init__(self, path):
+        self.path = path
+        self.writing = threading.local()  # the connection this thread holds the turn through
+
+    def take(self, connection):
+        """Wait for the turn; False if this connection takes none (see the class)."""
+        info = _pool_info(connection)
+        if info is None or self._writing_elsewhere():
+            return False  # not pooled (SQLAlchemy's first connect), or already writing elsewhere
+        handle = info.get("writer_turn")
+        if handle is None:
+            handle = info["writer_turn"] = open(self.path, "a")  # noqa: SIM115 (kept open)
+        deadline = time.monotonic() + WRITER_TURN_TIMEOUT_SECONDS
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("database is locked") from None
+                time.sleep(WRITER_TURN_POLL_SECONDS)
+        info["writer_turn_held"] = True
+        self.writing.connection = connection
+        return True
+
+    def _writing_elsewhere(self):
+        held = getattr(self.writing, "connection", None)
+        if held is not None and not (_pool_info(held) or {}).get("writer_turn_held"):
+            self.writing.connection = held = None  # its connection was dropped with the turn
+        return held is not None
+
+    def give_back(self, connection):
+        info = _pool_info(connection)
+        if info is None or not info.get("writer_turn_held"):
+            return
+        fcntl.flock(info["writer_turn"], fcntl.LOCK_UN)
+        info["writer_turn_held"] = False
+        if getattr(self.writing, "connection", None) is connection:
+            self.writing.connection = None
+
+
+def _pool_info(connection):
+    """The `info` of SQLAlchemy's pooled connection; None for the driver's own connection or the
+    pool's ad hoc one (its first connect), which have none."""
+    try:
+        return getattr(connection, "info", None)
+    except NotImplementedError:
+        return None
+
+
+def _sqlite_begin(engine):
+    database = engine.url.database
+    turns = WriterTurns(f"{database}.writers") if database and database != ":memory:" else None
+
+    def begin(cursor, statement, context):
+        if cursor.connection.in_transaction or not statement.lstrip()[:7].upper().startswith(SQLITE_WRITES):
+            return
+        connection = context.root_connection.connection if context is not None else None
+        if turns is not None and turns.take(connection):
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                turns.give_back(connection)
+                raise
+            return
+        cursor.execute("BEGIN IMMEDIATE")
+
+    if turns is not None:
+        _give_back_after(engine.dialect, turns)
+    return begin
+
+
+def _give_back_after(dialect, turns):
+    """The turn passes on once COMMIT or ROLLBACK has returned: SQLAlchemy's commit event comes
+    before the driver's commit, so the dialect's own calls are wrapped (they receive the pooled
+    connection, whose `info` holds the turn; the pool's reset on return is a rollback too)."""
+    commit, rollback = dialect.do_commit, dialect.do_rollback
+
+    def do_commit(connection):
+        try:
+            commit(connection)
+        finally:
+            turns.give_back(connection)
+
+    def do_rollback(connection):
+        try:
+            rollback(connection)
+        finally:
+            turns.give_back(connection)
+
+    dialect.do_commit, dialect.do_rollback = do_commit, do_rollback
 
 
 def _postgresql_begin():

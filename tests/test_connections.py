@@ -5,6 +5,7 @@ pooled connection idle for a while is pinged, and a dead one replaced before a r
 """
 
 import os
+import threading
 import time
 import uuid
 
@@ -180,3 +181,97 @@ def test_a_connection_that_died_moments_after_use_fails_one_request_as_503_and_w
     assert len(database_rows()["moods"]) == 1
     with app.app_context():
         db.engine.dispose()
+
+
+on_sqlite = pytest.mark.skipif(
+    os.environ.get("TEST_DATABASE_URL", "").startswith("postgres"),
+    reason="SQLite's writers: runs in the SQLite pass",
+)
+
+
+@pytest.fixture
+def file_app(config_class, tmp_path):
+    """The app on a SQLite file of its own, migrated."""
+    import flask_migrate
+
+    app = create_app(
+        type("File", (config_class,), {"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'w.db'}"})
+    )
+    with app.app_context():
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            connection.exec_driver_sql("CREATE TABLE notes (writer TEXT)")
+            connection.commit()
+    yield app
+    with app.app_context():
+        db.engine.dispose()
+
+
+@on_sqlite
+def test_sqlite_writers_wait_their_turn_before_begin_and_pass_it_on_at_commit(file_app):
+    """A second writer sends its BEGIN IMMEDIATE only once the first has committed: it waits for
+    its turn, not in SQLite's busy handler (which sleeps up to 100 ms between tries)."""
+    with file_app.app_context():
+        engine = db.engine
+    trace, started = [], threading.Event()
+
+    def traced(connection):
+        connection.connection.dbapi_connection.set_trace_callback(trace.append)
+        return connection
+
+    first = traced(engine.connect())
+    first.exec_driver_sql("INSERT INTO notes VALUES ('first')")
+
+    def second_writer():
+        with engine.connect() as connection:
+            traced(connection)
+            started.set()
+            connection.exec_driver_sql("INSERT INTO notes VALUES ('second')")
+            connection.commit()
+
+    thread = threading.Thread(target=second_writer)
+    thread.start()
+    started.wait(5)
+    time.sleep(0.2)  # the second writer is waiting now
+    assert "INSERT INTO notes VALUES ('second')" not in trace
+    first.commit()
+    thread.join(5)
+    first.close()
+    order = [line for line in trace if line.startswith(("BEGIN", "COMMIT", "INSERT"))]
+    assert order == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO notes VALUES ('first')",
+        "COMMIT",
+        "BEGIN IMMEDIATE",
+        "INSERT INTO notes VALUES ('second')",
+        "COMMIT",
+    ]
+
+
+@on_sqlite
+def test_a_sqlite_writer_whose_turn_does_not_come_is_answered_503_and_writes_nothing(file_app, monkeypatch):
+    """Another process holding the turn past the busy timeout: the same 503 with Retry-After as
+    SQLite's own "database is locked", and nothing written."""
+    import fcntl
+
+    from api import connections
+
+    client = file_app.test_client()
+    body = {"email": "turns@example.org", "password": "a long passphrase 42", "display_name": "T"}
+    assert client.post("/v1/auth/register", json={**body, "role": "patient"}).status_code == 201
+    credentials = {"email": body["email"], "password": body["password"]}
+    token = client.post("/v1/auth/login", json=credentials).json
+    monkeypatch.setattr(connections, "WRITER_TURN_TIMEOUT_SECONDS", 0.3)
+    with file_app.app_context():
+        path = f"{db.engine.url.database}.writers"
+    with open(path, "a") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        refused = client.post(
+            "/v1/moods", headers={"Authorization": f"Bearer {token['access_token']}"}, json={"mood": 5}
+        )
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+    assert_problem(refused, 503, "service-unavailable")
+    assert "Retry-After" in refused.headers
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    assert client.get("/v1/moods", headers=headers).json["items"] == []
+    assert client.post("/v1/moods", headers=headers, json={"mood": 5}).status_code == 201

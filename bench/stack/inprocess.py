@@ -6,6 +6,7 @@ through its run-to-run spread.
     .venv/bin/python -m bench.stack.inprocess                 # SQLite, 5 rounds of 200 requests a case
     DATABASE=postgresql REQUESTS=1000 .venv/bin/python -m bench.stack.inprocess
     PROFILE=list-moods .venv/bin/python -m bench.stack.inprocess   # cProfile of the API on one case
+    PROFILER=pyinstrument PROFILE=create-mood ...                   # a call tree (pip install pyinstrument)
 
 The API's request log lines go to standard error (as under gunicorn): add `2>/dev/null`.
 
@@ -88,7 +89,8 @@ def measure(app, make_environ, expect, *, profile=False):
         with Profiler(interval=0.0002) as sampler:
             for _ in range(REQUESTS):
                 call(app, make_environ, expect)
-        print(sampler.output_text(show_all=os.environ.get("PROFILE_ALL") == "1", short_mode=False, color=False))
+        show_all = os.environ.get("PROFILE_ALL") == "1"  # library frames too
+        print(sampler.output_text(show_all=show_all, short_mode=False, color=False))
         return 1.0, 1.0
     profiler = cProfile.Profile() if profile else None
     cpu, wall = time.process_time(), time.perf_counter()
