@@ -1,6 +1,6 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
-from sqlalchemy import String, bindparam, literal, select, union_all
+from sqlalchemy import Integer, String, bindparam, literal, select, union_all
 
 from api.errors import ValidationFailed
 from api.extensions import db
@@ -40,7 +40,7 @@ def _positions_statement():
     ix_<table>_owner_sync. Built once, with the owner, the position and the count as
     parameters: building the union and its cache key cost more than running it.
     """
-    taken = bindparam("taken")
+    taken = bindparam("taken", type_=Integer)
     branches = [
         select(
             literal(synced.sync_type, String).label("type"),
