@@ -1,31 +1,44 @@
 """Writing audit events, and reading a patient's access log."""
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from api.audit.models import AuditEvent
 from api.extensions import db
+from api.models import new_id, utcnow
 from api.pagination import fetch_page
 
 
+WRITE_EVENTS = insert(AuditEvent)
+
+
 def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
-    """Add one event per patient to the request's unit of work.
+    """Write one event per patient in the request's transaction.
 
     An allowed read's events commit with the request, before its response leaves: a read that
     cannot be logged does not happen. A refused read raises a Problem whose `keep_writes` makes
-    its event commit although the answer is a 404 (see api/transactions.py).
+    its event commit although the answer is a 404 (see api/transactions.py). The INSERT goes out
+    at once through Core (built once): an event is never read back or changed in the request,
+    and the ORM's unit of work cost more than the statement on every therapist read.
     """
-    db.session.add_all(
-        AuditEvent(
-            actor_id=actor.id,
-            actor_role=actor.role.value,
-            patient_id=patient_id,
-            action=action,
-            resource_type=resource_type,
-            resource_id=resource_id,
-            outcome=outcome,
-            request_id=request_id,
-        )
-        for patient_id in patient_ids
+    if not patient_ids:
+        return
+    db.session.connection().execute(
+        WRITE_EVENTS,
+        [
+            {
+                "id": new_id(),
+                "occurred_at": utcnow(),
+                "actor_id": actor.id,
+                "actor_role": actor.role.value,
+                "patient_id": patient_id,
+                "action": action,
+                "resource_type": resource_type,
+                "resource_id": resource_id,
+                "outcome": outcome,
+                "request_id": request_id,
+            }
+            for patient_id in patient_ids
+        ],
     )
 
 
