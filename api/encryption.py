@@ -268,9 +268,19 @@ def _keep_blind_indexes(session, flush_context, instances):
     for record in (*session.new, *session.dirty):
         for name, column_type in _indexed_lists(inspect(record).mapper):
             if record in session.new or attributes.get_history(record, name).has_changes():
-                values, owner_id = getattr(record, name), record.owner_id
-                index = keyring().index(values or [], column_type.context, owner_id)
-                setattr(record, column_type.blind_index, index)
+                _index(record, name, column_type)
+
+
+def index_lists(record):
+    """Set the blind index of each of a new record's encrypted lists (a record inserted without
+    the ORM's flush, api/records.py)."""
+    for name, column_type in _indexed_lists(inspect(record).mapper):
+        _index(record, name, column_type)
+
+
+def _index(record, name, column_type):
+    values, owner_id = getattr(record, name), record.owner_id
+    setattr(record, column_type.blind_index, keyring().index(values or [], column_type.context, owner_id))
 
 
 @functools.cache

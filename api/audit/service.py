@@ -7,7 +7,6 @@ from api.extensions import db
 from api.models import new_id, utcnow
 from api.pagination import fetch_page
 
-
 WRITE_EVENTS = insert(AuditEvent)
 
 

@@ -5,6 +5,7 @@ through its run-to-run spread.
 
     .venv/bin/python -m bench.stack.inprocess                 # SQLite, 5 rounds of 200 requests a case
     DATABASE=postgresql REQUESTS=1000 .venv/bin/python -m bench.stack.inprocess
+    CASES=list-moods,sync-100 .venv/bin/python -m bench.stack.inprocess
     PROFILE=list-moods .venv/bin/python -m bench.stack.inprocess   # cProfile of the API on one case
     PROFILER=pyinstrument PROFILE=create-mood ...                   # a call tree (pip install pyinstrument)
 
@@ -37,6 +38,7 @@ DATABASE = os.environ.get("DATABASE", "sqlite")
 PG_DATABASE = os.environ.get("BENCH_STACK_DATABASE", "bench_inprocess")
 PG_ADMIN = os.environ.get("BENCH_STACK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROFILE = os.environ.get("PROFILE")
+CASES = [case for case in os.environ.get("CASES", "").split(",") if case]  # default: all
 
 
 def environ_factory(method, path, token, body=None, if_none_match=None):
@@ -198,7 +200,7 @@ def main():
         columns = ("floor cpu", "api cpu", "api/floor", "floor wall", "api wall", "floor/api")
         print(f"{'case':18} " + " ".join(f"{column:>9}" for column in columns))
         for name, method, path, token, body, etag, expect, has_floor in cases:
-            if PROFILE and PROFILE != name:
+            if (PROFILE and PROFILE != name) or (CASES and name not in CASES):
                 continue
             make = environ_factory(method, path, token, body, etag)
             if PROFILE:
