@@ -161,6 +161,8 @@ def main():
 
     class BenchConfig(TestingConfig):
         SQLALCHEMY_DATABASE_URI = DATABASE_URL
+        # Seeding is a few INSERT ... SELECT of a million rows each, past the API's 10 s.
+        DB_STATEMENT_TIMEOUT_MS = 0
 
     app = create_app(BenchConfig)
 
