@@ -20,7 +20,6 @@ from flask_jwt_extended import current_user
 
 from api import records
 from api.access import PATIENTS, auth_required
-from api.extensions import db
 from api.idempotency import idempotent
 from api.jsonlists import contains, contains_blind
 from api.pagination import PAGE_HEADERS, page_position, page_response
@@ -214,8 +213,7 @@ def register_views(kind):
         if request.if_none_match:
             # A device asking whether its copy is current is answered from the version alone:
             # the record is loaded (and its text decrypted) only when it has changed.
-            live_version = records.live(model, current_user.id).where(model.id == path[id_arg])
-            version = db.session.execute(live_version.with_only_columns(model.version)).scalar_one_or_none()
+            version = records.live_version(model, owner_id=current_user.id, record_id=path[id_arg])
             unchanged = not_modified_version(version)
             if unchanged is not None:
                 return unchanged
