@@ -59,6 +59,13 @@ def _positions_statement():
 
 
 POSITIONS = _positions_statement()
+# Each type's records on a page, by id, built once.
+LOADS = {
+    synced.sync_type: select(synced.model).where(
+        synced.model.owner_id == bindparam("owner_id"), synced.model.id.in_(bindparam("ids", expanding=True))
+    )
+    for synced in SYNCED
+}
 
 
 def _positions(*, owner_id, after_seq, limit):
@@ -83,10 +90,7 @@ def changes_since(*, owner_id, after_seq, limit):
     for synced in SYNCED:
         ids = [position.id for position in page if position.type == synced.sync_type]
         if ids:
-            model = synced.model
-            rows = db.session.execute(
-                select(model).where(model.owner_id == owner_id, model.id.in_(ids))
-            ).scalars()
+            rows = db.session.execute(LOADS[synced.sync_type], {"owner_id": owner_id, "ids": ids}).scalars()
             dump = DUMPERS[synced.sync_type].dump
             records.update(((synced.sync_type, row.id), (row, dump)) for row in rows)
     changes = []
