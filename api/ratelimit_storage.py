@@ -8,7 +8,8 @@ SQLite file (`sqlite-file:///path`, the default RATELIMIT_STORAGE_URI without Re
 is one atomic upsert; the file holds counter names (digests and ids) and numbers, nothing more.
 
 With REDIS_URL, every instance counts in Redis, and each falls back to its own file while Redis
-does not answer (FailoverStorage, `redis-failover://`).
+does not answer (FailoverStorage, `redis-failover://`). The Redis client is imported there, when
+the storage is made: without REDIS_URL a worker never loads it.
 """
 
 import logging
@@ -20,9 +21,6 @@ import urllib.parse
 from pathlib import Path
 
 from limits.storage import RedisStorage, Storage
-from redis import ConnectionPool
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +158,10 @@ class FailoverStorage(Storage):
 
     def __init__(self, uri=None, wrap_exceptions=False, *, primary, fallback, retry_seconds=5, **options):
         super().__init__(uri, wrap_exceptions, **options)
+        from redis import ConnectionPool
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         # One immediate retry replaces a pooled connection that a Redis restart closed; redis-py's
         # default (3 retries, backing off up to seconds) would hold each request while Redis is down.
         pool = ConnectionPool.from_url(

@@ -2,16 +2,18 @@
 headers every response carries, bounds on generated schemas, operationIds, and the ETag
 parameters and responses of versioned operations."""
 
+import copy
+import functools
 import http
 import re
 
 import apispec.ext.marshmallow
-import flask_smorest
 import marshmallow as ma
 from apispec import BasePlugin
 from apispec.ext.marshmallow.common import resolve_schema_cls
+from flask import current_app
 from flask_smorest.pagination import PaginationMetadataSchema
-from flask_smorest.utils import prepare_response
+from flask_smorest.utils import deepupdate, prepare_response
 
 from api.errors import PROBLEM_MEDIA_TYPE
 from api.smorest import problems
@@ -347,21 +349,46 @@ def register_components(spec, error_schema):
 # --- what an operation declares ---------------------------------------------------------------
 
 
-def document(**doc):
+def doc(**kwargs):
+    """flask-smorest's `Blueprint.doc` (`kwargs` merged into the operation's manual doc), without
+    its deep copy of the doc info of the function it wraps.
+
+    That copy took every schema instance the decorators below had put there (arguments,
+    responses) along, and each copy stayed alive on its wrapper, a few per operation: about 1 MB
+    in every worker, for documentation alone. Only the manual doc changes here, and it is copied
+    before it does; the rest is shared with the wrapped function. flask-smorest's own decorators
+    copy what they change, and so does the Api when it registers the doc, so nothing changes it
+    where it is shared, and the spec is the same.
+    """
+
+    def decorator(func):
+        @functools.wraps(func)
+        def wrapper(*f_args, **f_kwargs):
+            return current_app.ensure_sync(func)(*f_args, **f_kwargs)
+
+        apidoc = dict(getattr(func, "_apidoc", {}))
+        apidoc["manual_doc"] = deepupdate(copy.deepcopy(apidoc.get("manual_doc", {})), kwargs)
+        wrapper._apidoc = apidoc  # type: ignore[attr-defined]
+        return wrapper
+
+    return decorator
+
+
+def document(**kwargs):
     """Add to an operation's description: parameters, responses and the like."""
-    return flask_smorest.Blueprint.doc(**doc)
+    return doc(**kwargs)
 
 
 def public(func):
     """Mark an operation as needing no token (it must also be on the tested allow-list)."""
-    return flask_smorest.Blueprint.doc(security=[])(func)
+    return doc(security=[])(func)
 
 
 def operation(operation_id):
     """A stable camelCase operationId: generated mobile clients are named after it."""
     if not re.fullmatch(r"[a-z][a-zA-Z0-9]+", operation_id):
         raise ValueError(f"operationId {operation_id!r} is not camelCase")
-    return flask_smorest.Blueprint.doc(operationId=operation_id)
+    return doc(operationId=operation_id)
 
 
 def document_responses(*statuses):
@@ -369,11 +396,11 @@ def document_responses(*statuses):
 
     def decorator(func):
         responses = {str(status): http.HTTPStatus(status).name for status in statuses}
-        return flask_smorest.Blueprint.doc(responses=responses)(func)
+        return doc(responses=responses)(func)
 
     return decorator
 
 
 def document_versions(func):
     """Document the ETag behaviour of an operation on a versioned record (see etags.versioned)."""
-    return flask_smorest.Blueprint.doc(**{VERSIONED: True})(func)
+    return doc(**{VERSIONED: True})(func)
