@@ -46,6 +46,29 @@ RETURNING count, expires_at
 """
 
 
+# How long a new connection tries to switch the file to WAL while another connection is at it.
+WAL_SWITCH_SECONDS = 5
+
+
+def _use_wal(connection):
+    """PRAGMA journal_mode=WAL, tried again while SQLite refuses it.
+
+    Connections that open a new file at the same moment (the first requests of a fresh instance,
+    in several threads and workers) each switch it to WAL, and SQLite answers all but one of them
+    "database is locked" at once, without waiting in its busy handler; counting would then fail
+    for those requests. Once the file is in WAL mode, the switch is a no-op that never fails.
+    """
+    for _ in range(int(WAL_SWITCH_SECONDS / 0.01)):
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error):
+                raise
+            time.sleep(0.01)
+    connection.execute("PRAGMA journal_mode=WAL")
+
+
 # A flag is a row no limit can name (its key starts with "!") that never expires.
 RAISE_FLAG = "INSERT INTO counters (key, count, expires_at) VALUES (?, 1, ?) ON CONFLICT (key) DO NOTHING"
 FOREVER = float(2**53)
@@ -70,7 +93,7 @@ class SQLiteFileStorage(Storage):
         connection = getattr(self._local, "connection", None)
         if connection is None or self._local.pid != os.getpid():
             connection = sqlite3.connect(self.path, timeout=5, isolation_level=None)
-            connection.execute("PRAGMA journal_mode=WAL")
+            _use_wal(connection)
             connection.execute("PRAGMA synchronous=OFF")  # counters, not records: speed over durability
             connection.execute(SCHEMA)
             self._local.connection, self._local.pid = connection, os.getpid()

@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import threading
 import uuid
 
 import pytest
@@ -231,6 +232,32 @@ def test_the_file_storage_counts_in_fixed_windows(tmp_path, monkeypatch):
     assert storage.get("k") == 0
     storage.incr("a", expiry=10)
     assert storage.reset() == 1 and storage.check()
+
+
+def test_threads_that_first_count_in_a_new_file_at_once_all_count(tmp_path):
+    """The first requests of a fresh instance open the file at the same moment, each in its own
+    thread: SQLite refused all but one of them their switch to WAL at once ("database is
+    locked", a few hits in a hundred), and those requests fell back to per-worker counting."""
+    failures, counted = [], []
+    for attempt in range(100):
+        storage = SQLiteFileStorage(f"sqlite-file://{tmp_path / f'limits-{attempt}.sqlite'}")
+        start = threading.Barrier(4)
+
+        def first_hit():
+            start.wait()
+            try:
+                storage.incr("k", expiry=60)
+            except Exception as error:
+                failures.append(error)
+
+        threads = [threading.Thread(target=first_hit) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        counted.append(storage.get("k"))
+    assert failures == []
+    assert counted == [4] * 100
 
 
 def test_nobody_can_use_up_a_count_that_others_share(client, make_account):
