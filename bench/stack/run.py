@@ -6,8 +6,9 @@ upgrade`, seeded through the API (seed.py), then three gunicorn servers with the
 gunicorn.conf.py (WEB_CONCURRENCY=2 workers, GUNICORN_THREADS=4 threads, gthread): bare.py, floor.py and
 wsgi:app (APP_ENV=production, its per-IP limits raised for the run). Each case runs DURATION
 seconds (10) of wrk, THREADS (2) threads x CONNECTIONS (16) connections, after WARMUP seconds
-(2) of the same load. Prints one table per database: req/s, p50, p99, answers other than the
-expected status, and the ratios the issue sets targets for.
+(2) of the same load, in ROUNDS (3) passes over all cases of DURATION / ROUNDS seconds each; the
+table shows each measure's median over the rounds. Prints one table per database: req/s, p50,
+p99, answers other than the expected status, and the ratios the issue sets targets for.
 
 Environment: DURATION, WARMUP, THREADS, CONNECTIONS, DATABASES (`sqlite,postgresql`),
 BENCH_STACK_DATABASE, BENCH_STACK_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres),
@@ -24,6 +25,7 @@ import secrets
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,6 +46,7 @@ DATABASES = os.environ.get("DATABASES", "sqlite,postgresql").split(",")
 PG_DATABASE = os.environ.get("BENCH_STACK_DATABASE", "bench_stack")
 PG_ADMIN = os.environ.get("BENCH_STACK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROFILE = os.environ.get("BENCH_STACK_PROFILE") == "1"
+ROUNDS = int(os.environ.get("ROUNDS", "3"))
 
 MOOD = {
     "mood": 7,
@@ -123,8 +126,9 @@ def wrk(url, env, seconds):
     return completed.stdout
 
 
-def measure(name, url, env, out, *, expect, profile_pid=None):
-    wrk(url, env, WARMUP)
+def measure(name, url, env, out, *, expect, seconds, warmup, profile_pid=None):
+    if warmup:
+        wrk(url, env, WARMUP)
     spy = None
     if profile_pid:
         spy = subprocess.Popen(
@@ -134,7 +138,7 @@ def measure(name, url, env, out, *, expect, profile_pid=None):
                 "--pid",
                 str(profile_pid),
                 "--duration",
-                str(DURATION),
+                str(seconds),
                 "--format",
                 "raw",
                 "--output",
@@ -144,10 +148,11 @@ def measure(name, url, env, out, *, expect, profile_pid=None):
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    text = wrk(url, env, DURATION)
+    text = wrk(url, env, seconds)
     if spy:
         spy.wait()
-    (out / f"wrk-{name}.txt").write_text(text)
+    with (out / f"wrk-{name}.txt").open("a") as log:
+        log.write(text)
     result = dict(re.findall(r"(\w+)=(\d+)", re.search(r"^RESULT (.*)$", text, re.M).group(1)))
     statuses = dict(re.findall(r"(\d+)=(\d+)", re.search(r"^STATUSES (.*)$", text, re.M).group(1)))
     requests = int(result["requests"])
@@ -158,6 +163,17 @@ def measure(name, url, env, out, *, expect, profile_pid=None):
         "p99": int(result["p99_us"]) / 1000,
         "unexpected": unexpected,
         "statuses": statuses,
+    }
+
+
+def combine(rows):
+    """One figure of a case's rounds: the median of each measure, every unexpected answer."""
+    return {
+        "rps": statistics.median(row["rps"] for row in rows),
+        "p50": statistics.median(row["p50"] for row in rows),
+        "p99": statistics.median(row["p99"] for row in rows),
+        "unexpected": sum(row["unexpected"] for row in rows),
+        "rounds": [round(row["rps"]) for row in rows],
     }
 
 
@@ -259,18 +275,32 @@ def run_database(kind, out):
                 ],
             ),
         ]
-        results = {}
-        for case, runs in cases:
-            for target, path, wrk_env, expect in runs:
-                slug = re.sub(r"[^a-z0-9]+", "-", f"{target} {case}".lower()).strip("-")
-                profile_pid = servers["api"].workers()[0] if PROFILE and target == "api" else None
-                results[(case, target)] = measure(
-                    slug, servers[target].url + path, wrk_env, work, expect=expect, profile_pid=profile_pid
-                )
-                print(
-                    f"  {kind:10} {case:32} {target:5} {results[(case, target)]['rps']:8.0f} req/s",
-                    flush=True,
-                )
+        # ROUNDS passes over every case, DURATION / ROUNDS seconds a row each: each figure is the
+        # median of its rounds, so a slow spell of the machine moves one round, not one case.
+        rounds = {}
+        for number in range(ROUNDS):
+            for case, runs in cases:
+                for target, path, wrk_env, expect in runs:
+                    slug = re.sub(r"[^a-z0-9]+", "-", f"{target} {case}".lower()).strip("-")
+                    profile_pid = (
+                        servers["api"].workers()[0] if PROFILE and target == "api" and number == 0 else None
+                    )
+                    row = measure(
+                        slug,
+                        servers[target].url + path,
+                        wrk_env,
+                        work,
+                        expect=expect,
+                        seconds=max(1, round(DURATION / ROUNDS)),
+                        warmup=number == 0,
+                        profile_pid=profile_pid,
+                    )
+                    rounds.setdefault((case, target), []).append(row)
+                    print(
+                        f"  {kind:10} round {number + 1} {case:32} {target:5} {row['rps']:8.0f} req/s",
+                        flush=True,
+                    )
+        results = {key: combine(rows) for key, rows in rounds.items()}
         rss = {name: rss_mb(server) for name, server in servers.items()}
     finally:
         for server in servers.values():
@@ -323,8 +353,10 @@ def table(kind, results, cases, rss):
     lines = [
         f"{kind}: gunicorn gthread {os.environ.get('WEB_CONCURRENCY', '2')} workers x "
         f"{os.environ.get('GUNICORN_THREADS', '4')} threads; "
-        f"wrk {THREADS} threads x {CONNECTIONS} connections, {DURATION} s per row after {WARMUP} s warm-up",
-        f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6}  ratio",
+        f"wrk {THREADS} threads x {CONNECTIONS} connections, {DURATION} s per row in {ROUNDS} rounds "
+        f"(medians; warm-up {WARMUP} s)",
+        f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6}  "
+        "ratio  (req/s by round)",
     ]
     own_list = results.get(("list 20 moods", "api"))
     for case in cases:
@@ -340,7 +372,7 @@ def table(kind, results, cases, rss):
                 ratio = f"cost {own_list['rps'] / row['rps']:.2f}x the API's moods list page"
             lines.append(
                 f"{case:32} {target:6} {row['rps']:8.0f} {row['p50']:8.1f} {row['p99']:8.1f} "
-                f"{row['unexpected']:6d}  {ratio}"
+                f"{row['unexpected']:6d}  {ratio}  {row['rounds']}"
             )
     lines.append(
         "worker RSS after the run (MB): "
