@@ -1,6 +1,6 @@
 """Worker memory of the API under gunicorn, at start and after a few hundred requests.
 
-    .venv/bin/python bench/rss.py
+    .venv/bin/python -m bench.rss
 
 Starts `wsgi:app` the way bench/stack/run.py does (the API's gunicorn.conf.py, gthread,
 WEB_CONCURRENCY=2 workers x GUNICORN_THREADS=4 threads, APP_ENV=production, no REDIS_URL) on a
@@ -22,7 +22,6 @@ there), RSS_DATABASE_URL (instead of the SQLite file, a PostgreSQL database to m
 to, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test_rss: one you can throw away).
 """
 
-import base64
 import json
 import os
 import re
@@ -39,6 +38,8 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from bench.stack.run import ENTRY, MOOD, app_env, migrate
+
 ROOT = Path(__file__).resolve().parents[1]
 BIN = ROOT / ".venv" / "bin"
 
@@ -47,23 +48,6 @@ CONCURRENCY = int(os.environ.get("CONCURRENCY", "4"))
 WORKERS = int(os.environ.get("WEB_CONCURRENCY", "2"))
 PASSWORD = "rss bench passphrase 2026"
 
-MOOD = {
-    "mood": 7,
-    "energy": 6,
-    "anxiety": 3,
-    "sleep_hours": 7.5,
-    "emotions": ["calm", "hopeful"],
-    "note": "Slept well after Tuesday's session; the heaviness in my chest has eased.",
-    "timezone": "Europe/Berlin",
-}
-ENTRY = {
-    "body": "In the session I saw my father at the lake house and, for once, I was not angry.",
-    "title": "What the lake showed me",
-    "kind": "insight",
-    "emotions": ["tender", "hopeful"],
-    "tags": ["family", "insight"],
-    "visibility": "care_team",
-}
 # One round of the mix: (method, path, body, expected status).
 MIX = [
     ("GET", "/v1/moods", None, 200),
@@ -174,35 +158,13 @@ def main():
     keep = os.environ.get("RSS_OUT")
     out = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="bench-rss."))
     out.mkdir(parents=True, exist_ok=True)
-    env = {
-        **os.environ,
-        "APP_ENV": "production",
-        "DATABASE_URL": os.environ.get("RSS_DATABASE_URL") or f"sqlite:///{out / 'rss.db'}",
-        "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-        "DATA_ENCRYPTION_KEYS": "rss:"
-        + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
-        "RATELIMIT_FILE": str(out / "ratelimits.sqlite"),
-        # Every request comes from 127.0.0.1: the per-IP limits are raised, as bench/stack does.
-        "RATELIMIT_DEFAULT": "100000000 per minute",
-        "RATELIMIT_LOGIN_PER_IP": "100000 per minute",
-        "RATELIMIT_REGISTER_PER_IP": "100000 per hour",
-        "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": os.environ.get("GUNICORN_THREADS", "4"),
-        "FLASK_APP": "wsgi",
-    }
-    env.pop("REDIS_URL", None)
+    database_url = os.environ.get("RSS_DATABASE_URL") or f"sqlite:///{out / 'rss.db'}"
+    env = {**app_env(database_url, out), "WEB_CONCURRENCY": str(WORKERS)}
     log = out / "gunicorn.log"
     master = None
     try:
         with (out / "migrate.log").open("w") as migrate_log:
-            subprocess.run(
-                [str(BIN / "flask"), "db", "upgrade"],
-                env=env,
-                cwd=ROOT,
-                check=True,
-                stdout=migrate_log,
-                stderr=subprocess.STDOUT,
-            )
+            migrate(env, migrate_log)
         port = free_port()
         master = subprocess.Popen(
             [

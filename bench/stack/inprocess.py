@@ -16,27 +16,24 @@ run does that). Each measured batch first runs 20 requests unmeasured. Creates a
 lists are measured first.
 """
 
-import base64
 import cProfile
 import io
 import json
 import os
 import pstats
-import secrets
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from werkzeug.test import EnvironBuilder
 
+from bench.stack.run import ENTRY, MOOD, app_env, migrate_and_seed, prepare_database
+
 ROOT = Path(__file__).resolve().parents[2]
 REQUESTS = int(os.environ.get("REQUESTS", "200"))
 ROUNDS = int(os.environ.get("ROUNDS", "5"))
 DATABASE = os.environ.get("DATABASE", "sqlite")
 PG_DATABASE = os.environ.get("BENCH_STACK_DATABASE", "bench_inprocess")
-PG_ADMIN = os.environ.get("BENCH_STACK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROFILE = os.environ.get("PROFILE")
 CASES = [case for case in os.environ.get("CASES", "").split(",") if case]  # default: all
 
@@ -111,56 +108,16 @@ def measure(app, make_environ, expect, *, profile=False):
 
 
 def prepare(work):
-    env = dict(os.environ)
-    if DATABASE == "sqlite":
-        url = f"sqlite:///{work / 'bench.db'}"
-    else:
-        for statement in (
-            f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
-            f'CREATE DATABASE "{PG_DATABASE}"',
-        ):
-            subprocess.run(["psql", PG_ADMIN, "-q", "-v", "ON_ERROR_STOP=1", "-c", statement], check=True)
-        url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-    env.update(
-        {
-            "APP_ENV": "production",
-            "DATABASE_URL": url,
-            "JWT_SECRET_KEY": secrets.token_urlsafe(48),
-            "DATA_ENCRYPTION_KEYS": "bench:"
-            + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
-            "RATELIMIT_FILE": str(work / "ratelimits.sqlite"),
-            "RATELIMIT_DEFAULT": "100000000 per minute",
-            "RATELIMIT_LOGIN_PER_IP": "100000 per minute",
-            "RATELIMIT_REGISTER_PER_IP": "100000 per hour",
-            "LOG_LEVEL": os.environ.get("LOG_LEVEL", "INFO"),
-            "FLASK_APP": "wsgi",
-        }
-    )
-    env.pop("REDIS_URL", None)
-    with (work / "setup.log").open("w") as log:
-        subprocess.run(
-            [str(ROOT / ".venv" / "bin" / "flask"), "db", "upgrade"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            stdout=log,
-            stderr=log,
-        )
-        seeded = subprocess.run(
-            [sys.executable, "-m", "bench.stack.seed"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        ).stdout
+    """A new database, migrated and seeded as `make bench-stack` does; this process takes its
+    environment, so the apps built next run on it."""
+    env = app_env(prepare_database(DATABASE, work, name=PG_DATABASE), work)
+    env["LOG_LEVEL"] = os.environ.get("LOG_LEVEL", "INFO")
+    seeded = migrate_and_seed(env, work)
     os.environ.update(env)
-    return json.loads(seeded)
+    return seeded
 
 
 def main():
-    from bench.stack.run import ENTRY, MOOD
 
     with tempfile.TemporaryDirectory(prefix="bench-inprocess-") as folder:
         seeded = prepare(Path(folder))

@@ -177,30 +177,28 @@ def combine(rows):
     }
 
 
-def prepare_database(kind, work):
+def prepare_database(kind, work, name=PG_DATABASE):
+    """A new database: a SQLite file in `work`, or the PostgreSQL database `name`, dropped and
+    recreated."""
     if kind == "sqlite":
         return f"sqlite:///{work / 'bench.db'}"
-    for statement in (
-        f'DROP DATABASE IF EXISTS "{PG_DATABASE}" WITH (FORCE)',
-        f'CREATE DATABASE "{PG_DATABASE}"',
-    ):
+    for statement in (f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"'):
         subprocess.run(["psql", PG_ADMIN, "-q", "-v", "ON_ERROR_STOP=1", "-c", statement], check=True)
-    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
 
 
-def run_database(kind, out):
-    work = out / kind
-    work.mkdir()
+def app_env(database_url, work):
+    """The environment every benchmark runs the API (and the floor) with: production settings,
+    fresh secrets, the rate-limit file in `work`, no Redis, and the per-IP limits raised (one
+    client address, 127.0.0.1, makes every request of a run, or most of it would be 429s)."""
     env = {
         **os.environ,
         "APP_ENV": "production",
-        "DATABASE_URL": prepare_database(kind, work),
+        "DATABASE_URL": database_url,
         "JWT_SECRET_KEY": secrets.token_urlsafe(48),
         "DATA_ENCRYPTION_KEYS": "bench:"
         + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("="),
         "RATELIMIT_FILE": str(work / "ratelimits.sqlite"),
-        # One client address (127.0.0.1) makes every request of the run: the per-IP limits are
-        # raised, as bench/load does, or most of it would be 429s.
         "RATELIMIT_DEFAULT": "100000000 per minute",
         "RATELIMIT_LOGIN_PER_IP": "100000 per minute",
         "RATELIMIT_REGISTER_PER_IP": "100000 per hour",
@@ -209,27 +207,43 @@ def run_database(kind, out):
         "FLASK_APP": "wsgi",
     }
     env.pop("REDIS_URL", None)
-    # Migration and seed output (the API's request lines) go to a file, not the table's terminal.
-    setup_log = (work / "setup.log").open("w")
+    return env
+
+
+def migrate(env, log):
+    """`flask db upgrade` on the environment's database, its output to `log`."""
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "flask"), "db", "upgrade"],
         env=env,
         cwd=ROOT,
         check=True,
-        stdout=setup_log,
-        stderr=setup_log,
+        stdout=log,
+        stderr=log,
     )
-    seeded = json.loads(
-        subprocess.run(
+
+
+def migrate_and_seed(env, work):
+    """Migrate, then seed through the API (seed.py); the seed's JSON. Their output (the API's
+    request lines) goes to work/setup.log, not the table's terminal."""
+    with (work / "setup.log").open("w") as log:
+        migrate(env, log)
+        seeded = subprocess.run(
             [PYTHON, "-m", "bench.stack.seed"],
             env=env,
             cwd=ROOT,
             check=True,
             stdout=subprocess.PIPE,
-            stderr=setup_log,
+            stderr=log,
             text=True,
         ).stdout
-    )
+    return json.loads(seeded)
+
+
+def run_database(kind, out):
+    work = out / kind
+    work.mkdir()
+    env = app_env(prepare_database(kind, work), work)
+    seeded = migrate_and_seed(env, work)
     servers = {
         "bare": Server("bare", "bench.stack.bare:app", env, work),
         "floor": Server("floor", "bench.stack.floor:app", env, work),
