@@ -259,32 +259,26 @@ def create_owned(model, *, owner_id, data):
 @functools.cache
 def _column_attributes(model):
     """(column key, attribute name) of each of the model's columns."""
-    mapper = inspect(model)
-    return tuple(
-        (column.key, mapper.get_property_by_column(column).key) for column in mapper.local_table.columns
-    )
+    return tuple((attribute.columns[0].key, attribute.key) for attribute in inspect(model).column_attrs)
 
 
 @functools.cache
 def _column_defaults(model):
     """attribute name -> a function giving the value a new record has when none is given: the
     column's own default (Python-side, as every model here declares them), else None."""
-    mapper = inspect(model)
     defaults = {}
-    for column, name in zip(
-        mapper.local_table.columns, (name for _, name in _column_attributes(model)), strict=True
-    ):
+    for attribute in inspect(model).column_attrs:
+        column, default = attribute.columns[0], attribute.columns[0].default
         if column.server_default is not None or (
-            column.default is not None and not column.default.is_scalar and not column.default.is_callable
+            default is not None and not (default.is_scalar or default.is_callable)
         ):
-            raise TypeError(f"{model.__name__}.{name}: a default only the database knows")
-        default = column.default
-        if default is None:
-            defaults[name] = lambda: None
-        elif default.is_callable:
-            defaults[name] = functools.partial(default.arg, None)
+            raise TypeError(f"{model.__name__}.{attribute.key}: a default only the database knows")
+        if default is not None and default.is_callable:
+            defaults[attribute.key] = functools.partial(default.arg, None)  # SQLAlchemy's (context) form
         else:
-            defaults[name] = functools.partial(lambda value: value, default.arg)
+            defaults[attribute.key] = functools.partial(
+                lambda value: value, None if default is None else default.arg
+            )
     return defaults
 
 
