@@ -22,10 +22,13 @@ millisecond), so a turn passes on within about that: SQLite's own busy handler, 
 otherwise wait in, sleeps 1, 2, 5, 10 ... up to 100 ms between tries, and under 16 writers a
 create's p99 was most of a second (bench/README.md). A writer that has not had its turn after
 the busy timeout (5 s) gets SQLite's own "database is locked", a 503 with Retry-After. A thread
-already writing through another connection skips the turn (SQLite's lock then decides), so it
-cannot wait on itself. An in-process queue in front of SQLite's lock was tried before and dropped:
-only the process's own threads passed it on, while the other process's writers slept in the busy
-handler.
+already writing through another connection skips the turn, so it does not wait on itself for
+good: that second connection's BEGIN IMMEDIATE meets the thread's own write lock in SQLite's busy
+handler and, after the busy timeout, a 503 (nothing in the API writes through two connections at
+once). A pooled connection invalidated or closed while it holds the turn (a disconnect, an
+exception out of a statement) closes its handle, which lets go of the turn. An in-process queue
+in front of SQLite's lock was tried before and dropped: only the process's own threads passed it
+on, while the other process's writers slept in the busy handler.
 
 PostgreSQL: the engine's connections are in autocommit (config.engine_options) and `BEGIN` goes
 out before the first statement that is not a plain read: any write or DDL, and any SELECT that
@@ -53,7 +56,7 @@ from sqlalchemy import event, exc
 SQLITE_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 PLAIN_READ = re.compile(r"\s*(SELECT|SHOW)\b", re.IGNORECASE)
 HELD_LOCK = re.compile(
-    r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|_xact_lock\s*\(", re.IGNORECASE
+    r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|_xact_lock(_shared)?\s*\(", re.IGNORECASE
 )
 
 
@@ -119,6 +122,15 @@ class WriterTurns:
         self.writing.connection = connection
         return True
 
+    def drop(self, info):
+        """The pooled connection is invalidated, closed or detached (a disconnect, an exception
+        out of a statement): its handle is closed, which lets go of the turn if it held it; no
+        COMMIT or ROLLBACK is coming to give it back."""
+        handle = info.pop("writer_turn", None)
+        info["writer_turn_held"] = False
+        if handle is not None:
+            handle.close()
+
     def _writing_elsewhere(self):
         held = getattr(self.writing, "connection", None)
         if held is not None and not (_pool_info(held) or {}).get("writer_turn_held"):
@@ -163,7 +175,15 @@ def _sqlite_begin(engine):
 
     if turns is not None:
         _give_back_after(engine.dialect, turns)
+        for name in ("invalidate", "soft_invalidate", "close", "close_detached", "detach"):
+            event.listen(engine.pool, name, lambda dbapi_connection, record=None, *rest: _drop(turns, record))
     return begin
+
+
+def _drop(turns, record):
+    info = getattr(record, "info", None)  # close_detached passes no record
+    if info is not None:
+        turns.drop(info)
 
 
 def _give_back_after(dialect, turns):

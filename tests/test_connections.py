@@ -40,6 +40,7 @@ on_postgresql = pytest.mark.skipif(
         ("SELECT id FROM users FOR NO KEY UPDATE", True),
         ("SELECT id FROM users FOR SHARE", True),
         ("SELECT pg_try_advisory_xact_lock(%(lock)s) AS anon_1", True),
+        ("SELECT pg_advisory_xact_lock_shared(%(lock)s)", True),
         ("SET LOCAL enable_seqscan = off", True),
         ("CREATE TABLE t (id int)", True),
         ("SAVEPOINT sa_savepoint_1", True),
@@ -222,12 +223,17 @@ def test_sqlite_writers_wait_their_turn_before_begin_and_pass_it_on_at_commit(fi
     first = traced(engine.connect())
     first.exec_driver_sql("INSERT INTO notes VALUES ('first')")
 
+    failures = []
+
     def second_writer():
-        with engine.connect() as connection:
-            traced(connection)
-            started.set()
-            connection.exec_driver_sql("INSERT INTO notes VALUES ('second')")
-            connection.commit()
+        try:
+            with engine.connect() as connection:
+                traced(connection)
+                started.set()
+                connection.exec_driver_sql("INSERT INTO notes VALUES ('second')")
+                connection.commit()
+        except Exception as error:  # shown by the assertion below
+            failures.append(error)
 
     thread = threading.Thread(target=second_writer)
     thread.start()
@@ -237,6 +243,7 @@ def test_sqlite_writers_wait_their_turn_before_begin_and_pass_it_on_at_commit(fi
     first.commit()
     thread.join(5)
     first.close()
+    assert not thread.is_alive() and failures == []
     order = [line for line in trace if line.startswith(("BEGIN", "COMMIT", "INSERT"))]
     assert order == [
         "BEGIN IMMEDIATE",
@@ -275,3 +282,25 @@ def test_a_sqlite_writer_whose_turn_does_not_come_is_answered_503_and_writes_not
     headers = {"Authorization": f"Bearer {token['access_token']}"}
     assert client.get("/v1/moods", headers=headers).json["items"] == []
     assert client.post("/v1/moods", headers=headers, json={"mood": 5}).status_code == 201
+
+
+@on_sqlite
+def test_a_connection_invalidated_while_it_holds_the_turn_lets_go_of_it(file_app):
+    """A disconnect or an exception out of a statement invalidates the connection: no COMMIT or
+    ROLLBACK gives the turn back, and no writer may wait on it."""
+    import fcntl
+
+    with file_app.app_context():
+        engine = db.engine
+        path = f"{engine.url.database}.writers"
+    connection = engine.connect()
+    connection.exec_driver_sql("INSERT INTO notes VALUES ('then lost')")
+    connection.invalidate()
+    connection.close()
+    with open(path, "a") as other_writer:
+        fcntl.flock(other_writer, fcntl.LOCK_EX | fcntl.LOCK_NB)  # BlockingIOError if still held
+        fcntl.flock(other_writer, fcntl.LOCK_UN)
+    with engine.connect() as again:
+        again.exec_driver_sql("INSERT INTO notes VALUES ('next')")
+        again.commit()
+        assert [row[0] for row in again.exec_driver_sql("SELECT writer FROM notes")] == ["next"]

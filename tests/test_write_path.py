@@ -73,7 +73,8 @@ def test_a_taken_id_is_refused_by_the_insert(app, client, make_account):
     the primary key: the INSERT is the only statement that touches the table."""
     other, patient = make_account(), make_account()
     taken = client.post("/v1/moods", headers=other.headers, json={"mood": 3}).json
-    client.delete(f"/v1/moods/{taken['id']}", headers={**other.headers, "If-Match": '"1"'})
+    deleted = client.delete(f"/v1/moods/{taken['id']}", headers={**other.headers, "If-Match": '"1"'})
+    assert deleted.status_code == 204
     response, sent = statements_sent(
         app, lambda: client.post("/v1/moods", headers=patient.headers, json={"mood": 4, "id": taken["id"]})
     )
