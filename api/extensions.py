@@ -8,6 +8,7 @@ import click
 from flask_cors import CORS
 from flask_jwt_extended import JWTManager
 from flask_jwt_extended.config import config
+from flask_jwt_extended.default_callbacks import default_decode_key_callback
 from flask_jwt_extended.tokens import _decode_jwt
 from flask_sqlalchemy import SQLAlchemy
 from jwt import ExpiredSignatureError, get_unverified_header
@@ -115,6 +116,9 @@ class OneDecodeJWTManager(JWTManager):
     """
 
     def _decode_jwt_from_config(self, encoded_token, csrf_value=None, allow_expired=False):
+        if self._decode_key_callback is not default_decode_key_callback:
+            # A key loader chooses the key by the claims: the library's two parses, as it has them.
+            return super()._decode_jwt_from_config(encoded_token, csrf_value, allow_expired)
         options = {
             "algorithms": config.decode_algorithms,
             "audience": config.decode_audience,

@@ -234,13 +234,14 @@ def create_owned(model, *, owner_id, data):
     """
     record_id = data.pop("id", None) or new_id()
     now = utcnow()
+    # The data first: nothing in it can set the owner, the id or the version.
     values = {
+        **data,
         "id": record_id,
         "owner_id": owner_id,
         "version": 1,
         "created_at": now,
         "updated_at": now,
-        **data,
     }
     defaults = _column_defaults(model)
     record = model(**values, **{name: default() for name, default in defaults.items() if name not in values})

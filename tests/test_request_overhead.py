@@ -105,3 +105,35 @@ def test_a_token_is_verified_in_one_parse(client, patient, monkeypatch):
     forged = patient.access_token[:-4] + ("AAAA" if not patient.access_token.endswith("AAAA") else "BBBB")
     refused = client.get("/v1/moods", headers={"Authorization": f"Bearer {forged}"})
     assert refused.status_code == 401 and refused.json["type"].endswith("/invalid-token")
+
+
+def test_with_a_key_loader_the_token_is_parsed_as_the_library_does(monkeypatch):
+    """The one parse relies on the API's single key; an app that chose its key by the claims
+    would get flask-jwt-extended's own unverified parse first, and the loader would be asked."""
+    import jwt as pyjwt
+    from flask import Flask
+    from flask_jwt_extended import create_access_token, decode_token
+
+    from api.extensions import OneDecodeJWTManager
+
+    app = Flask("keyed")
+    app.config["JWT_SECRET_KEY"] = "a key of thirty-two bytes or more, for HS256"
+    manager = OneDecodeJWTManager(app)
+    asked = []
+
+    @manager.decode_key_loader
+    def key_for(header, claims):
+        asked.append(claims["sub"])
+        return app.config["JWT_SECRET_KEY"]
+
+    parses = []
+    original = pyjwt.PyJWT.decode_complete
+
+    def counting(self, *args, **kwargs):
+        parses.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
+    with app.app_context():
+        assert decode_token(create_access_token("someone"))["sub"] == "someone"
+    assert asked == ["someone"] and len(parses) == 2

@@ -4,7 +4,6 @@ from sqlalchemy import insert, select
 
 from api.audit.models import AuditEvent
 from api.extensions import db
-from api.models import new_id, utcnow
 from api.pagination import fetch_page
 
 WRITE_EVENTS = insert(AuditEvent)
@@ -25,8 +24,6 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
         WRITE_EVENTS,
         [
             {
-                "id": new_id(),
-                "occurred_at": utcnow(),
                 "actor_id": actor.id,
                 "actor_role": actor.role.value,
                 "patient_id": patient_id,

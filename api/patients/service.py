@@ -36,19 +36,19 @@ def shared_records(kind, *, therapist_id, patient_id):
     )
 
 
-_SHARED_FIRST_PAGES: dict[tuple[str, type], Select] = {}
+_SHARED_FIRST_PAGES: dict[tuple[str, str], Select] = {}
 
 
 def _shared_first_page(kind):
-    """The first page of shared_records, built once per kind with the therapist, the patient and
-    the page size as parameters (building it on each request cost as much as running it)."""
-    model = kind.model
-    key = (db.engine.dialect.name, model)  # the scope test is written per dialect (api/jsonlists.py)
+    """The first page of shared_records, built once per kind and dialect (the scope test is
+    written per dialect, api/jsonlists.py) with the therapist, the patient and the page size as
+    parameters: building it on each request cost as much as running it."""
+    key = (kind.sync_type, db.engine.dialect.name)
     if key not in _SHARED_FIRST_PAGES:
         query = shared_records(kind, therapist_id=bindparam("therapist"), patient_id=bindparam("patient"))
         page_size = bindparam("page_size", type_=Integer)
         _SHARED_FIRST_PAGES[key] = keyset(
-            query, time_column=model.time_column(), id_column=model.id, limit=page_size
+            query, time_column=kind.model.time_column(), id_column=kind.model.id, limit=page_size
         )
     return _SHARED_FIRST_PAGES[key]
 
