@@ -2,11 +2,13 @@
 
 import marshmallow as ma
 
+from api.dumping import FastDump
 from api.fields import UUID, Timestamp, Version
 
 
-class RecordSchema(ma.Schema):
-    """Read-only fields every record has."""
+class RecordSchema(FastDump):
+    """Read-only fields every record has; records dump through a plan (api/dumping.py), since
+    lists and the sync feed dump many of them."""
 
     id = ma.fields.UUID(dump_only=True)
     version = Version()
