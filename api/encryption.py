@@ -76,8 +76,13 @@ def _b64(data):
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_URLSAFE = bytes.maketrans(b"-_", b"+/")
+
+
 def _unb64(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    """base64url without padding, as base64.urlsafe_b64decode reads it (characters outside the
+    alphabet are skipped; a non-ASCII one is a ValueError), in a third fewer steps."""
+    return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE) + b"==")
 
 
 @dataclass(frozen=True)

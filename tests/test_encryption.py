@@ -573,3 +573,21 @@ def test_rotation_never_overwrites_an_edit_made_while_it_runs(client, config_cla
     finally:
         dispose(under_a)
         dispose(under_b_then_a)
+
+
+def test_stored_base64_reads_as_the_standard_library_reads_it():
+    """_unb64 gives urlsafe_b64decode's bytes for every length, and refuses what it refuses."""
+    import base64
+    import binascii
+    import os
+
+    from api.encryption import _b64, _unb64
+
+    for length in range(0, 70):
+        data = os.urandom(length)
+        assert _unb64(_b64(data)) == data == base64.urlsafe_b64decode(_b64(data) + "=" * (-length % 3))
+    for bad in ("A", "AAAAA", "é" + "A" * 15):
+        with pytest.raises((binascii.Error, ValueError)):
+            base64.urlsafe_b64decode(bad + "=" * (-len(bad) % 4))
+        with pytest.raises((binascii.Error, ValueError)):
+            _unb64(bad)

@@ -145,3 +145,19 @@ def test_a_sync_page_reads_every_table_through_its_sync_index(app):
         for synced in SYNCED:
             assert f"ix_{synced.model.__tablename__}_owner_sync" in plan, plan
         db.session.rollback()
+
+
+@pytest.mark.parametrize("synced", SYNCED, ids=lambda synced: synced.sync_type)
+def test_a_sync_page_loads_each_type_by_its_sync_index(app, synced):
+    """After the positions, each type's records on the page are read by the page's range of
+    sequence numbers: a range scan of ix_<table>_owner_sync, whatever the journal's size."""
+    from api.sync import service as sync
+
+    bounds = {"owner_id": uuid.uuid4(), "after_seq": 150_000, "last_seq": 150_100}
+    with app.app_context():
+        statement, parameters = executed_statement(
+            app, lambda: list(sync.LOADS[synced.sync_type].load(bounds))
+        )
+        plan, _ = plan_of(statement, parameters)
+        assert f"ix_{synced.model.__tablename__}_owner_sync" in plan, plan
+        db.session.rollback()

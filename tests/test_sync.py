@@ -259,3 +259,70 @@ def test_a_page_builds_no_schema_per_change(client, patient, monkeypatch):
     assert small.status_code == large.status_code == 200
     assert len(large.json["changes"]) == 40
     assert len(built) == built_for_one, built
+
+
+def test_every_change_carries_the_record_as_its_own_get_returns_it(client, make_account, link):
+    """Each type's `data` is what the record's own GET returns, whichever way the feed reads it
+    (rows, or ORM instances for a safety event), with an acknowledged entry's `acknowledged_by`
+    and a record whose optional fields are all null."""
+    from tests.resources import RESOURCES, as_read
+
+    patient, therapist = make_account(), make_account("therapist", display_name="Dr. Maya Chen")
+    link(patient, therapist)
+    expected = {}
+    for kind, (body, _) in RESOURCES.items():
+        created = client.post(f"/v1/{kind}", headers=patient.headers, json=body)
+        assert created.status_code == 201, created.json
+        expected[created.json["id"]] = as_read(kind, created.json)
+    full = client.post(
+        "/v1/moods",
+        headers=patient.headers,
+        json={"mood": 4, "energy": 2, "anxiety": 8, "sleep_hours": 5.5, "emotions": ["sad"], "note": "n"},
+    ).json
+    shared = client.post(
+        "/v1/entries", headers=patient.headers, json={"body": "For you.", "visibility": "care_team"}
+    ).json
+    read = client.post(
+        f"/v1/patients/{patient.id}/entries/{shared['id']}/acknowledgement", headers=therapist.headers
+    )
+    assert read.status_code == 200, read.json
+    flagged = {"instrument": "phq9", "answers": [0, 0, 0, 0, 0, 0, 0, 0, 1]}
+    assert client.post("/v1/assessments", headers=patient.headers, json=flagged).status_code == 201
+    expected[full["id"]] = client.get(f"/v1/moods/{full['id']}", headers=patient.headers).json
+    expected[shared["id"]] = client.get(f"/v1/entries/{shared['id']}", headers=patient.headers).json
+    assert expected[shared["id"]]["acknowledged_by"] == {"id": therapist.id, "display_name": "Dr. Maya Chen"}
+    for event in client.get("/v1/me/safety-events", headers=patient.headers).json["items"]:
+        expected[event["id"]] = event
+
+    changes = {change["id"]: change for change in drain(client, patient)[0]}
+    assert {change["type"] for change in changes.values()} >= {"safety_event", "entry", "mood"}
+    for record_id, record in expected.items():
+        assert changes[record_id]["data"] == record, changes[record_id]["type"]
+        assert changes[record_id]["version"] == record["version"]
+
+
+def test_a_page_reads_records_as_rows_without_orm_instances(app, client, patient):
+    """The feed reads every type whose schema needs only columns as rows: a page of moods and
+    entries makes no ORM instance of either."""
+    from sqlalchemy import event
+
+    from api.entries.models import Entry
+    from api.moods.models import Mood
+
+    for number in range(5):
+        assert client.post("/v1/moods", headers=patient.headers, json={"mood": number + 1}).status_code == 201
+        assert client.post("/v1/entries", headers=patient.headers, json={"body": "b"}).status_code == 201
+    loaded = []
+
+    def count(target, context):
+        loaded.append(type(target).__name__)
+
+    for model in (Mood, Entry):
+        event.listen(model, "load", count)
+    try:
+        page = client.get("/v1/sync", headers=patient.headers)
+    finally:
+        for model in (Mood, Entry):
+            event.remove(model, "load", count)
+    assert page.status_code == 200 and len(page.json["changes"]) == 10
+    assert loaded == []

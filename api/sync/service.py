@@ -1,6 +1,10 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
-from sqlalchemy import Integer, String, bindparam, literal, select, union_all
+from collections import namedtuple
+from operator import itemgetter
+
+import marshmallow as ma
+from sqlalchemy import Column, Integer, String, bindparam, inspect, literal, select, union_all
 
 from api.errors import ValidationFailed
 from api.extensions import db
@@ -32,7 +36,7 @@ def decode_sync_cursor(cursor):
 
 
 def _positions_statement():
-    """(type, id, sync_seq) of an owner's next changes, oldest first, read in ONE statement.
+    """(type, sync_seq) of an owner's next changes, oldest first, read in ONE statement.
 
     One statement sees one snapshot of every table. Six separate SELECTs would each see the
     database at a different moment, and a newer change in a table read later could move the
@@ -44,7 +48,6 @@ def _positions_statement():
     branches = [
         select(
             literal(synced.sync_type, String).label("type"),
-            synced.model.id.label("id"),
             synced.model.sync_seq.label("seq"),
         )
         .where(synced.model.owner_id == bindparam("owner_id"), synced.model.sync_seq > bindparam("after_seq"))
@@ -59,20 +62,103 @@ def _positions_statement():
 
 
 POSITIONS = _positions_statement()
-# Each type's records on a page, by id, built once. The page's range of sequence numbers bounds
-# the read to the owner's (owner_id, sync_seq) index around the page: by id and owner alone,
-# PostgreSQL's generic plan for a prepared statement could read every record of the owner (a
-# journal of 200,000 check-ins took ten times as long as one of 1,000). A record changed again
-# since the positions were read is beyond the range, and left for its later page as before.
-LOADS = {
-    synced.sync_type: select(synced.model).where(
-        synced.model.owner_id == bindparam("owner_id"),
-        synced.model.sync_seq > bindparam("after_seq"),
-        synced.model.sync_seq <= bindparam("last_seq"),
-        synced.model.id.in_(bindparam("ids", expanding=True)),
-    )
-    for synced in SYNCED
-}
+
+
+class _Loader:
+    """How one type's records on a page are read: `statement`, an owner's records of the type in
+    a range of sequence numbers, and `make`, which turns what it returns into what the type's
+    schema dumps. The range, read in the index's order, keeps the read to ix_<table>_owner_sync
+    around the page, under PostgreSQL's generic plan for a prepared statement too (reading by id
+    and owner, such a plan could read every record of the owner: a journal of 200,000 check-ins
+    took ten times as long as one of 1,000).
+
+    Where the schema dumps only columns, and records of another table one foreign key away (an
+    entry's `acknowledged_by`), the records are read as rows, through SQLAlchemy Core: the ORM's
+    instance state, identity map and attribute events for each record were a third of a sync
+    request. The types whose schema needs more (a property, a list of related records) are read
+    as ORM instances. tests/test_sync.py holds both to what each record's own GET returns.
+    """
+
+    def __init__(self, synced):
+        model, bounds = (
+            synced.model,
+            (
+                synced.model.owner_id == bindparam("owner_id"),
+                synced.model.sync_seq > bindparam("after_seq"),
+                synced.model.sync_seq <= bindparam("last_seq"),
+            ),
+        )
+        plan = _row_plan(synced)
+        self.as_rows, self.make = plan is not None, None
+        if plan is None:
+            self.statement = select(model).where(*bounds).order_by(model.sync_seq)
+            return
+        columns, joins, self.make = plan
+        statement = select(*columns).select_from(model.__table__)
+        for target, onclause in joins:
+            statement = statement.outerjoin(target, onclause)
+        self.statement = statement.where(*bounds).order_by(model.sync_seq)
+
+    def load(self, parameters):
+        if not self.as_rows:
+            return db.session.execute(self.statement, parameters).scalars()
+        rows = db.session.connection().execute(self.statement, parameters)
+        return rows if self.make is None else map(self.make, rows)
+
+
+def _row_plan(synced):
+    """(columns, outer joins, make) reading a type's records as rows, or None if its schema reads
+    anything but columns and to-one relationships whose nested schema reads only columns."""
+    mapper = inspect(synced.model)
+    columns = {attr.key: attr.columns[0] for attr in mapper.column_attrs if len(attr.columns) == 1}
+    wanted = {"id", "sync_seq", "deleted_at", "version"}
+    related = {}
+    for name, field in DUMPERS[synced.sync_type].dump_fields.items():
+        attr = field.attribute or name
+        if attr in columns:
+            wanted.add(attr)
+            continue
+        relationship = mapper.relationships.get(attr)
+        if relationship is None or relationship.uselist or not isinstance(field, ma.fields.Nested):
+            return None
+        target = inspect(relationship.mapper.class_)
+        their = {a.key: a.columns[0] for a in target.column_attrs if len(a.columns) == 1}
+        names = [f.attribute or n for n, f in field.schema.dump_fields.items()]
+        if not all(n in their for n in names) or len(relationship.local_remote_pairs) != 1:
+            return None
+        related[attr] = (relationship, names, their)
+    if any(not isinstance(columns[attr], Column) for attr in wanted):
+        return None
+    own = sorted(wanted)
+    selected = [columns[attr].label(attr) for attr in own]
+    joins, builders = [], []
+    for attr, (relationship, names, their) in related.items():
+        alias = relationship.mapper.local_table.alias(f"{attr}_")
+        ((local, remote),) = relationship.local_remote_pairs
+        joins.append((alias, alias.c[remote.key] == local))
+        labels = [f"{attr}__{name}" for name in names]
+        selected += [alias.c[their[name].key].label(label) for name, label in zip(names, labels, strict=True)]
+        # The joined key tells a related record from none (a LEFT JOIN that found nothing).
+        present = f"{attr}__key"
+        selected.append(alias.c[remote.key].label(present))
+        builders.append((present, labels, namedtuple("RelatedRow", names)))  # noqa: PYI024
+    if not builders:
+        return selected, joins, None  # a Row reads as its columns' names already
+    Record = namedtuple("SyncRow", [*own, *related])  # type: ignore[misc]  # noqa: PYI024
+
+    def make(row):
+        """The row's own columns, and each related record (None where the key is null)."""
+        values = row._mapping
+        extra = [
+            None if values[present] is None else Related(*(values[label] for label in labels))
+            for present, labels, Related in builders
+        ]
+        return Record(*(values[attr] for attr in own), *extra)
+
+    return selected, joins, make
+
+
+LOADS = {synced.sync_type: _Loader(synced) for synced in SYNCED}
 
 
 def _positions(*, owner_id, after_seq, limit):
@@ -85,38 +171,32 @@ def changes_since(*, owner_id, after_seq, limit):
     """Up to `limit` changes after `after_seq`, oldest first.
 
     Every write takes the owner's next sequence number under a lock held until commit (see
-    api/records.py's SyncClock), so sequence order is commit order: the snapshot of `_positions` holds
-    every change up to some number and none after it. The records are then loaded by id; one
-    that changed again since the snapshot now carries a higher sequence number, beyond every
-    position on this page, so it is left for the later page where it belongs. Cost follows the
-    page size, not the size of the journal.
+    api/records.py's SyncClock), so sequence order is commit order: when `_positions` sees the
+    page's last number committed, every lower number is committed too, and no record can take
+    one of them later. So each type's records numbered in the page's range are the page: read
+    after the positions, a record that has changed again since carries a number beyond the
+    range, and is left for the later page where it belongs. Cost follows the page size, not
+    the size of the journal.
     """
     positions = _positions(owner_id=owner_id, after_seq=after_seq, limit=limit)
     page, has_more = positions[:limit], len(positions) > limit
-    records: dict = {}
-    for synced in SYNCED:
-        mine = [position for position in page if position.type == synced.sync_type]
-        if mine:
-            bounds = {"owner_id": owner_id, "after_seq": after_seq, "last_seq": mine[-1].seq}
-            rows = db.session.execute(
-                LOADS[synced.sync_type], {**bounds, "ids": [position.id for position in mine]}
-            ).scalars()
-            dump = DUMPERS[synced.sync_type].dump
-            records.update(((synced.sync_type, row.id), (row, dump)) for row in rows)
+    last_seq = page[-1].seq if page else after_seq
+    bounds = {"owner_id": owner_id, "after_seq": after_seq, "last_seq": last_seq}
+    loaded = []
+    for sync_type in {position.type for position in page}:
+        dump = DUMPERS[sync_type].dump
+        loaded += [(row.sync_seq, sync_type, row, dump) for row in LOADS[sync_type].load(bounds)]
+    loaded.sort(key=itemgetter(0))
     changes = []
-    for position in page:
-        row, dump = records.get((position.type, position.id), (None, None))
-        if row is None or row.sync_seq != position.seq:
-            continue
+    for _, sync_type, row, dump in loaded:
         deleted = row.deleted_at is not None
         changes.append(
             {
-                "type": position.type,
-                "id": row.id,
+                "type": sync_type,
+                "id": str(row.id),
                 "op": "delete" if deleted else "upsert",
                 "version": row.version,
                 "data": None if deleted else dump(row),
             }
         )
-    last_seq = page[-1].seq if page else after_seq
     return {"changes": changes, "next_cursor": encode_sync_cursor(last_seq), "has_more": has_more}
