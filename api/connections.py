@@ -35,7 +35,9 @@ out before the first statement that is not a plain read: any write or DDL, and a
 takes a lock held to the end of its transaction (`FOR UPDATE`/`FOR SHARE`, an advisory
 `_xact_lock`). From there on psycopg's commit and rollback end the transaction as ever. A
 connection given an isolation level of its own (the export's REPEATABLE READ, a migration's
-autocommit block) is left alone.
+autocommit block) is left alone, and so is a statement run with the ALONE option while no
+transaction is open: it is its own transaction, one round trip where BEGIN, the statement and
+COMMIT were three (a therapist's read, whose only write is its audit event).
 
 **Idle connections are pinged.** A connection that served a request within the last
 DB_PING_AFTER_IDLE_SECONDS goes out as it is; one idle for longer is first asked `SELECT 1`, and
@@ -58,6 +60,11 @@ PLAIN_READ = re.compile(r"\s*(SELECT|SHOW)\b", re.IGNORECASE)
 HELD_LOCK = re.compile(
     r"\bFOR\s+(UPDATE|NO\s+KEY\s+UPDATE|SHARE|KEY\s+SHARE)\b|_xact_lock(_shared)?\s*\(", re.IGNORECASE
 )
+
+
+# An execution option: if no transaction is open yet, this statement is its own, and the request's
+# COMMIT then has nothing to end (PostgreSQL; on SQLite a write always opens one).
+ALONE = "journal_alone"
 
 
 def starts_postgresql_transaction(statement):
@@ -214,7 +221,9 @@ def _postgresql_begin():
         connection = cursor.connection
         if not connection.autocommit or connection.info.transaction_status != TransactionStatus.IDLE:
             return
-        if context is not None and "isolation_level" in context.execution_options:
+        if context is not None and (
+            "isolation_level" in context.execution_options or context.execution_options.get(ALONE)
+        ):
             return
         if starts_postgresql_transaction(statement):
             cursor.execute("BEGIN")

@@ -98,6 +98,31 @@ def test_every_read_is_one_event(app, client, shared):
     assert logged[1]["request_id"] == read.headers["X-Request-ID"]
 
 
+def test_a_read_holds_no_transaction_while_its_page_is_dumped(app, client, shared, monkeypatch):
+    """A therapist's read writes its event as the request commits, not as it reads: the page is
+    dumped outside any transaction (on SQLite, without the one write lock every writer waits
+    for), and the event is still committed before the answer leaves."""
+    from api.dumping import FastDump
+
+    patient, therapist, entry = shared
+    during_dump = []
+    dump = FastDump.dump
+
+    def noting(self, obj, *, many=None):
+        connection = db.session.connection().connection.driver_connection
+        if hasattr(connection, "in_transaction"):  # sqlite3
+            during_dump.append(connection.in_transaction)
+        else:  # psycopg: IDLE is 0
+            during_dump.append(connection.info.transaction_status != 0)
+        return dump(self, obj, many=many)
+
+    monkeypatch.setattr(FastDump, "dump", noting)
+    for path in (f"/v1/patients/{patient.id}/entries", f"/v1/patients/{patient.id}/entries/{entry['id']}"):
+        assert client.get(path, headers=therapist.headers).status_code == 200
+    assert during_dump and not any(during_dump), during_dump
+    assert [event["action"] for event in events(app)] == ["list", "read"]
+
+
 def test_the_patient_list_logs_each_patient_shown(app, client, make_account, link):
     therapist = make_account("therapist")
     patients = [make_account() for _ in range(3)]

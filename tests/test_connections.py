@@ -114,18 +114,37 @@ def test_a_locking_read_runs_inside_the_transaction_it_locks_for(client, patient
 def test_a_therapists_read_commits_its_audit_event_and_a_refused_write_leaves_nothing(
     client, patient, therapist, link, wire, database_rows
 ):
+    """A read's audit event is its only write: one INSERT that is its own transaction, after the
+    page. A write with its event (an acknowledgement) commits both in one transaction."""
     link(patient, therapist)
+    assert client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).status_code == 201
     wire.clear()
     assert client.get(f"/v1/patients/{patient.id}/moods", headers=therapist.headers).status_code == 200
+    assert [(verb, inside) for verb, inside, _ in wire] == [
+        ("SELECT", False),
+        ("SELECT", False),
+        ("INSERT", False),
+    ]
+    assert "audit_events" in wire[-1][2]
+
+    entry = client.post("/v1/entries", headers=patient.headers, json={"body": "b", "visibility": "care_team"})
+    wire.clear()
+    acknowledged = client.post(
+        f"/v1/patients/{patient.id}/entries/{entry.json['id']}/acknowledgement", headers=therapist.headers
+    )
+    assert acknowledged.status_code == 200
     verbs = [verb for verb, _, _ in wire]
-    assert verbs.count("BEGIN") == 1 and "INSERT" in verbs and verbs[-1] == "COMMIT"
+    begun = verbs.index("BEGIN")
+    assert verbs.count("BEGIN") == 1 and verbs[-1] == "COMMIT" and "UPDATE" in verbs[begun:]
+    assert all(inside for _, inside, _ in wire[begun + 1 :])
+    assert any(verb == "INSERT" and "audit_events" in sql for verb, _, sql in wire[begun:])
 
     taken = client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).json["id"]
     wire.clear()
     refused = client.post("/v1/moods", headers=patient.headers, json={"id": taken, "mood": 6})
     assert_problem(refused, 409, "conflict")
     assert [verb for verb, _, _ in wire][-1] == "ROLLBACK"
-    assert len(database_rows()["moods"]) == 1
+    assert len(database_rows()["moods"]) == 2  # the one read above and the taken one
 
 
 def backend_pids(app):

@@ -327,7 +327,8 @@ def test_an_acknowledgement_that_loses_to_a_delete_is_the_404_of_a_deleted_entry
             app.test_client().delete(url, headers={**patient.headers, "If-Match": '"1"'}).status_code == 204
         )
 
-    with meanwhile(app, after("INSERT INTO audit_events"), delete_entry):
+    # The delete commits after the therapist's read of the entry, before its acknowledgement.
+    with meanwhile(app, after("SELECT entries."), delete_entry, at="after_cursor_execute"):
         acknowledged = client.post(
             f"/v1/patients/{patient.id}/entries/{entry['id']}/acknowledgement", headers=therapist.headers
         )

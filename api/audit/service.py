@@ -1,41 +1,65 @@
 """Writing audit events, and reading a patient's access log."""
 
-from sqlalchemy import insert, select
+from sqlalchemy import event, insert, select
 
 from api.audit.models import AuditEvent
+from api.connections import ALONE
 from api.extensions import db
 from api.pagination import fetch_page
 
 WRITE_EVENTS = insert(AuditEvent)
 
 
+PENDING = "audit_events"  # the session's events not yet written (Session.info)
+
+
 def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
-    """Write one event per patient in the request's transaction.
+    """Write one event per patient in the request's transaction, as it commits.
 
     An allowed read's events commit with the request, before its response leaves: a read that
     cannot be logged does not happen. A refused read raises a Problem whose `keep_writes` makes
-    its event commit although the answer is a 404 (see api/transactions.py). The INSERT goes out
-    at once through Core (built once): an event is never read back or changed in the request,
-    and the ORM's unit of work cost more than the statement on every therapist read.
+    its event commit although the answer is a 404 (see api/transactions.py).
+
+    The events go out in one Core INSERT (built once) right before the COMMIT, not when the read
+    happens: an event is never read back or changed in its request, and written first it made a
+    read a write transaction from that moment, holding SQLite's one write lock (and a
+    PostgreSQL transaction) through the rest of the request: the page's dump and its JSON. A
+    transaction that rolls back forgets them (`_forget`).
     """
     if not patient_ids:
         return
-    db.session.connection().execute(
-        WRITE_EVENTS,
-        [
-            {
-                "actor_id": actor.id,
-                "actor_role": actor.role.value,
-                "patient_id": patient_id,
-                "action": action,
-                "resource_type": resource_type,
-                "resource_id": resource_id,
-                "outcome": outcome,
-                "request_id": request_id,
-            }
-            for patient_id in patient_ids
-        ],
+    db.session.info.setdefault(PENDING, []).extend(
+        {
+            "actor_id": actor.id,
+            "actor_role": actor.role.value,
+            "patient_id": patient_id,
+            "action": action,
+            "resource_type": resource_type,
+            "resource_id": resource_id,
+            "outcome": outcome,
+            "request_id": request_id,
+        }
+        for patient_id in patient_ids
     )
+
+
+@event.listens_for(db.session, "before_commit")
+def _write(session):
+    events = session.info.pop(PENDING, None)
+    if not events:
+        return
+    # With nothing else to write (a read), the INSERT may be its own transaction: no BEGIN, no
+    # COMMIT (api/connections.py). Anything else keeps it in the transaction it commits with.
+    alone = not (session.new or session.dirty or session.deleted)
+    # One event goes out as one statement: a list of one would take the driver's executemany path.
+    parameters = events[0] if len(events) == 1 else events
+    session.connection().execute(WRITE_EVENTS, parameters, execution_options={ALONE: alone})
+
+
+@event.listens_for(db.session, "after_transaction_end")
+def _forget(session, transaction):
+    if transaction.parent is None:  # the session's own transaction, not a savepoint in it
+        session.info.pop(PENDING, None)
 
 
 def access_log(*, patient_id, filters=(), limit, after=None):
