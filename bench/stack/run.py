@@ -13,6 +13,7 @@ p99, answers other than the expected status, and the ratios the issue sets targe
 Environment: DURATION, WARMUP, THREADS, CONNECTIONS, DATABASES (`sqlite,postgresql`),
 BENCH_STACK_DATABASE, BENCH_STACK_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 BENCH_STACK_OUT (where server logs and wrk outputs go; default a temporary folder, removed),
+BENCH_WORKER_CONNECTIONS (each worker's share of the connections; default an equal share),
 BENCH_STACK_PROFILE=1 (record the API's first worker with py-spy during each API case: needs
 py-spy on PATH).
 """
@@ -239,10 +240,25 @@ def migrate_and_seed(env, work):
     return json.loads(seeded)
 
 
+def worker_connections():
+    """How many connections each gunicorn worker of the run may hold: an equal share of wrk's.
+
+    wrk opens its connections at once and keeps them; which worker accepts each is a race, and
+    the split stays for the whole window. A 15/1 split runs at about half the speed of 8/8 (the
+    bare endpoint: 4,500 against 6,500 req/s), which had moved a case by up to 3x between
+    rounds. With gthread's `worker_connections` at an equal share each worker takes its half;
+    gunicorn then closes some kept-alive connections, and wrk reconnects, for every server
+    alike. BENCH_WORKER_CONNECTIONS overrides it (1000, gunicorn's default, for the race).
+    """
+    workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+    return os.environ.get("BENCH_WORKER_CONNECTIONS", str(-(-CONNECTIONS // workers)))
+
+
 def run_database(kind, out):
     work = out / kind
     work.mkdir()
     env = app_env(prepare_database(kind, work), work)
+    env["GUNICORN_CMD_ARGS"] = f"--worker-connections {worker_connections()}"
     seeded = migrate_and_seed(env, work)
     servers = {
         "bare": Server("bare", "bench.stack.bare:app", env, work),
@@ -366,7 +382,7 @@ def rss_mb(server):
 def table(kind, results, cases, rss):
     lines = [
         f"{kind}: gunicorn gthread {os.environ.get('WEB_CONCURRENCY', '2')} workers x "
-        f"{os.environ.get('GUNICORN_THREADS', '4')} threads; "
+        f"{os.environ.get('GUNICORN_THREADS', '4')} threads, {worker_connections()} connections each; "
         f"wrk {THREADS} threads x {CONNECTIONS} connections, {DURATION} s per row in {ROUNDS} rounds "
         f"(medians; warm-up {WARMUP} s)",
         f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6}  "
