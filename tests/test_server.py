@@ -454,3 +454,25 @@ def test_a_transfer_coding_other_than_chunked_is_refused(server):
         ]
         == []
     )
+
+
+@pytest.mark.parametrize(("setting", "seconds"), [(None, 0.001), ("2.5", 0.0025)])
+def test_each_worker_hands_the_gil_on_every_millisecond_or_as_configured(monkeypatch, setting, seconds):
+    """gunicorn.conf.py's post_worker_init sets the GIL's switch interval (GIL_SWITCH_INTERVAL_MS,
+    default 1 ms, not Python's 5 ms): a thread back from a COMMIT gets to pass SQLite's writer
+    turn on sooner."""
+    import runpy
+    import sys
+    from pathlib import Path
+
+    if setting is None:
+        monkeypatch.delenv("GIL_SWITCH_INTERVAL_MS", raising=False)
+    else:
+        monkeypatch.setenv("GIL_SWITCH_INTERVAL_MS", setting)
+    config = runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
+    before = sys.getswitchinterval()
+    try:
+        config["post_worker_init"](None)
+        assert sys.getswitchinterval() == pytest.approx(seconds)
+    finally:
+        sys.setswitchinterval(before)
