@@ -76,10 +76,22 @@ def code_locations(error):
     return "\n".join(f"  {frame}" for frame in frames(error))
 
 
+_HOST: dict[int, str] = {}  # "host:pid" by process id: a forked worker names itself anew
+
+
 def instance_name():
-    """This process, as an operator finds it: INSTANCE_NAME, else host name and process id."""
+    """This process, as an operator finds it: INSTANCE_NAME, else host name and process id.
+
+    The host name is asked once per process: asking is a system call that lets go of the GIL,
+    and on every request line its thread then waited for the GIL behind the worker's others."""
     configured = current_app.config.get("INSTANCE_NAME") if has_app_context() else None
-    return configured or f"{socket.gethostname()}:{os.getpid()}"
+    if configured:
+        return configured
+    pid = os.getpid()
+    name = _HOST.get(pid)
+    if name is None:
+        name = _HOST[pid] = f"{socket.gethostname()}:{pid}"
+    return name
 
 
 def user_id():

@@ -5,6 +5,7 @@ route templates (API.md §1; STYLE.md "Bad input stops at the door")."""
 import io
 import json
 import logging
+import os
 import re
 import threading
 import urllib.request
@@ -446,3 +447,24 @@ def test_planted_markers_in_every_field_reach_no_log_while_each_request_has_its_
     ciphertext = f"v1:{app.extensions['data_encryption'].newest.key_id}:"
     assert any(ciphertext in parameters for parameters in failing_writes.refused)
     assert ciphertext not in everything
+
+
+def test_a_process_is_named_by_its_host_and_its_own_pid_also_after_a_fork():
+    """Without INSTANCE_NAME, a line names host:pid; the name is kept per process, so a worker
+    forked after its parent has named itself still gives its own pid."""
+    import multiprocessing
+    import socket
+
+    from api.logs import instance_name
+
+    assert instance_name() == f"{socket.gethostname()}:{os.getpid()}"
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        child_pid, child_name = pool.apply(_name_in_child)
+    assert child_pid != os.getpid() and child_name == f"{socket.gethostname()}:{child_pid}"
+
+
+def _name_in_child():
+    from api.logs import instance_name
+
+    return os.getpid(), instance_name()
