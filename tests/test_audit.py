@@ -123,6 +123,31 @@ def test_a_read_holds_no_transaction_while_its_page_is_dumped(app, client, share
     assert [event["action"] for event in events(app)] == ["list", "read"]
 
 
+def test_simultaneous_reads_each_commit_their_own_event(app, client, shared):
+    """Eight therapist reads at once, each writing its event as it commits (on SQLite, taking the
+    writer turn in turn): every answer is a 200 and every read has its one event."""
+    import threading
+
+    patient, therapist, entry = shared
+    answers, start = [], threading.Barrier(8)
+
+    def read(number):
+        reader = app.test_client()
+        start.wait()
+        headers = {**therapist.headers, "X-Request-ID": f"req-{number}"}
+        answers.append(reader.get(f"/v1/patients/{patient.id}/entries", headers=headers).status_code)
+
+    threads = [threading.Thread(target=read, args=(number,)) for number in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert answers == [200] * 8
+    logged = events(app)
+    assert len(logged) == 8 and {event["action"] for event in logged} == {"list"}
+    assert len({event["request_id"] for event in logged}) == 8
+
+
 def test_the_patient_list_logs_each_patient_shown(app, client, make_account, link):
     therapist = make_account("therapist")
     patients = [make_account() for _ in range(3)]
