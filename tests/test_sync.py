@@ -326,3 +326,17 @@ def test_a_page_reads_records_as_rows_without_orm_instances(app, client, patient
             event.remove(model, "load", count)
     assert page.status_code == 200 and len(page.json["changes"]) == 10
     assert loaded == []
+
+
+def test_a_type_with_a_column_named_like_a_row_method_is_read_as_orm_instances(app, monkeypatch):
+    """A Row's own attributes (count, index, ...) would shadow a column of that name, so such a
+    type is read through the ORM instead."""
+    from sqlalchemy.engine import Row
+
+    from api.kinds import SYNCED
+    from api.sync.service import _row_plan
+
+    mood = next(synced for synced in SYNCED if synced.sync_type == "mood")
+    assert _row_plan(mood) is not None
+    monkeypatch.setattr(Row, "mood", property(lambda row: "shadowed"), raising=False)
+    assert _row_plan(mood) is None

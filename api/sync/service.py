@@ -5,6 +5,7 @@ from operator import itemgetter
 
 import marshmallow as ma
 from sqlalchemy import Column, Integer, String, bindparam, inspect, literal, select, union_all
+from sqlalchemy.engine import Row
 
 from api.errors import ValidationFailed
 from api.extensions import db
@@ -129,6 +130,8 @@ def _row_plan(synced):
         related[attr] = (relationship, names, their)
     if any(not isinstance(columns[attr], Column) for attr in wanted):
         return None
+    if any(hasattr(Row, attr) for attr in wanted):
+        return None  # a column named like one of Row's own methods (count, index) would read as it
     own = sorted(wanted)
     selected = [columns[attr].label(attr) for attr in own]
     joins, builders = [], []
