@@ -6,18 +6,19 @@ a page of 100 records pays that about 1,300 times. `FastDump` plans each schema 
 every field, the attribute to read and a function formatting its value, taken from the field's
 own class so the result is what marshmallow gives. A field whose formatting only it knows keeps
 its own `_serialize`; one that reads its value its own way (a Method, a Function, a Constant, a
-dotted attribute) keeps its own `serialize`; a schema with dump hooks, an accessor of its own or a
-mapping to dump is left to marshmallow whole. tests/test_dumping.py holds the two to the same
-output for every schema that uses it.
+dotted attribute) keeps its own `serialize`; a schema with dump hooks, an accessor or `_serialize`
+of its own, or an object that marshmallow would index by key (a mapping) is left to marshmallow
+whole. tests/test_dumping.py holds the two to the same output for every schema that uses it.
 """
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import marshmallow as ma
 from marshmallow import fields
 from marshmallow.decorators import POST_DUMP, PRE_DUMP
 from marshmallow.utils import ensure_text_type
+from sqlalchemy.engine import Row
 
 
 def _same(value):
@@ -62,7 +63,7 @@ def formatter(field):
     return None
 
 
-def _reads_plainly(field, attr):
+def reads_plainly(field, attr):
     """Whether marshmallow would take the field's value as getattr(obj, attr) (for an object that
     is not a mapping) and hand it to the field's `_serialize`."""
     kind = type(field)
@@ -84,13 +85,14 @@ def plan(schema):
         or schema._hooks[POST_DUMP]
         or type(schema).get_attribute is not ma.Schema.get_attribute
         or schema.dict_class is not dict
+        or type(schema)._serialize is not ma.Schema._serialize
     ):
         return None
     planned = []
     for name, field in schema.dump_fields.items():
         key = field.data_key if field.data_key is not None else name
         attr = field.attribute if field.attribute is not None else name
-        if _reads_plainly(field, attr):
+        if reads_plainly(field, attr):
             planned.append((key, attr, formatter(field), field, name))
         else:
             planned.append((key, None, None, field, name))
@@ -107,11 +109,11 @@ def plan(schema):
                 if value is _MISSING:
                     continue
             elif value is None:
-                value = None if format_value is not None else field._serialize(None, attr, obj)
+                value = None if format_value is not None else field._serialize(None, name, obj)
             elif format_value is not None:
                 value = format_value(value)
             else:
-                value = field._serialize(value, attr, obj)
+                value = field._serialize(value, name, obj)
             out[key] = value
         return out
 
@@ -133,9 +135,15 @@ class FastDump(ma.Schema):
             return super().dump(obj, many=many)
         if many:
             items = obj if isinstance(obj, list) else list(obj)
-            if any(isinstance(item, Mapping) for item in items):
+            if not all(_read_by_attribute(item) for item in items):
                 return super().dump(items, many=many)
             return [dump_one(item) for item in items]
-        if isinstance(obj, Mapping):
+        if not _read_by_attribute(obj):
             return super().dump(obj, many=many)
         return dump_one(obj)
+
+
+def _read_by_attribute(obj):
+    """Whether marshmallow would read obj's values as attributes: it tries obj[key] first on
+    anything indexable, which for a tuple (a namedtuple) or a SQLAlchemy Row fails on a name."""
+    return not hasattr(type(obj), "__getitem__") or isinstance(obj, tuple | Row)

@@ -25,7 +25,8 @@ class Inner(ma.Schema):
 
 class Everything(FastDump):
     """Every kind of field a schema may hold: those the plan formats itself and those it leaves to
-    the field (a Method, a Boolean, a Decimal, a Nested, a dump default, a dotted attribute)."""
+    the field (a Method, a Decimal, a Nested, a dump default, a dotted attribute, one of its own
+    that formats with the name it is dumped under)."""
 
     id = ma.fields.UUID()
     count = ma.fields.Integer()
@@ -52,6 +53,16 @@ class Everything(FastDump):
 
     def loud(self, obj):
         return None if obj.label is None else obj.label.upper()
+
+
+class Named(ma.fields.Field):
+    """Formats with the name marshmallow passes: the schema's field name, not the attribute."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else f"{attr}={value}"
+
+
+Everything._declared_fields["named"] = Named(attribute="label", dump_only=True)
 
 
 def thing(**overrides):
@@ -98,6 +109,28 @@ def test_only_exclude_and_a_generator_are_honoured():
     assert set(schema.dump(objs[0])) == {"id", "title", "shout"}
 
 
+def test_what_marshmallow_would_index_by_key_and_a_schema_of_its_own_are_left_to_it():
+    class Indexable:
+        """Not a mapping, but marshmallow reads obj[key] before obj.key."""
+
+        label = "attribute"
+
+        def __getitem__(self, key):
+            return "by key"
+
+    schema = Everything(only=("label",))
+    assert schema.dump(Indexable()) == ma.Schema.dump(schema, Indexable()) == {"title": "by key"}
+    assert schema.dump([Indexable()], many=True) == [{"title": "by key"}]
+
+    class Serialized(FastDump):
+        name = ma.fields.String()
+
+        def _serialize(self, obj, *, many=False):
+            return {"own": True}
+
+    assert Serialized().dump(SimpleNamespace(name="ana")) == {"own": True}
+
+
 def test_mappings_and_hooks_are_left_to_marshmallow():
     data = {"id": uuid.uuid4(), "label": "from a dict", "count": 3}
     schema = Everything(only=("id", "label", "count"))
@@ -127,7 +160,7 @@ def record_schemas():
 
 def test_every_record_schema_dumps_through_a_plan_that_leaves_little_to_the_fields():
     """What the plan hands back to a field is only what formats itself its own way (a nested
-    person or acknowledgement, a boolean): never a record's text, number, time or id."""
+    person or acknowledgement, a constant): never a record's text, number, time or id."""
     from marshmallow import fields
 
     for schema_class in record_schemas():
