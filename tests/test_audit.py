@@ -318,3 +318,43 @@ def test_a_client_chosen_request_id_never_reaches_the_patients_access_log(client
     assert [item["outcome"] for item in logged] == ["denied", "allowed"]
     assert all(re.fullmatch("[0-9a-f]{32}", item["request_id"]) for item in logged)
     assert chosen not in json.dumps(logged)
+
+
+def record_one(patient, therapist):
+    from types import SimpleNamespace
+
+    from api.audit import service as audit
+    from api.audit.models import Action, Outcome
+
+    audit.record(
+        actor=SimpleNamespace(id=uuid.UUID(therapist.id), role=SimpleNamespace(value="therapist")),
+        patient_ids=[uuid.UUID(patient.id)],
+        action=Action.LIST,
+        resource_type="mood",
+        outcome=Outcome.ALLOWED,
+        request_id="r" * 32,
+    )
+
+
+def test_an_event_recorded_then_rolled_back_is_gone_before_the_next_commit(app, shared):
+    """Recorded first thing in a session (before any query), rolled back, then a commit in the
+    same session: the event is not written."""
+    patient, therapist, _ = shared
+    with app.app_context():
+        record_one(patient, therapist)
+        db.session.rollback()
+        db.session.commit()
+    assert events(app) == []
+
+
+def test_an_event_recorded_in_a_savepoint_goes_with_it(app, shared):
+    patient, therapist, _ = shared
+    with app.app_context():
+        savepoint = db.session.begin_nested()
+        record_one(patient, therapist)
+        savepoint.rollback()
+        kept = db.session.begin_nested()
+        record_one(patient, therapist)
+        kept.commit()
+        db.session.commit()
+    assert len(events(app)) == 1

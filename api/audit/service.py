@@ -14,7 +14,7 @@ PENDING = "audit_events"  # the session's events not yet written (Session.info)
 
 
 def record(*, actor, patient_ids, action, resource_type, outcome, request_id, resource_id=None):
-    """Write one event per patient in the request's transaction, as it commits.
+    """Write one event per patient as the request's transaction commits.
 
     An allowed read's events commit with the request, before its response leaves: a read that
     cannot be logged does not happen. A refused read raises a Problem whose `keep_writes` makes
@@ -23,12 +23,16 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
     The events go out in one Core INSERT (built once) right before the COMMIT, not when the read
     happens: an event is never read back or changed in its request, and written first it made a
     read a write transaction from that moment, holding SQLite's one write lock (and a
-    PostgreSQL transaction) through the rest of the request: the page's dump and its JSON. A
-    transaction that rolls back forgets them (`_forget`).
+    PostgreSQL transaction) through the rest of the request: the page's dump and its JSON. So an
+    event's `occurred_at` is when its request committed, the moment the data was let go. A
+    request that wrote nothing else sends its one event as a transaction of its own on
+    PostgreSQL (api/connections.py's ALONE); with other writes, or several events, they commit
+    together in one. A transaction that rolls back forgets them (`_forget`). Inside a savepoint
+    (none in the API today) the events are written at once, to go or stay with it.
     """
     if not patient_ids:
         return
-    db.session.info.setdefault(PENDING, []).extend(
+    events = [
         {
             "actor_id": actor.id,
             "actor_role": actor.role.value,
@@ -40,20 +44,28 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
             "request_id": request_id,
         }
         for patient_id in patient_ids
-    )
+    ]
+    connection = db.session.connection()  # begins the session's transaction, whose end forgets them
+    if db.session().in_nested_transaction():
+        connection.execute(WRITE_EVENTS, events)
+        return
+    db.session.info.setdefault(PENDING, []).extend(events)
 
 
 @event.listens_for(db.session, "before_commit")
 def _write(session):
+    if session.in_nested_transaction():
+        return  # a savepoint's release: the events wait for the commit of the transaction
     events = session.info.pop(PENDING, None)
     if not events:
         return
-    # With nothing else to write (a read), the INSERT may be its own transaction: no BEGIN, no
-    # COMMIT (api/connections.py). Anything else keeps it in the transaction it commits with.
-    alone = not (session.new or session.dirty or session.deleted)
-    # One event goes out as one statement: a list of one would take the driver's executemany path.
-    parameters = events[0] if len(events) == 1 else events
-    session.connection().execute(WRITE_EVENTS, parameters, execution_options={ALONE: alone})
+    if len(events) == 1 and not (session.new or session.dirty or session.deleted):
+        # A read's one event, with nothing else to write: a transaction of its own, one round
+        # trip with no BEGIN or COMMIT on PostgreSQL (api/connections.py). A list of one would
+        # take the driver's executemany path, so the event goes out as one statement.
+        session.connection().execute(WRITE_EVENTS, events[0], execution_options={ALONE: True})
+        return
+    session.connection().execute(WRITE_EVENTS, events)
 
 
 @event.listens_for(db.session, "after_transaction_end")
