@@ -340,3 +340,29 @@ def test_a_type_with_a_column_named_like_a_row_method_is_read_as_orm_instances(a
     assert _row_plan(mood) is not None
     monkeypatch.setattr(Row, "mood", property(lambda row: "shadowed"), raising=False)
     assert _row_plan(mood) is None
+
+
+def test_a_record_changed_between_the_positions_and_the_load_comes_once_in_its_new_state(
+    app, client, patient
+):
+    """The positions are read, then the record changes (a higher sequence number), then the page
+    loads: the page leaves it out, and the next one carries it once, at version 2."""
+    first = client.post("/v1/moods", headers=patient.headers, json={"mood": 3}).json
+    second = client.post("/v1/moods", headers=patient.headers, json={"mood": 4}).json
+
+    def change_the_first():
+        other = app.test_client()
+        changed = other.patch(
+            f"/v1/moods/{first['id']}", headers={**patient.headers, "If-Match": '"1"'}, json={"mood": 9}
+        )
+        assert changed.status_code == 200
+
+    with meanwhile(
+        app, lambda statement: "UNION ALL" in statement, change_the_first, at="after_cursor_execute"
+    ):
+        page = client.get("/v1/sync", headers=patient.headers).json
+    assert [change["id"] for change in page["changes"]] == [second["id"]]
+    later = client.get(f"/v1/sync?cursor={page['next_cursor']}", headers=patient.headers).json
+    assert [(change["id"], change["version"], change["data"]["mood"]) for change in later["changes"]] == [
+        (first["id"], 2, 9)
+    ]

@@ -1,12 +1,16 @@
 """The change feed: every upsert and tombstone of a patient's records, in commit order."""
 
+import operator
 from collections import namedtuple
 from operator import itemgetter
 
 import marshmallow as ma
 from sqlalchemy import Column, Integer, String, bindparam, inspect, literal, select, union_all
 from sqlalchemy.engine import Row
+from sqlalchemy.orm import MANYTOONE
+from sqlalchemy.sql.elements import BinaryExpression
 
+from api.dumping import reads_plainly
 from api.errors import ValidationFailed
 from api.extensions import db
 from api.kinds import SYNCED
@@ -116,16 +120,25 @@ def _row_plan(synced):
     related = {}
     for name, field in DUMPERS[synced.sync_type].dump_fields.items():
         attr = field.attribute or name
+        if not reads_plainly(field, attr):
+            return None  # a Method, Function or value read its own way wants the ORM instance
         if attr in columns:
             wanted.add(attr)
             continue
         relationship = mapper.relationships.get(attr)
-        if relationship is None or relationship.uselist or not isinstance(field, ma.fields.Nested):
+        if (
+            relationship is None
+            or relationship.direction is not MANYTOONE
+            or not isinstance(field, ma.fields.Nested)
+            or len(relationship.local_remote_pairs) != 1
+            or not _plain_equality(relationship.primaryjoin)
+        ):
             return None
         target = inspect(relationship.mapper.class_)
         their = {a.key: a.columns[0] for a in target.column_attrs if len(a.columns) == 1}
-        names = [f.attribute or n for n, f in field.schema.dump_fields.items()]
-        if not all(n in their for n in names) or len(relationship.local_remote_pairs) != 1:
+        nested = list(field.schema.dump_fields.items())
+        names = [f.attribute or n for n, f in nested]
+        if not all(n in their and reads_plainly(f, n) for n, (_, f) in zip(names, nested, strict=True)):
             return None
         related[attr] = (relationship, names, their)
     if any(not isinstance(columns[attr], Column) for attr in wanted):
@@ -159,6 +172,12 @@ def _row_plan(synced):
         return Record(*(values[attr] for attr in own), *extra)
 
     return selected, joins, make
+
+
+def _plain_equality(condition):
+    """Whether a relationship joins on one column equal to another and nothing more (the LEFT
+    JOIN that `_row_plan` writes reproduces only that)."""
+    return isinstance(condition, BinaryExpression) and condition.operator is operator.eq
 
 
 LOADS = {synced.sync_type: _Loader(synced) for synced in SYNCED}
