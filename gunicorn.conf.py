@@ -50,7 +50,18 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"}
 # turn, api/connections.py) waits for the GIL while another thread of its worker runs Python;
 # at 5 ms a turn was held that much longer and every writer behind it waited too. At 16
 # connections, SQLite creates' p99 went from 97-120 ms to 89-94 ms (bench/README.md).
-switch_interval = float(os.environ.get("GIL_SWITCH_INTERVAL_MS", "1")) / 1000
+def _switch_interval():
+    setting = os.environ.get("GIL_SWITCH_INTERVAL_MS", "1")
+    try:
+        milliseconds = float(setting)
+    except ValueError:
+        milliseconds = 0.0
+    if not 0 < milliseconds <= 1000:
+        raise SystemExit(f"GIL_SWITCH_INTERVAL_MS must be a number of milliseconds above 0, not {setting!r}")
+    return milliseconds / 1000
+
+
+switch_interval = _switch_interval()
 
 
 def post_worker_init(worker):

@@ -80,8 +80,10 @@ _URLSAFE = bytes.maketrans(b"-_", b"+/")
 
 
 def _unb64(text):
-    """base64url without padding, as base64.urlsafe_b64decode reads it (characters outside the
-    alphabet are skipped; a non-ASCII one is a ValueError), in a third fewer steps."""
+    """The unpadded base64url that `_b64` writes, read as base64.urlsafe_b64decode reads it, in a
+    third fewer steps. On other text the two may differ (padding inside, characters outside the
+    alphabet), and a non-ASCII character is a ValueError: a value that is not ours fails its
+    GCM tag either way (DecryptionFailed)."""
     return binascii.a2b_base64(text.encode("ascii").translate(_URLSAFE) + b"==")
 
 
