@@ -85,20 +85,26 @@ def test_a_304_is_answered_from_the_version_without_loading_the_record(app, clie
     assert gone.status_code == 404
 
 
-def test_a_token_is_verified_in_one_parse(client, patient, monkeypatch):
-    """flask-jwt-extended parses a token unverified (for a key loader the API has not) and then
-    verified; the API verifies it in one parse, with the same answers for an expired, a forged
-    and a refresh token in its place."""
+@pytest.fixture
+def parses(monkeypatch):
+    """One item for each token PyJWT parses."""
     import jwt as pyjwt
 
-    parses = []
+    parsed = []
     original = pyjwt.PyJWT.decode_complete
 
     def counting(self, *args, **kwargs):
-        parses.append(1)
+        parsed.append(1)
         return original(self, *args, **kwargs)
 
     monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
+    return parsed
+
+
+def test_a_token_is_verified_in_one_parse(client, patient, parses):
+    """flask-jwt-extended parses a token unverified (for a key loader the API has not) and then
+    verified; the API verifies it in one parse, with the same answers for an expired, a forged
+    and a refresh token in its place."""
     assert client.get("/v1/moods", headers=patient.headers).status_code == 200
     assert len(parses) == 1
 
@@ -107,10 +113,9 @@ def test_a_token_is_verified_in_one_parse(client, patient, monkeypatch):
     assert refused.status_code == 401 and refused.json["type"].endswith("/invalid-token")
 
 
-def test_with_a_key_loader_the_token_is_parsed_as_the_library_does(monkeypatch):
+def test_with_a_key_loader_the_token_is_parsed_as_the_library_does(parses):
     """The one parse relies on the API's single key; an app that chose its key by the claims
     would get flask-jwt-extended's own unverified parse first, and the loader would be asked."""
-    import jwt as pyjwt
     from flask import Flask
     from flask_jwt_extended import create_access_token, decode_token
 
@@ -126,14 +131,6 @@ def test_with_a_key_loader_the_token_is_parsed_as_the_library_does(monkeypatch):
         asked.append(claims["sub"])
         return app.config["JWT_SECRET_KEY"]
 
-    parses = []
-    original = pyjwt.PyJWT.decode_complete
-
-    def counting(self, *args, **kwargs):
-        parses.append(1)
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(pyjwt.PyJWT, "decode_complete", counting)
     with app.app_context():
         assert decode_token(create_access_token("someone"))["sub"] == "someone"
     assert asked == ["someone"] and len(parses) == 2
