@@ -85,13 +85,11 @@ class _Loader:
     """
 
     def __init__(self, synced):
-        model, bounds = (
-            synced.model,
-            (
-                synced.model.owner_id == bindparam("owner_id"),
-                synced.model.sync_seq > bindparam("after_seq"),
-                synced.model.sync_seq <= bindparam("last_seq"),
-            ),
+        model = synced.model
+        bounds = (
+            model.owner_id == bindparam("owner_id"),
+            model.sync_seq > bindparam("after_seq"),
+            model.sync_seq <= bindparam("last_seq"),
         )
         plan = _row_plan(synced)
         self.as_rows, self.make = plan is not None, None
@@ -136,10 +134,12 @@ def _row_plan(synced):
             return None
         target = inspect(relationship.mapper.class_)
         their = {a.key: a.columns[0] for a in target.column_attrs if len(a.columns) == 1}
-        nested = list(field.schema.dump_fields.items())
-        names = [f.attribute or n for n, f in nested]
-        if not all(n in their and reads_plainly(f, n) for n, (_, f) in zip(names, nested, strict=True)):
-            return None
+        names = []
+        for nested_name, nested_field in field.schema.dump_fields.items():
+            nested_attr = nested_field.attribute or nested_name
+            if nested_attr not in their or not reads_plainly(nested_field, nested_attr):
+                return None
+            names.append(nested_attr)
         related[attr] = (relationship, names, their)
     if any(not isinstance(columns[attr], Column) for attr in wanted):
         return None
