@@ -56,8 +56,10 @@ def _switch_interval():
         milliseconds = float(setting)
     except ValueError:
         milliseconds = 0.0
-    if not 0 < milliseconds <= 1000:
-        raise SystemExit(f"GIL_SWITCH_INTERVAL_MS must be a number of milliseconds above 0, not {setting!r}")
+    if not 0.01 <= milliseconds <= 1000:  # below that Python rounds the interval down to nothing
+        raise SystemExit(
+            f"GIL_SWITCH_INTERVAL_MS must be a number of milliseconds from 0.01 to 1000, not {setting!r}"
+        )
     return milliseconds / 1000
 
 

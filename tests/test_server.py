@@ -478,11 +478,13 @@ def test_each_worker_hands_the_gil_on_every_millisecond_or_as_configured(monkeyp
         sys.setswitchinterval(before)
 
 
-@pytest.mark.parametrize("setting", ["0", "-1", "fast", "nan"])
-def test_a_gil_switch_interval_that_is_no_positive_number_stops_the_server_saying_so(monkeypatch, setting):
+@pytest.mark.parametrize("setting", ["0", "-1", "fast", "nan", "1e-9", "5000"])
+def test_a_gil_switch_interval_out_of_range_stops_the_server_saying_so(monkeypatch, setting):
     import runpy
     from pathlib import Path
 
     monkeypatch.setenv("GIL_SWITCH_INTERVAL_MS", setting)
-    with pytest.raises(SystemExit, match="GIL_SWITCH_INTERVAL_MS must be a number of milliseconds"):
+    with pytest.raises(
+        SystemExit, match="GIL_SWITCH_INTERVAL_MS must be a number of milliseconds from 0.01 to 1000"
+    ):
         runpy.run_path(str(Path(__file__).resolve().parents[1] / "gunicorn.conf.py"))
