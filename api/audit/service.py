@@ -61,8 +61,11 @@ def _write(session):
         return
     if len(events) == 1 and not (session.new or session.dirty or session.deleted):
         # A read's one event, with nothing else to write: a transaction of its own, one round
-        # trip with no BEGIN or COMMIT on PostgreSQL (api/connections.py). A list of one would
-        # take the driver's executemany path, so the event goes out as one statement.
+        # trip with no BEGIN or COMMIT on PostgreSQL (api/connections.py). It is the request's
+        # last statement, so it stands where a COMMIT would: nothing the request does after it
+        # can fail and undo it, and an answer lost on the way back (a 503) leaves the event
+        # written, as a lost answer to a COMMIT would. A list of one would take the driver's
+        # executemany path, so the event goes out as one statement.
         session.connection().execute(WRITE_EVENTS, events[0], execution_options={ALONE: True})
         return
     session.connection().execute(WRITE_EVENTS, events)
