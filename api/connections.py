@@ -35,9 +35,13 @@ out before the first statement that is not a plain read: any write or DDL, and a
 takes a lock held to the end of its transaction (`FOR UPDATE`/`FOR SHARE`, an advisory
 `_xact_lock`). From there on psycopg's commit and rollback end the transaction as ever. A
 connection given an isolation level of its own (the export's REPEATABLE READ, a migration's
-autocommit block) is left alone, and so is a statement run with the ALONE option while no
-transaction is open: it is its own transaction, one round trip where BEGIN, the statement and
-COMMIT were three (a therapist's read, whose only write is its audit event).
+autocommit block) is left alone.
+
+**A statement run with the ALONE option while no transaction is open is a transaction of its
+own** (a therapist's read, whose only write is its audit event). On PostgreSQL it is one round
+trip where BEGIN, the statement and COMMIT were three. On SQLite it is one call of the driver
+where BEGIN IMMEDIATE, the statement and COMMIT were three, and the single-row INSERTs of one
+process that wait for the writer turn at the same time go out as one (AloneWrites).
 
 **Idle connections are pinged.** A connection that served a request within the last
 DB_PING_AFTER_IDLE_SECONDS goes out as it is; one idle for longer is first asked `SELECT 1`, and
@@ -63,7 +67,7 @@ HELD_LOCK = re.compile(
 
 
 # An execution option: if no transaction is open yet, this statement is its own, and the request's
-# COMMIT then has nothing to end (PostgreSQL; on SQLite a write always opens one).
+# COMMIT then has nothing to end.
 ALONE = "journal_alone"
 
 
@@ -76,7 +80,10 @@ def init_app(engine, *, ping_after_idle):
     """Begin this engine's transactions at their first write; on PostgreSQL, ping a connection
     idle for more than `ping_after_idle` seconds before lending it (create_app)."""
     if engine.dialect.name == "sqlite":
-        begin = _sqlite_begin(engine)
+        turns = _sqlite_turns(engine)
+        begin = _sqlite_begin(engine, turns)
+        # Ahead of `begin`: an ALONE statement is run by this listener and goes no further.
+        event.listen(engine, "do_execute", AloneWrites(turns).execute)
     elif engine.dialect.name == "postgresql":
         begin = _postgresql_begin()
         _ping_idle_connections(engine, ping_after_idle)
@@ -163,10 +170,141 @@ def _pool_info(connection):
         return None
 
 
-def _sqlite_begin(engine):
+def _sqlite_turns(engine):
+    """The engine's writer turns; None for an in-memory database, which no other process shares."""
     database = engine.url.database
-    turns = WriterTurns(f"{database}.writers") if database and database != ":memory:" else None
+    return WriterTurns(f"{database}.writers") if database and database != ":memory:" else None
 
+
+ONE_ROW_INSERT = re.compile(r"INSERT INTO [^()]+\([^()]+\) VALUES (\((?:\?, )*\?\))")
+
+
+class _Waiting:
+    """One ALONE statement's parameters, queued for its batch, and how it went."""
+
+    __slots__ = ("parameters", "done", "leads", "error")
+
+    def __init__(self, parameters):
+        self.parameters = parameters
+        self.done = threading.Event()
+        self.leads = False  # handed the lead: this thread writes the next batch
+        self.error = None
+
+
+class AloneWrites:
+    """SQLite's ALONE statements (a read's audit event): each is a transaction of its own, and
+    those of one process that wait at the same time go out together (group commit).
+
+    One statement is its turn, its write and its commit (the WAL's sync) in one call of the
+    driver, which holds no GIL while it runs; through BEGIN IMMEDIATE it was three calls. The
+    turn still passes on only once the thread has the GIL back, and under load that took over
+    a millisecond: the turn was held about 1.4 ms for a 0.2 ms write, and reads queued about 7
+    ms for it (bench/README.md). So the first thread to come leads: it waits for the turn, and
+    each thread of its process that comes meanwhile with the same one-row INSERT waits on the
+    leader instead. The leader writes all their rows as one multi-row INSERT (one statement,
+    one sync) through its own connection, so no thread needs a second pooled connection, and
+    tells each how it went. None returns before its row is committed. If the INSERT fails, it
+    fails for all of them, and nothing of it is written (a 503 when the database is busy or
+    gone). The first thread that came while the leader wrote leads the next batch.
+    """
+
+    def __init__(self, turns):
+        self.turns = turns
+        self.lock = threading.Lock()
+        # By statement, while one thread leads its batches: those waiting for the next write.
+        self.waiting: dict[str, list[_Waiting]] = {}
+
+    def execute(self, cursor, statement, parameters, context):
+        """SQLAlchemy's do_execute event: True if the statement was run here."""
+        if context is None or not context.execution_options.get(ALONE) or cursor.connection.in_transaction:
+            return None
+        connection = context.root_connection.connection
+        one_row = ONE_ROW_INSERT.fullmatch(statement)
+        if one_row is None:  # nothing to add rows to: written by itself
+            took = self._take_turn(connection)
+            try:
+                _autocommit(cursor, statement, parameters)
+            finally:
+                self._give_back(connection, took)
+            return True
+        mine = _Waiting(parameters)
+        with self.lock:
+            queue = self.waiting.get(statement)
+            leads = queue is None
+            if queue is None:
+                self.waiting[statement] = []  # there is a leader now, and none waits for it yet
+            else:
+                queue.append(mine)
+        if not leads:
+            mine.done.wait()  # the leader always answers (_lead's finally)
+            if not mine.leads:
+                _raise_for(mine)
+                return True
+        self._lead(cursor, connection, statement, one_row.group(1), mine)
+        return True
+
+    def _lead(self, cursor, connection, statement, row, mine):
+        batch, took = None, False
+        try:
+            took = self._take_turn(connection)  # those who come meanwhile join the batch
+            batch = self._take_batch(statement, mine)
+            parameters = [value for waiting in batch for value in waiting.parameters]
+            _autocommit(cursor, statement + f", {row}" * (len(batch) - 1), parameters)
+        except BaseException as error:
+            if batch is None:  # no turn after the busy timeout: all who waited for it fail
+                batch = self._take_batch(statement, mine)
+            for waiting in batch:
+                waiting.error = error
+            raise
+        finally:
+            self._give_back(connection, took)
+            with self.lock:  # the first who came during the write leads the next batch
+                queue = self.waiting[statement]
+                if queue:
+                    following = queue.pop(0)
+                    following.leads = True
+                    following.done.set()
+                else:
+                    del self.waiting[statement]
+            for waiting in batch or ():
+                if waiting is not mine:
+                    waiting.done.set()
+
+    def _take_batch(self, statement, mine):
+        with self.lock:
+            batch, self.waiting[statement] = [mine, *self.waiting[statement]], []
+        return batch
+
+    def _take_turn(self, connection):
+        return self.turns is not None and self.turns.take(connection)
+
+    def _give_back(self, connection, took):
+        if took:
+            self.turns.give_back(connection)
+
+
+def _autocommit(cursor, statement, parameters):
+    """The statement as a transaction of its own: no implicit BEGIN from the driver."""
+    dbapi_connection = cursor.connection
+    level = dbapi_connection.isolation_level
+    dbapi_connection.isolation_level = None
+    try:
+        cursor.execute(statement, parameters)
+    finally:
+        dbapi_connection.isolation_level = level
+
+
+def _raise_for(waiting):
+    """A batch's failure, raised again in each thread whose row it held."""
+    error = waiting.error
+    if error is None:
+        return
+    if isinstance(error, sqlite3.Error):
+        raise type(error)(*error.args) from error
+    raise sqlite3.OperationalError("the batch this statement went out in was not written") from error
+
+
+def _sqlite_begin(engine, turns):
     def begin(cursor, statement, context):
         if cursor.connection.in_transaction or not statement.lstrip()[:7].upper().startswith(SQLITE_WRITES):
             return

@@ -323,3 +323,171 @@ def test_a_connection_invalidated_while_it_holds_the_turn_lets_go_of_it(file_app
         again.exec_driver_sql("INSERT INTO notes VALUES ('next')")
         again.commit()
         assert [row[0] for row in again.exec_driver_sql("SELECT writer FROM notes")] == ["next"]
+
+
+@pytest.fixture
+def sqlite_trace(app):
+    """Every statement the sqlite3 driver runs (its BEGINs and COMMITs too), on every connection
+    the pool lends while the test runs."""
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+    statements = []
+
+    def lent(dbapi_connection, record, proxy):
+        dbapi_connection.set_trace_callback(statements.append)
+
+    event.listen(engine, "checkout", lent)
+    yield statements
+    event.remove(engine, "checkout", lent)
+    engine.dispose()  # no connection keeps the callback
+
+
+@on_sqlite
+def test_a_therapists_read_on_sqlite_writes_its_audit_event_as_a_statement_of_its_own(
+    client, patient, therapist, link, sqlite_trace
+):
+    """No BEGIN IMMEDIATE and no COMMIT: the event's INSERT commits itself, in one call of the
+    driver, so the write lock is held only while SQLite writes and syncs it."""
+    link(patient, therapist)
+    assert client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).status_code == 201
+    sqlite_trace.clear()
+    assert client.get(f"/v1/patients/{patient.id}/moods", headers=therapist.headers).status_code == 200
+    writes = [sql for sql in sqlite_trace if not sql.lstrip().upper().startswith(("SELECT", "PRAGMA"))]
+    assert len(writes) == 1 and writes[0].startswith("INSERT INTO audit_events"), sqlite_trace
+
+
+def audit_event(**changes):
+    return {
+        "actor_id": uuid.uuid4(),
+        "actor_role": "therapist",
+        "patient_id": uuid.uuid4(),
+        "action": "list",
+        "resource_type": "mood",
+        "resource_id": None,
+        "outcome": "allowed",
+        "request_id": uuid.uuid4().hex,
+        **changes,
+    }
+
+
+def lone_writes_while_the_turn_is_held(app, events, *, hold_seconds=0.5):
+    """Each event written ALONE from a thread of its own while another process holds the
+    writer turn: (the threads' outcomes, those that had returned before the turn came back,
+    the statements the driver ran)."""
+    import fcntl
+
+    from api.audit.service import WRITE_EVENTS
+    from api.connections import ALONE
+
+    with app.app_context():
+        engine = db.engine
+        path = f"{engine.url.database}.writers"
+    outcomes, returned_early, trace, held = {}, [], [], threading.Event()
+
+    def write(number, event):
+        with engine.connect() as connection:
+            connection.connection.dbapi_connection.set_trace_callback(trace.append)
+            try:
+                connection.execute(WRITE_EVENTS, event, execution_options={ALONE: True})
+                connection.commit()
+                outcomes[number] = "written"
+            except Exception as error:
+                outcomes[number] = error
+            if held.is_set():
+                returned_early.append(number)
+
+    with open(path, "a") as other_process:
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        held.set()
+        threads = [threading.Thread(target=write, args=pair) for pair in enumerate(events)]
+        for thread in threads:
+            thread.start()
+        time.sleep(hold_seconds)
+        held.clear()
+        fcntl.flock(other_process, fcntl.LOCK_UN)
+    for thread in threads:
+        thread.join(10)
+    return outcomes, returned_early, trace
+
+
+def written_events(app):
+    with app.app_context():
+        return [row[0] for row in db.session.execute(text("SELECT request_id FROM audit_events"))]
+
+
+@on_sqlite
+def test_lone_writes_that_wait_together_go_out_as_one_insert_and_each_returns_once_written(file_app):
+    """Group commit: three reads' events waiting for the writer turn are written by one INSERT
+    of three rows, one sync; none of the three returns before that INSERT has committed."""
+    events = [audit_event() for _ in range(3)]
+    outcomes, returned_early, trace = lone_writes_while_the_turn_is_held(file_app, events)
+    assert outcomes == {0: "written", 1: "written", 2: "written"}
+    assert returned_early == []
+    inserts = [sql for sql in trace if sql.startswith("INSERT")]
+    assert len(inserts) == 1 and inserts[0].count("), (") == 2, trace
+    assert not any(sql.startswith(("BEGIN", "COMMIT")) for sql in trace), trace
+    assert sorted(written_events(file_app)) == sorted(event["request_id"] for event in events)
+
+
+@on_sqlite
+def test_a_batch_whose_insert_fails_fails_every_write_in_it_and_the_next_write_goes_out(file_app):
+    """One row the table refuses (an action outside its CHECK): every read in that batch fails
+    (a 503 in the API), nothing of it is written, and the writes after it go on."""
+    from sqlalchemy.exc import IntegrityError
+
+    events = [audit_event(), audit_event(action="not an action"), audit_event()]
+    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, events)
+    assert sorted(outcomes) == [0, 1, 2]
+    assert all(isinstance(outcome, IntegrityError) for outcome in outcomes.values()), outcomes
+    assert written_events(file_app) == []
+
+    after = [audit_event(), audit_event()]
+    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, after, hold_seconds=0.2)
+    assert outcomes == {0: "written", 1: "written"}
+    assert sorted(written_events(file_app)) == sorted(event["request_id"] for event in after)
+
+
+@on_sqlite
+def test_lone_writes_whose_turn_does_not_come_all_fail_and_the_next_write_goes_out(file_app, monkeypatch):
+    """The turn held past the busy timeout: the leader and those waiting on it get "database is
+    locked" (503), and nothing is left queued for the next write to wait behind."""
+    from sqlalchemy.exc import OperationalError
+
+    from api import connections
+
+    monkeypatch.setattr(connections, "WRITER_TURN_TIMEOUT_SECONDS", 0.2)
+    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, [audit_event() for _ in range(3)])
+    assert sorted(outcomes) == [0, 1, 2]
+    assert all(
+        isinstance(outcome, OperationalError) and "locked" in str(outcome) for outcome in outcomes.values()
+    ), outcomes
+    assert written_events(file_app) == []
+
+    monkeypatch.setattr(connections, "WRITER_TURN_TIMEOUT_SECONDS", 5.0)
+    event = audit_event()
+    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, [event], hold_seconds=0.1)
+    assert outcomes == {0: "written"} and written_events(file_app) == [event["request_id"]]
+
+
+def test_therapists_reading_at_once_each_leave_exactly_one_audit_event(app, client, patient, therapist, link):
+    """Reads that race (and on SQLite share a batch) each log their own event, once."""
+    link(patient, therapist)
+    assert client.post("/v1/moods", headers=patient.headers, json={"mood": 5}).status_code == 201
+    statuses, request_ids = [], []
+
+    def read():
+        response = app.test_client().get(f"/v1/patients/{patient.id}/moods", headers=therapist.headers)
+        statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=read) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 12
+    log = client.get("/v1/me/access-log?limit=100", headers=patient.headers)
+    assert log.status_code == 200, log.json
+    request_ids = [item["request_id"] for item in log.json["items"] if item["action"] == "list"]
+    assert len(request_ids) == 12 and len(set(request_ids)) == 12

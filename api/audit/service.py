@@ -25,10 +25,11 @@ def record(*, actor, patient_ids, action, resource_type, outcome, request_id, re
     read a write transaction from that moment, holding SQLite's one write lock (and a
     PostgreSQL transaction) through the rest of the request: the page's dump and its JSON. So an
     event's `occurred_at` is when its request committed, the moment the data was let go. A
-    request that wrote nothing else sends its one event as a transaction of its own on
-    PostgreSQL (api/connections.py's ALONE); with other writes, or several events, they commit
-    together in one. A transaction that rolls back forgets them (`_forget`). Inside a savepoint
-    (none in the API today) the events are written at once, to go or stay with it.
+    request that wrote nothing else sends its one event as a transaction of its own
+    (api/connections.py's ALONE; on SQLite, with the events of other reads waiting at the same
+    moment); with other writes, or several events, they commit together in one. A transaction
+    that rolls back forgets them (`_forget`). Inside a savepoint (none in the API today) the
+    events are written at once, to go or stay with it.
     """
     if not patient_ids:
         return
@@ -60,12 +61,12 @@ def _write(session):
     if not events:
         return
     if len(events) == 1 and not (session.new or session.dirty or session.deleted):
-        # A read's one event, with nothing else to write: a transaction of its own, one round
-        # trip with no BEGIN or COMMIT on PostgreSQL (api/connections.py). It is the request's
-        # last statement, so it stands where a COMMIT would: nothing the request does after it
-        # can fail and undo it, and an answer lost on the way back (a 503) leaves the event
-        # written, as a lost answer to a COMMIT would. A list of one would take the driver's
-        # executemany path, so the event goes out as one statement.
+        # A read's one event, with nothing else to write: a transaction of its own, with no
+        # BEGIN or COMMIT (api/connections.py). It is the request's last statement, so it
+        # stands where a COMMIT would: nothing the request does after it can fail and undo it,
+        # and an answer lost on the way back (a 503) leaves the event written, as a lost answer
+        # to a COMMIT would. A list of one would take the driver's executemany path, so the
+        # event goes out as one statement.
         session.connection().execute(WRITE_EVENTS, events[0], execution_options={ALONE: True})
         return
     session.connection().execute(WRITE_EVENTS, events)
