@@ -10,7 +10,8 @@ seconds (10) of wrk, THREADS (2) threads x CONNECTIONS (16) connections, after W
 table shows each measure's median over the rounds. Prints one table per database: req/s, p50,
 p99, answers other than the expected status, and the ratios the issue sets targets for.
 
-Environment: DURATION, WARMUP, THREADS, CONNECTIONS, DATABASES (`sqlite,postgresql`),
+Environment: DURATION, WARMUP, THREADS, CONNECTIONS, DATABASES (`sqlite,postgresql`), CASES (run
+only the cases whose name holds one of these words, and the moods list: `CASES=therapist,create`),
 BENCH_STACK_DATABASE, BENCH_STACK_ADMIN_URL (postgresql://postgres@127.0.0.1:5432/postgres),
 BENCH_STACK_OUT (where server logs and wrk outputs go; default a temporary folder, removed),
 BENCH_WORKER_CONNECTIONS (each worker's share of the connections; default an equal share),
@@ -48,6 +49,7 @@ PG_DATABASE = os.environ.get("BENCH_STACK_DATABASE", "bench_stack")
 PG_ADMIN = os.environ.get("BENCH_STACK_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PROFILE = os.environ.get("BENCH_STACK_PROFILE") == "1"
 ROUNDS = int(os.environ.get("ROUNDS", "3"))
+ONLY = [word for word in os.environ.get("CASES", "").split(",") if word]  # cases whose name holds one
 
 MOOD = {
     "mood": 7,
@@ -127,9 +129,19 @@ def wrk(url, env, seconds):
     return completed.stdout
 
 
-def measure(name, url, env, out, *, expect, seconds, warmup, profile_pid=None):
+def cpu_seconds(pids):
+    """The user and system CPU time the processes have used so far (/proc/<pid>/stat)."""
+    ticks = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def measure(name, url, env, out, *, expect, seconds, warmup, workers, profile_pid=None):
     if warmup:
         wrk(url, env, WARMUP)
+    cpu = cpu_seconds(workers)
     spy = None
     if profile_pid:
         spy = subprocess.Popen(
@@ -150,6 +162,7 @@ def measure(name, url, env, out, *, expect, seconds, warmup, profile_pid=None):
             stderr=subprocess.DEVNULL,
         )
     text = wrk(url, env, seconds)
+    cpu = cpu_seconds(workers) - cpu
     if spy:
         spy.wait()
     with (out / f"wrk-{name}.txt").open("a") as log:
@@ -164,6 +177,7 @@ def measure(name, url, env, out, *, expect, seconds, warmup, profile_pid=None):
         "p99": int(result["p99_us"]) / 1000,
         "unexpected": unexpected,
         "statuses": statuses,
+        "cpu_ms": cpu / max(requests, 1) * 1000,
     }
 
 
@@ -174,6 +188,7 @@ def combine(rows):
         "p50": statistics.median(row["p50"] for row in rows),
         "p99": statistics.median(row["p99"] for row in rows),
         "unexpected": sum(row["unexpected"] for row in rows),
+        "cpu_ms": statistics.median(row["cpu_ms"] for row in rows),
         "rounds": [round(row["rps"]) for row in rows],
     }
 
@@ -305,6 +320,12 @@ def run_database(kind, out):
                 ],
             ),
         ]
+        if ONLY:  # the moods list stays: the other API cases are costed against it
+            cases = [
+                (case, runs)
+                for case, runs in cases
+                if case == "list 20 moods" or any(word in case for word in ONLY)
+            ]
         # ROUNDS passes over every case, DURATION / ROUNDS seconds a row each: each figure is the
         # median of its rounds, so a slow spell of the machine moves one round, not one case.
         rounds = {}
@@ -323,6 +344,7 @@ def run_database(kind, out):
                         expect=expect,
                         seconds=max(1, round(DURATION / ROUNDS)),
                         warmup=number == 0,
+                        workers=servers[target].workers(),
                         profile_pid=profile_pid,
                     )
                     rounds.setdefault((case, target), []).append(row)
@@ -385,7 +407,7 @@ def table(kind, results, cases, rss):
         f"{os.environ.get('GUNICORN_THREADS', '4')} threads, {worker_connections()} connections each; "
         f"wrk {THREADS} threads x {CONNECTIONS} connections, {DURATION} s per row in {ROUNDS} rounds "
         f"(medians; warm-up {WARMUP} s)",
-        f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6}  "
+        f"{'case':32} {'server':6} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8} {'other':>6} {'cpu ms':>6}  "
         "ratio  (req/s by round)",
     ]
     own_list = results.get(("list 20 moods", "api"))
@@ -402,14 +424,15 @@ def table(kind, results, cases, rss):
                 ratio = f"cost {own_list['rps'] / row['rps']:.2f}x the API's moods list page"
             lines.append(
                 f"{case:32} {target:6} {row['rps']:8.0f} {row['p50']:8.1f} {row['p99']:8.1f} "
-                f"{row['unexpected']:6d}  {ratio}  {row['rounds']}"
+                f"{row['unexpected']:6d} {row['cpu_ms']:6.2f}  {ratio}  {row['rounds']}"
             )
     lines.append(
         "worker RSS after the run (MB): "
         + "; ".join(f"{name} " + ", ".join(f"{size:.0f}" for size in sizes) for name, sizes in rss.items())
     )
     lines.append(
-        "`other`: answers with another status than the case expects (201, 200 or 304), plus socket errors"
+        "`other`: answers with another status than the case expects (201, 200 or 304), plus socket errors;"
+        " `cpu ms`: the server's workers' CPU time (user and system) per request"
     )
     return "\n".join(lines)
 
