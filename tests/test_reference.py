@@ -77,3 +77,47 @@ def test_default_is_the_profile_country(client, make_account):
 
 def test_invalid_country_is_422(client, patient):
     assert_problem(client.get("/v1/reference/crisis-resources?country=XX", headers=patient.headers), 422)
+
+
+def test_reflection_prompts_are_data_enough_for_every_theme_and_day_of_two_weeks(client, patient):
+    """At least 30 prompts with stable, unique ids; every theme has some; every day of the first
+    two weeks after a session has several; the file itself passes the published schema."""
+    from api.reference.data import PROMPT_THEMES, reflection_prompts
+    from api.reference.schemas import PromptListSchema
+
+    listed = client.get("/v1/reference/prompts", headers=patient.headers)
+    assert listed.status_code == 200
+    items = listed.json["prompts"]
+    assert len(items) >= 30
+    assert len({item["id"] for item in items}) == len(items)
+    assert {item["theme"] for item in items} == set(PROMPT_THEMES)
+    assert all(item["days_from"] <= item["days_to"] and item["text"].strip() for item in items)
+    for day in range(15):
+        assert len([item for item in items if item["days_from"] <= day <= item["days_to"]]) >= 5, day
+    assert PromptListSchema().validate(reflection_prompts()) == {}
+    assert items == reflection_prompts()["prompts"]
+
+
+def test_prompts_filter_by_theme_day_and_language(client, patient):
+    headers = patient.headers
+    body = client.get("/v1/reference/prompts?theme=body", headers=headers).json["prompts"]
+    assert body and {item["theme"] for item in body} == {"body"}
+    day_ten = client.get("/v1/reference/prompts?day=10", headers=headers).json["prompts"]
+    assert day_ten and all(item["days_from"] <= 10 <= item["days_to"] for item in day_ten)
+    everything = client.get("/v1/reference/prompts", headers=headers).json["prompts"]
+    assert [item for item in everything if item["days_from"] <= 10 <= item["days_to"]] == day_ten
+    first = client.get("/v1/reference/prompts?day=0&theme=insights&language=en", headers=headers).json
+    assert [item["id"] for item in first["prompts"]] == ["insights-what-stood-out", "insights-images"]
+    assert client.get("/v1/reference/prompts?day=365", headers=headers).json["prompts"] == []
+
+
+@pytest.mark.parametrize(
+    "query", ["theme=dreams", "day=-1", "day=366", "day=seven", "language=xx", "day=1.5", "theme="]
+)
+def test_a_prompt_filter_out_of_range_is_422(client, patient, query):
+    assert_problem(client.get(f"/v1/reference/prompts?{query}", headers=patient.headers), 422)
+
+
+def test_prompts_need_a_signed_in_user_of_either_role(client, therapist):
+    assert client.get("/v1/reference/prompts", headers=therapist.headers).status_code == 200
+    assert_problem(client.get("/v1/reference/prompts"), 401)

@@ -34,3 +34,24 @@ def crisis_resources(country):
         if country in region["countries"]:
             return {"country": None, "coverage": name.lower(), "resources": region["resources"]}
     return {"country": None, "coverage": "international", "resources": countries[data["fallback"]]}
+
+
+PROMPT_THEMES = ("body", "emotions", "insights", "relationships", "intentions")
+PROMPT_LANGUAGES = ("en",)
+
+
+@functools.cache
+def reflection_prompts():
+    """The reflection prompts for the days after a session, in file order."""
+    return json.loads((DATA_DIR / "prompts.json").read_text())
+
+
+def prompts(*, theme=None, day=None, language=None):
+    """The prompts of a theme, suiting a day after the session, in a language (each if given)."""
+    return [
+        prompt
+        for prompt in reflection_prompts()["prompts"]
+        if (theme is None or prompt["theme"] == theme)
+        and (day is None or prompt["days_from"] <= day <= prompt["days_to"])
+        and (language is None or prompt["language"] == language)
+    ]

@@ -1,13 +1,14 @@
-"""/v1/reference: the emotion vocabulary and crisis resources, served from data files."""
+"""/v1/reference: the emotion vocabulary, crisis resources and reflection prompts, served from data
+files."""
 
 import marshmallow as ma
 from flask_jwt_extended import current_user
 
 from api.access import auth_required
 from api.fields import CountryCode
-from api.reference.data import crisis_resources, emotion_vocabulary
+from api.reference.data import crisis_resources, emotion_vocabulary, prompts, reflection_prompts
 from api.reference.fields import EmotionName
-from api.reference.schemas import CrisisResourcesSchema
+from api.reference.schemas import CrisisResourcesSchema, PromptListSchema, PromptQuerySchema
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 
@@ -55,3 +56,18 @@ def crisis(query):
     If you are in danger now, call your local emergency number.
     """
     return crisis_resources(query.get("country") or current_user.country)
+
+
+@blp.route("/prompts")
+@auth_required()
+@operation("listPrompts")
+@blp.arguments(PromptQuerySchema, location="query")
+@blp.response(200, PromptListSchema)
+def reflection(query):
+    """Reflection prompts for the days after a session.
+
+    All of them, in a stable order, or those of a theme, suiting a day after the session (0: the
+    session's day), in a language. A journal entry answers one. Ids are stable: a client may
+    keep them.
+    """
+    return {"description": reflection_prompts()["description"], "prompts": prompts(**query)}

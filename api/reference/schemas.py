@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from api.fields import CountryCode
+from api.reference.data import PROMPT_LANGUAGES, PROMPT_THEMES
 
 
 class CrisisResourceSchema(ma.Schema):
@@ -39,3 +40,53 @@ class CrisisResourcesSchema(ma.Schema):
         }
     )
     resources = ma.fields.List(ma.fields.Nested(CrisisResourceSchema), validate=ma.validate.Length(max=50))
+
+
+PROMPT_ID = {"pattern": "^[a-z0-9]+(-[a-z0-9]+)*$", "maxLength": 64, "example": "insights-one-sentence"}
+PROMPT_THEME = {
+    "enum_name": "PromptTheme",
+    "enum_description": "What a prompt turns the patient toward: `body` (sensations, rest, grounding), "
+    "`emotions`, `insights` (what the session showed), `relationships` (others and oneself) or "
+    "`intentions` (what to carry into daily life).",
+}
+PROMPT_LANGUAGE = {"enum_name": "PromptLanguage", "enum_description": "A BCP 47 language tag."}
+PROMPT_DAY = ma.validate.Range(min=0, max=365)
+
+
+class PromptSchema(ma.Schema):
+    id = ma.fields.String(metadata={**PROMPT_ID, "description": "Stable: a client may keep it."})
+    theme = ma.fields.String(validate=ma.validate.OneOf(PROMPT_THEMES), metadata=PROMPT_THEME)
+    language = ma.fields.String(validate=ma.validate.OneOf(PROMPT_LANGUAGES), metadata=PROMPT_LANGUAGE)
+    text = ma.fields.String(
+        metadata={
+            "maxLength": 500,
+            "example": "If you had to put the most important thing you learned "
+            "into one sentence, what would it be?",
+        }
+    )
+    days_from = ma.fields.Integer(
+        validate=PROMPT_DAY,
+        metadata={
+            "description": "The first day after a session this prompt suits (0: the session's day).",
+            "example": 1,
+        },
+    )
+    days_to = ma.fields.Integer(
+        validate=PROMPT_DAY, metadata={"description": "The last day it suits, included.", "example": 7}
+    )
+
+
+class PromptListSchema(ma.Schema):
+    description = ma.fields.String(
+        metadata={"maxLength": 500, "example": "Reflection prompts for the days after a session."}
+    )
+    prompts = ma.fields.List(ma.fields.Nested(PromptSchema), validate=ma.validate.Length(max=500))
+
+
+class PromptQuerySchema(ma.Schema):
+    theme = ma.fields.String(validate=ma.validate.OneOf(PROMPT_THEMES), metadata=PROMPT_THEME)
+    day = ma.fields.Integer(
+        validate=PROMPT_DAY,
+        metadata={"description": "Only prompts that suit this day after a session (0: the session's day)."},
+    )
+    language = ma.fields.String(validate=ma.validate.OneOf(PROMPT_LANGUAGES), metadata=PROMPT_LANGUAGE)
