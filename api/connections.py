@@ -204,8 +204,10 @@ class AloneWrites:
     leader instead. The leader writes all their rows as one multi-row INSERT (one statement,
     one sync) through its own connection, so no thread needs a second pooled connection, and
     tells each how it went. None returns before its row is committed. If the INSERT fails, it
-    fails for all of them, and nothing of it is written (a 503 when the database is busy or
-    gone). The first thread that came while the leader wrote leads the next batch.
+    fails for all of them and nothing of it is written: the leader gets the database's error,
+    the others an OperationalError (a 503). A thread that joins a leader still waiting for the
+    turn fails with it if the turn does not come within the leader's timeout, however briefly it
+    waited itself. The first thread that came while the leader wrote leads the next batch.
     """
 
     def __init__(self, turns):
@@ -295,11 +297,13 @@ def _autocommit(cursor, statement, parameters):
 
 
 def _raise_for(waiting):
-    """A batch's failure, raised again in each thread whose row it held."""
+    """A batch's failure, raised again in each thread whose row it held but did not lead: as the
+    database's own error when it was busy or gone (a 503), else as an OperationalError too. A row
+    the table refused may not be this thread's, and its IntegrityError would answer a read 409."""
     error = waiting.error
     if error is None:
         return
-    if isinstance(error, sqlite3.Error):
+    if isinstance(error, sqlite3.OperationalError):
         raise type(error)(*error.args) from error
     raise sqlite3.OperationalError("the batch this statement went out in was not written") from error
 
