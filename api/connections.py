@@ -122,7 +122,12 @@ class WriterTurns:
             return False  # not pooled (SQLAlchemy's first connect), or already writing elsewhere
         handle = info.get("writer_turn")
         if handle is None:
-            handle = info["writer_turn"] = open(self.path, "a")  # noqa: SIM115 (kept open)
+            try:
+                handle = info["writer_turn"] = open(self.path, "a")  # noqa: SIM115 (kept open)
+            except OSError as error:  # a read-only folder, another owner: no write can happen (503)
+                raise sqlite3.OperationalError(
+                    f"unable to open the writer-turn file: {error.strerror}"
+                ) from None
         deadline = time.monotonic() + WRITER_TURN_TIMEOUT_SECONDS
         while True:
             try:

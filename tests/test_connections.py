@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -495,3 +496,26 @@ def test_therapists_reading_at_once_each_leave_exactly_one_audit_event(app, clie
     assert log.status_code == 200, log.json
     request_ids = [item["request_id"] for item in log.json["items"] if item["action"] == "list"]
     assert len(request_ids) == 12 and len(set(request_ids)) == 12
+
+
+@on_sqlite
+def test_a_writer_turn_file_that_cannot_be_opened_is_a_503_and_writes_nothing(file_app):
+    """A folder the server may not write in, or a file of another owner: no write can happen,
+    as when the database itself cannot be written, and reads go on."""
+    client = file_app.test_client()
+    body = {"email": "folder@example.org", "password": "a long passphrase 42", "display_name": "F"}
+    with file_app.app_context():
+        path = f"{db.engine.url.database}.writers"
+        db.engine.dispose()  # no pooled connection holds the file open
+    Path(path).unlink(missing_ok=True)
+    os.mkdir(path)  # what open(path, "a") cannot open, whoever runs the test (root too)
+    try:
+        refused = client.post("/v1/auth/register", json={**body, "role": "patient"})
+        assert_problem(refused, 503, "service-unavailable")
+        assert "Retry-After" in refused.headers
+        assert client.get("/health/ready").status_code == 200
+    finally:
+        os.rmdir(path)
+    with file_app.app_context():
+        assert db.session.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
+    assert client.post("/v1/auth/register", json={**body, "role": "patient"}).status_code == 201
