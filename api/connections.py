@@ -137,6 +137,8 @@ class WriterTurns:
                 if time.monotonic() > deadline:
                     raise sqlite3.OperationalError("database is locked") from None
                 time.sleep(WRITER_TURN_POLL_SECONDS)
+            except OSError as error:  # no locks on this file system (ENOLCK): as unavailable (503)
+                raise sqlite3.OperationalError(f"unable to take the writer turn: {error.strerror}") from None
         info["writer_turn_held"] = True
         self.writing.connection = connection
         return True
@@ -160,7 +162,10 @@ class WriterTurns:
         info = _pool_info(connection)
         if info is None or not info.get("writer_turn_held"):
             return
-        fcntl.flock(info["writer_turn"], fcntl.LOCK_UN)
+        try:
+            fcntl.flock(info["writer_turn"], fcntl.LOCK_UN)
+        except OSError:
+            self.drop(info)  # closing the handle lets go of the lock as well
         info["writer_turn_held"] = False
         if getattr(self.writing, "connection", None) is connection:
             self.writing.connection = None
@@ -196,23 +201,31 @@ class _Waiting:
         self.error = None
 
 
+# How long a read waits on a batch's leader before it gives up its place (a 503): the leader's own
+# wait for the turn and its write, each bounded by the busy timeout, with room to spare.
+FOLLOWER_TIMEOUT_SECONDS = 3 * WRITER_TURN_TIMEOUT_SECONDS
+
+
 class AloneWrites:
     """SQLite's ALONE statements (a read's audit event): each is a transaction of its own, and
     those of one process that wait at the same time go out together (group commit).
 
-    One statement is its turn, its write and its commit (the WAL's sync) in one call of the
-    driver, which holds no GIL while it runs; through BEGIN IMMEDIATE it was three calls. The
-    turn still passes on only once the thread has the GIL back, and under load that took over
-    a millisecond: the turn was held about 1.4 ms for a 0.2 ms write, and reads queued about 7
-    ms for it (bench/README.md). So the first thread to come leads: it waits for the turn, and
-    each thread of its process that comes meanwhile with the same one-row INSERT waits on the
-    leader instead. The leader writes all their rows as one multi-row INSERT (one statement,
-    one sync) through its own connection, so no thread needs a second pooled connection, and
-    tells each how it went. None returns before its row is committed. If the INSERT fails, it
-    fails for all of them and nothing of it is written: the leader gets the database's error,
-    the others an OperationalError (a 503). A thread that joins a leader still waiting for the
-    turn fails with it if the turn does not come within the leader's timeout, however briefly it
-    waited itself. The first thread that came while the leader wrote leads the next batch.
+    The write and its commit (the WAL's sync) are one call of the driver, which holds no GIL
+    while it runs; through BEGIN IMMEDIATE they were three calls. The writer turn is taken
+    before that call and given back after it, once the thread has the GIL again, and under load
+    that took over a millisecond: the turn was held about 1.4 ms for a 0.2 ms write, and reads
+    queued about 7 ms for it (bench/README.md). So the first thread to come leads: it waits for
+    the turn, and each thread of its process that comes meanwhile with the same one-row INSERT
+    waits on the leader instead. The leader writes all their rows as one multi-row INSERT (one
+    statement, one sync) through its own connection, so no thread needs a second pooled
+    connection, and tells each how it went. None returns before its row is committed.
+
+    If the INSERT fails because the database is busy or gone, every row of it fails alike (a
+    503), and nothing of it is written. If the table refuses a row, each row is written again
+    by itself, so each thread gets its own row's outcome. A thread that joins a leader still
+    waiting for the turn fails with it if the turn does not come within the leader's timeout,
+    however briefly it waited itself. The first thread that came while the leader wrote leads
+    the next batch.
     """
 
     def __init__(self, turns):
@@ -243,44 +256,61 @@ class AloneWrites:
             else:
                 queue.append(mine)
         if not leads:
-            mine.done.wait()  # the leader always answers (_lead's finally)
+            self._follow(statement, mine)
             if not mine.leads:
                 _raise_for(mine)
                 return True
         self._lead(cursor, connection, statement, one_row.group(1), mine)
         return True
 
+    def _follow(self, statement, mine):
+        """Wait for the leader's answer; give up the place in the queue after the timeout."""
+        if mine.done.wait(FOLLOWER_TIMEOUT_SECONDS):
+            return
+        with self.lock:
+            queue = self.waiting.get(statement)
+            if queue is not None and mine in queue:  # still waiting for a batch: nothing written
+                queue.remove(mine)
+                raise sqlite3.OperationalError("database is locked")
+        mine.done.wait()  # in a batch being written, or handed the lead: the answer is coming
+
     def _lead(self, cursor, connection, statement, row, mine):
         batch, took = None, False
         try:
             took = self._take_turn(connection)  # those who come meanwhile join the batch
             batch = self._take_batch(statement, mine)
-            parameters = [value for waiting in batch for value in waiting.parameters]
-            _autocommit(cursor, statement + f", {row}" * (len(batch) - 1), parameters)
+            _write_rows(cursor, statement, row, batch)
         except BaseException as error:
             if batch is None:  # no turn after the busy timeout: all who waited for it fail
                 batch = self._take_batch(statement, mine)
             for waiting in batch:
                 waiting.error = error
-            raise
         finally:
-            self._give_back(connection, took)
-            with self.lock:  # the first who came during the write leads the next batch
-                queue = self.waiting[statement]
-                if queue:
-                    following = queue.pop(0)
-                    following.leads = True
-                    following.done.set()
-                else:
-                    del self.waiting[statement]
-            for waiting in batch or ():
-                if waiting is not mine:
-                    waiting.done.set()
+            try:
+                self._give_back(connection, took)
+            finally:
+                self._pass_on(statement)
+                for waiting in batch or ():
+                    if waiting is not mine:
+                        waiting.done.set()
+        if mine.error is not None:
+            raise mine.error
 
     def _take_batch(self, statement, mine):
         with self.lock:
             batch, self.waiting[statement] = [mine, *self.waiting[statement]], []
         return batch
+
+    def _pass_on(self, statement):
+        """The first who came during the write leads the next batch; with none, no one leads."""
+        with self.lock:
+            queue = self.waiting[statement]
+            if queue:
+                following = queue.pop(0)
+                following.leads = True
+                following.done.set()
+            else:
+                del self.waiting[statement]
 
     def _take_turn(self, connection):
         return self.turns is not None and self.turns.take(connection)
@@ -288,6 +318,24 @@ class AloneWrites:
     def _give_back(self, connection, took):
         if took:
             self.turns.give_back(connection)
+
+
+def _write_rows(cursor, statement, row, batch):
+    """The batch's rows in one INSERT; if the table refuses one, each row by itself, its outcome
+    kept for its own thread. A busy or missing database fails them all (it is raised)."""
+    parameters = [value for waiting in batch for value in waiting.parameters]
+    try:
+        _autocommit(cursor, statement + f", {row}" * (len(batch) - 1), parameters)
+    except sqlite3.OperationalError:
+        raise
+    except sqlite3.Error:
+        if len(batch) == 1:
+            raise
+        for waiting in batch:
+            try:
+                _autocommit(cursor, statement, waiting.parameters)
+            except sqlite3.Error as error:
+                waiting.error = error
 
 
 def _autocommit(cursor, statement, parameters):
@@ -302,13 +350,13 @@ def _autocommit(cursor, statement, parameters):
 
 
 def _raise_for(waiting):
-    """A batch's failure, raised again in each thread whose row it held but did not lead: as the
-    database's own error when it was busy or gone (a 503), else as an OperationalError too. A row
-    the table refused may not be this thread's, and its IntegrityError would answer a read 409."""
+    """The failure of a follower's row, raised again in its own thread: the database's own error
+    (a busy or missing database for the whole batch, or the table refusing this very row), else
+    an OperationalError (a 503) for what went wrong in the leader's thread."""
     error = waiting.error
     if error is None:
         return
-    if isinstance(error, sqlite3.OperationalError):
+    if isinstance(error, sqlite3.Error):
         raise type(error)(*error.args) from error
     raise sqlite3.OperationalError("the batch this statement went out in was not written") from error
 

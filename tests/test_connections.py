@@ -392,8 +392,8 @@ def lone_writes_while_the_turn_is_held(app, events, *, hold_seconds=0.5):
             connection.connection.dbapi_connection.set_trace_callback(trace.append)
             try:
                 connection.execute(WRITE_EVENTS, event, execution_options={ALONE: True})
+                outcomes[number] = "written" if committed(path, event) else "returned before its commit"
                 connection.commit()
-                outcomes[number] = "written"
             except Exception as error:
                 outcomes[number] = error
             if held.is_set():
@@ -411,6 +411,15 @@ def lone_writes_while_the_turn_is_held(app, events, *, hold_seconds=0.5):
     for thread in threads:
         thread.join(10)
     return outcomes, returned_early, trace
+
+
+def committed(turns_path, event):
+    """Whether another connection to the database sees the event's row."""
+    import sqlite3
+
+    with sqlite3.connect(turns_path.removesuffix(".writers")) as other:
+        found = other.execute("SELECT 1 FROM audit_events WHERE request_id = ?", (event["request_id"],))
+        return found.fetchone() is not None
 
 
 def written_events(app):
@@ -433,25 +442,72 @@ def test_lone_writes_that_wait_together_go_out_as_one_insert_and_each_returns_on
 
 
 @on_sqlite
-def test_a_batch_whose_insert_fails_fails_every_write_in_it_and_the_next_write_goes_out(file_app):
-    """One row the table refuses (an action outside its CHECK): every write in that batch fails,
-    nothing of it is written, and the writes after it go on. The leader gets the table's own
-    error; the others, whose rows may be fine, get OperationalError (a 503 in the API), not the
-    IntegrityError that would answer their reads 409."""
-    from sqlalchemy.exc import IntegrityError, OperationalError
+def test_a_row_the_table_refuses_fails_only_its_own_write_in_a_batch(file_app):
+    """One row the table refuses (an action outside its CHECK): the batch's INSERT fails, and each
+    row is written again by itself, so the others are written and only that write fails, with
+    the table's own error; the writes after it go on."""
+    from sqlalchemy.exc import IntegrityError
 
     events = [audit_event(), audit_event(action="not an action"), audit_event()]
-    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, events)
-    assert sorted(outcomes) == [0, 1, 2]
-    kinds = sorted(type(outcome).__name__ for outcome in outcomes.values())
-    assert kinds == ["IntegrityError", "OperationalError", "OperationalError"], outcomes
-    assert all(isinstance(outcome, IntegrityError | OperationalError) for outcome in outcomes.values())
-    assert written_events(file_app) == []
+    outcomes, _, trace = lone_writes_while_the_turn_is_held(file_app, events)
+    assert outcomes[0] == outcomes[2] == "written"
+    assert isinstance(outcomes[1], IntegrityError), outcomes
+    inserts = [sql for sql in trace if sql.startswith("INSERT")]
+    assert [sql.count("), (") for sql in inserts] == [2, 0, 0, 0], trace  # the batch, then each row
+    assert sorted(written_events(file_app)) == sorted([events[0]["request_id"], events[2]["request_id"]])
 
     after = [audit_event(), audit_event()]
     outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, after, hold_seconds=0.2)
     assert outcomes == {0: "written", 1: "written"}
-    assert sorted(written_events(file_app)) == sorted(event["request_id"] for event in after)
+    assert len(written_events(file_app)) == 4
+
+
+@on_sqlite
+def test_writes_that_come_while_a_batch_is_written_go_out_next_led_by_the_first_of_them(
+    file_app, monkeypatch
+):
+    """The hand-over: the leader's INSERT is held up in the driver; two writes come meanwhile and
+    wait; once it is done, the first of them leads the next batch, which carries both."""
+    from api import connections
+    from api.audit.service import WRITE_EVENTS
+    from api.connections import ALONE
+
+    with file_app.app_context():
+        engine = db.engine
+    writing, go_on, trace, outcomes = threading.Event(), threading.Event(), [], {}
+    autocommit = connections._autocommit
+
+    def held_first(cursor, statement, parameters):
+        if not writing.is_set():
+            writing.set()
+            go_on.wait(5)
+        autocommit(cursor, statement, parameters)
+
+    monkeypatch.setattr(connections, "_autocommit", held_first)
+    events = [audit_event() for _ in range(3)]
+
+    def write(number):
+        with engine.connect() as connection:
+            connection.connection.dbapi_connection.set_trace_callback(trace.append)
+            connection.execute(WRITE_EVENTS, events[number], execution_options={ALONE: True})
+            connection.commit()
+            outcomes[number] = "written"
+
+    first = threading.Thread(target=write, args=(0,))
+    first.start()
+    assert writing.wait(5)
+    others = [threading.Thread(target=write, args=(number,)) for number in (1, 2)]
+    for thread in others:
+        thread.start()
+    time.sleep(0.3)  # both queued behind the write
+    assert outcomes == {}
+    go_on.set()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert outcomes == {0: "written", 1: "written", 2: "written"}
+    inserts = [sql for sql in trace if sql.startswith("INSERT")]
+    assert [sql.count("), (") for sql in inserts] == [0, 1], trace
+    assert sorted(written_events(file_app)) == sorted(event["request_id"] for event in events)
 
 
 @on_sqlite
@@ -519,3 +575,22 @@ def test_a_writer_turn_file_that_cannot_be_opened_is_a_503_and_writes_nothing(fi
     with file_app.app_context():
         assert db.session.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
     assert client.post("/v1/auth/register", json={**body, "role": "patient"}).status_code == 201
+
+
+@on_sqlite
+def test_a_write_that_waits_on_its_leader_too_long_gives_up_its_place_and_is_not_written(
+    file_app, monkeypatch
+):
+    """A follower's wait is bounded: past it, a write still queued leaves the queue with "database
+    is locked" (503) and its row is never written; the leader's own write goes on."""
+    from sqlalchemy.exc import OperationalError
+
+    from api import connections
+
+    monkeypatch.setattr(connections, "FOLLOWER_TIMEOUT_SECONDS", 0.2)
+    events = [audit_event() for _ in range(3)]
+    outcomes, _, _ = lone_writes_while_the_turn_is_held(file_app, events, hold_seconds=0.8)
+    written = [number for number, outcome in outcomes.items() if outcome == "written"]
+    refused = [number for number, outcome in outcomes.items() if isinstance(outcome, OperationalError)]
+    assert len(written) == 1 and len(refused) == 2, outcomes
+    assert written_events(file_app) == [events[written[0]]["request_id"]]
