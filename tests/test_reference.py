@@ -96,6 +96,8 @@ def test_reflection_prompts_are_data_enough_for_every_theme_and_day_of_two_weeks
         assert len([item for item in items if item["days_from"] <= day <= item["days_to"]]) >= 5, day
     assert PromptListSchema().validate(reflection_prompts()) == {}
     assert items == reflection_prompts()["prompts"]
+    assert {item["language"] for item in items} == {"en"}
+    assert "crisis-resources" in listed.json["care_note"] and "therapist" in listed.json["care_note"]
 
 
 def test_prompts_filter_by_theme_day_and_language(client, patient):
@@ -109,10 +111,14 @@ def test_prompts_filter_by_theme_day_and_language(client, patient):
     first = client.get("/v1/reference/prompts?day=0&theme=insights&language=en", headers=headers).json
     assert [item["id"] for item in first["prompts"]] == ["insights-what-stood-out", "insights-images"]
     assert client.get("/v1/reference/prompts?day=365", headers=headers).json["prompts"] == []
+    assert client.get("/v1/reference/prompts?language=en-GB", headers=headers).json["prompts"] == everything
+    assert client.get("/v1/reference/prompts?language=EN", headers=headers).json["prompts"] == everything
+    assert client.get("/v1/reference/prompts?language=de", headers=headers).json["prompts"] == []
 
 
 @pytest.mark.parametrize(
-    "query", ["theme=dreams", "day=-1", "day=366", "day=seven", "language=xx", "day=1.5", "theme="]
+    "query",
+    ["theme=dreams", "day=-1", "day=366", "day=seven", "language=e", "language=en_GB", "day=1.5", "theme="],
 )
 def test_a_prompt_filter_out_of_range_is_422(client, patient, query):
     assert_problem(client.get(f"/v1/reference/prompts?{query}", headers=patient.headers), 422)

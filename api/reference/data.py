@@ -37,7 +37,6 @@ def crisis_resources(country):
 
 
 PROMPT_THEMES = ("body", "emotions", "insights", "relationships", "intentions")
-PROMPT_LANGUAGES = ("en",)
 
 
 @functools.cache
@@ -47,11 +46,13 @@ def reflection_prompts():
 
 
 def prompts(*, theme=None, day=None, language=None):
-    """The prompts of a theme, suiting a day after the session, in a language (each if given)."""
+    """The prompts of a theme, suiting a day after the session, in a language (each if given;
+    a language is matched on its first subtag, as the prompts are tagged: `en-GB` reads `en`)."""
+    primary = language.split("-")[0].lower() if language else None
     return [
         prompt
         for prompt in reflection_prompts()["prompts"]
         if (theme is None or prompt["theme"] == theme)
         and (day is None or prompt["days_from"] <= day <= prompt["days_to"])
-        and (language is None or prompt["language"] == language)
+        and (primary is None or prompt["language"] == primary)
     ]

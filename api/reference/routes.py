@@ -67,7 +67,8 @@ def reflection(query):
     """Reflection prompts for the days after a session.
 
     All of them, in a stable order, or those of a theme, suiting a day after the session (0: the
-    session's day), in a language. A journal entry answers one. Ids are stable: a client may
-    keep them.
+    session's day), in a language. Each is a question a journal entry may answer; show the care
+    note with them. Ids are stable: a client may keep them.
     """
-    return {"description": reflection_prompts()["description"], "prompts": prompts(**query)}
+    data = reflection_prompts()
+    return {"description": data["description"], "care_note": data["care_note"], "prompts": prompts(**query)}

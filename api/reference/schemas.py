@@ -3,7 +3,7 @@
 import marshmallow as ma
 
 from api.fields import CountryCode
-from api.reference.data import PROMPT_LANGUAGES, PROMPT_THEMES
+from api.reference.data import PROMPT_THEMES
 
 
 class CrisisResourceSchema(ma.Schema):
@@ -48,15 +48,19 @@ PROMPT_THEME = {
     "enum_description": "What a prompt turns the patient toward: `body` (sensations, rest, grounding), "
     "`emotions`, `insights` (what the session showed), `relationships` (others and oneself) or "
     "`intentions` (what to carry into daily life).",
+    "example": "insights",
 }
-PROMPT_LANGUAGE = {"enum_name": "PromptLanguage", "enum_description": "A BCP 47 language tag."}
+LANGUAGE_TAG = "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
+PROMPT_LANGUAGE = {"pattern": LANGUAGE_TAG, "maxLength": 35, "example": "en"}
 PROMPT_DAY = ma.validate.Range(min=0, max=365)
 
 
 class PromptSchema(ma.Schema):
     id = ma.fields.String(metadata={**PROMPT_ID, "description": "Stable: a client may keep it."})
     theme = ma.fields.String(validate=ma.validate.OneOf(PROMPT_THEMES), metadata=PROMPT_THEME)
-    language = ma.fields.String(validate=ma.validate.OneOf(PROMPT_LANGUAGES), metadata=PROMPT_LANGUAGE)
+    language = ma.fields.String(
+        metadata={**PROMPT_LANGUAGE, "description": "The prompt's language, a BCP 47 tag (`en`)."}
+    )
     text = ma.fields.String(
         metadata={
             "maxLength": 500,
@@ -80,6 +84,14 @@ class PromptListSchema(ma.Schema):
     description = ma.fields.String(
         metadata={"maxLength": 500, "example": "Reflection prompts for the days after a session."}
     )
+    care_note = ma.fields.String(
+        metadata={
+            "maxLength": 500,
+            "description": "To show with the prompts: writing can stir up what the session did; where "
+            "to turn when it is too much.",
+            "example": "Writing can bring up strong feelings. Go at your own pace.",
+        }
+    )
     prompts = ma.fields.List(ma.fields.Nested(PromptSchema), validate=ma.validate.Length(max=500))
 
 
@@ -89,4 +101,11 @@ class PromptQuerySchema(ma.Schema):
         validate=PROMPT_DAY,
         metadata={"description": "Only prompts that suit this day after a session (0: the session's day)."},
     )
-    language = ma.fields.String(validate=ma.validate.OneOf(PROMPT_LANGUAGES), metadata=PROMPT_LANGUAGE)
+    language = ma.fields.String(
+        validate=ma.validate.Regexp(LANGUAGE_TAG),
+        metadata={
+            **PROMPT_LANGUAGE,
+            "description": "A BCP 47 tag: prompts in its language (`en-GB` gives the `en` prompts); "
+            "none when there are none in it.",
+        },
+    )
