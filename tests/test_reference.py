@@ -118,7 +118,17 @@ def test_prompts_filter_by_theme_day_and_language(client, patient):
 
 @pytest.mark.parametrize(
     "query",
-    ["theme=dreams", "day=-1", "day=366", "day=seven", "language=e", "language=en_GB", "day=1.5", "theme="],
+    [
+        "theme=dreams",
+        "day=-1",
+        "day=366",
+        "day=seven",
+        "language=e",
+        "language=en_GB",
+        "language=AA-00000000-00000000-0000000-0000000",
+        "day=1.5",
+        "theme=",
+    ],
 )
 def test_a_prompt_filter_out_of_range_is_422(client, patient, query):
     assert_problem(client.get(f"/v1/reference/prompts?{query}", headers=patient.headers), 422)

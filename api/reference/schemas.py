@@ -102,7 +102,7 @@ class PromptQuerySchema(ma.Schema):
         metadata={"description": "Only prompts that suit this day after a session (0: the session's day)."},
     )
     language = ma.fields.String(
-        validate=ma.validate.Regexp(LANGUAGE_TAG),
+        validate=[ma.validate.Regexp(LANGUAGE_TAG), ma.validate.Length(max=35)],
         metadata={
             **PROMPT_LANGUAGE,
             "description": "A BCP 47 tag: prompts in its language (`en-GB` gives the `en` prompts); "
