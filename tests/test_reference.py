@@ -127,6 +127,10 @@ def test_prompts_filter_by_theme_day_and_language(client, patient):
         "language=en_GB",
         "language=AA-00000000-00000000-0000000-0000000",
         "day=1.5",
+        "day=%201",
+        "day=%2B5",
+        "day=%EF%BC%91",
+        "day=1_0",
         "theme=",
     ],
 )

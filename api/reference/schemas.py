@@ -3,6 +3,7 @@
 import marshmallow as ma
 
 from api.fields import CountryCode
+from api.pagination import QueryInteger
 from api.reference.data import PROMPT_THEMES
 
 
@@ -97,7 +98,7 @@ class PromptListSchema(ma.Schema):
 
 class PromptQuerySchema(ma.Schema):
     theme = ma.fields.String(validate=ma.validate.OneOf(PROMPT_THEMES), metadata=PROMPT_THEME)
-    day = ma.fields.Integer(
+    day = QueryInteger(
         validate=PROMPT_DAY,
         metadata={"description": "Only prompts that suit this day after a session (0: the session's day)."},
     )
