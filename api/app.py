@@ -27,6 +27,7 @@ from api.key_rotation import rotate_keys
 from api.kinds import KINDS
 from api.models import render_migration_type
 from api.patients.routes import blp as patients
+from api.plans.routes import blp as plans
 from api.reference.routes import blp as reference
 from api.safety.routes import blp as safety
 from api.smorest import Api
@@ -77,6 +78,7 @@ def blueprints():
         access_log,
         export,
         *(kind.blueprint for kind in KINDS),
+        plans,
         sync,
         insights,
         invitations,

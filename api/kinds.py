@@ -11,6 +11,7 @@ from api.assessments.resource import kind as assessments
 from api.contacts.resource import kind as contacts
 from api.entries.resource import kind as entries
 from api.moods.resource import kind as moods
+from api.plans.models import PLAN_SCOPE
 from api.practices.resource import kind as practices
 from api.sessions.resource import kind as sessions
 
@@ -20,9 +21,10 @@ KINDS = (sessions, entries, moods, contacts, practices, assessments)
 # (an assessment's safety event).
 SYNCED = tuple(synced for kind in KINDS for synced in kind.synced)
 
-# The kinds linked therapists may read, each under its care-team scope.
+# The kinds linked therapists may read, each under its care-team scope; and the scopes a link may
+# grant: theirs, and `plan` (the integration plan and how its follow-ups are kept).
 SHARED = tuple(kind for kind in KINDS if kind.sharing is not None)
-SCOPES = tuple(kind.sharing.scope for kind in KINDS if kind.sharing is not None)
+SCOPES = (*(kind.sharing.scope for kind in KINDS if kind.sharing is not None), PLAN_SCOPE)
 
 
 def scope_of(kind) -> str:

@@ -126,8 +126,14 @@ class JournalKind:
     present_created: Callable = nothing_more
     # Called with a record about to be deleted, for what goes with it.
     before_delete: Callable | None = None
+    # What else an update does in its unit of work, given the changed record and the changes.
+    after_update: Callable | None = None
     # Records the kind makes of its own, in the patient's sync feed beside the kind's records.
     also_synced: tuple[Synced, ...] = ()
+    # For a kind whose records complete follow-ups (api/plans): given a new record and the
+    # `follow_up_id` its create named (or None), in the create's unit of work. The create schema
+    # then carries `follow_up_id`.
+    completes: Callable | None = None
 
     @property
     def synced(self):
@@ -136,11 +142,15 @@ class JournalKind:
 
     def make(self, data, *, owner_id):
         """A new record of this kind for its owner, with whatever the kind makes with it (its
-        rules on the data, then its after_create), in the caller's unit of work."""
+        rules on the data, then its after_create and the follow-up it completes), in the
+        caller's unit of work."""
+        follow_up_id = data.pop("follow_up_id", None)
         data = self.prepare_create(data, owner_id=owner_id)
         record = records.create_owned(self.model, owner_id=owner_id, data=data)
         if self.after_create is not None:
             self.after_create(record)
+        if self.completes is not None:
+            self.completes(record, follow_up_id)
         return record
 
     def filters(self, query, *, owner_id):
@@ -224,6 +234,8 @@ def register_views(kind):
         require_if_match(record, schemas.record())
         changes = kind.prepare_update(changes, owner_id=current_user.id)
         records.update_owned(record, changes=changes, current=schemas.record().dump)
+        if kind.after_update is not None:
+            kind.after_update(record, changes)
         return record, etag_headers(record)
 
     def delete_record(self, **path):

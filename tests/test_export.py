@@ -78,6 +78,9 @@ def fill_journal(client, account, each=EACH):
             record["id"]: client.get(f"/v1/{path}/{record['id']}", headers=account.headers).json
             for record in made
         }
+    follow_ups = client.get("/v1/follow-ups?limit=100", headers=account.headers).json["items"]
+    live["follow_ups"] = {item["id"]: item for item in follow_ups}
+    assert len(follow_ups) == 8 * each  # the live sessions' follow-ups; the deleted one's went with it
     events = client.get("/v1/sync?limit=100", headers=account.headers).json["changes"]
     live["safety_events"] = {
         change["id"]: change["data"]
@@ -104,6 +107,7 @@ def test_json_has_the_profile_and_every_live_record_once_as_its_get_shows_it(cli
         "exported_at",
         "profile",
         "sessions",
+        "follow_ups",
         "entries",
         "moods",
         "contacts",

@@ -43,6 +43,18 @@ def target(client, patient, make_account, link, invite):
                 {"scopes": ["moods"]} if method == "patch" else None,
                 patient.headers,
             )
+        if path == "/v1/me/integration-plan":
+            return path, {"steps": []}, patient.headers
+        if path == "/v1/patients/{patient_id}/integration-plan":
+            therapist = make_account("therapist")
+            link(patient, therapist, ["plan"])
+            return f"/v1/patients/{patient.id}/integration-plan", {"steps": []}, therapist.headers
+        if path.startswith("/v1/follow-ups/"):
+            session = client.post(
+                "/v1/sessions", headers=patient.headers, json={"started_at": "2026-05-01T10:00:00Z"}
+            )
+            follow_up = client.get(f"/v1/follow-ups?session_id={session.json['id']}", headers=patient.headers)
+            return f"/v1/follow-ups/{follow_up.json['items'][0]['id']}", {"dismissed": True}, patient.headers
         if path.startswith("/v1/invitations/"):
             therapist = make_account("therapist")
             return f"/v1/invitations/{invite(therapist)['id']}", None, therapist.headers
@@ -71,7 +83,7 @@ def test_every_versioned_write_refuses_a_missing_or_stale_if_match_and_changes_n
         assert stale.json["current"]["version"] == before.json["version"], (method, concrete)
         assert client.get(concrete, headers=headers).json == before.json, (method, concrete)
         checked += 1
-    assert checked == 15
+    assert checked == 18
 
 
 def test_a_write_that_forgets_to_check_if_match_fails_and_changes_nothing(client, patient, monkeypatch):

@@ -68,9 +68,12 @@ def test_therapist_routes_are_the_shared_kinds_and_only_those(app):
         if match and match.group(1) in {kind.blueprint.url_prefix.removeprefix("/v1/") for kind in KINDS}:
             assert rule.methods - {"HEAD", "OPTIONS"} == {"GET"}, rule.rule
             shared.add((match.group(1), bool(match.group(2))))
-    assert shared == {(scope, item) for scope in SCOPES for item in (False, True)}
+    kind_scopes = tuple(kind.sharing.scope for kind in SHARED)
+    assert shared == {(scope, item) for scope in kind_scopes for item in (False, True)}
     assert "contacts" not in SCOPES  # a support network is never shared
-    assert SCOPES == tuple(kind.sharing.scope for kind in SHARED)
+    # The shared kinds' scopes, and `plan`: the integration plan, read and set at
+    # /v1/patients/{patient_id}/integration-plan (tests/test_plans.py).
+    assert SCOPES == (*kind_scopes, "plan")
 
 
 def test_care_team_scopes_are_the_shared_kinds(client, make_account, invite, spec):

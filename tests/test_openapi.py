@@ -402,6 +402,7 @@ def test_every_body_and_success_response_has_an_example_that_fits_its_schema(spe
     ]
     assert [change["type"] for change in sync_example["changes"]] == [
         "session",
+        "follow_up",
         "entry",
         "mood",
         "contact",

@@ -112,9 +112,10 @@ KINDS = {
 
 
 def server_state(client, account):
-    """Every live record of the account, from the lists: {(type, id): record}."""
+    """Every live record of the account, from the lists: {(type, id): record}, the follow-ups its
+    sessions made included."""
     state = {}
-    for path, (kind, _, _) in KINDS.items():
+    for path, kind in [*((path, kind) for path, (kind, _, _) in KINDS.items()), ("follow-ups", "follow_up")]:
         cursor = None
         while True:
             page = client.get(
@@ -195,7 +196,9 @@ def test_concurrent_writers_never_make_the_reader_skip_a_change(app, patient):
     assert not errors, errors
 
     server = server_state(app.test_client(), patient)
-    assert len(server) == devices * rounds - devices * len(range(0, rounds, 5))
+    records = [key for key in server if key[0] != "follow_up"]
+    assert len(records) == devices * rounds - devices * len(range(0, rounds, 5))
+    assert any(key[0] == "follow_up" for key in server)
     assert replay(seen) == server
 
 
@@ -217,7 +220,13 @@ def test_changes_that_commit_while_a_page_is_read_are_never_skipped(app, client,
         first, cursor = drain(client, patient)
     assert len(written) == 12
     later, _ = drain(client, patient, cursor)
-    assert sorted(change["id"] for change in first + later) == sorted(written)
+    # Each session came with its follow-ups, in its transaction: the feed carries them too.
+    made = [change["id"] for change in first + later if change["type"] != "follow_up"]
+    assert sorted(made) == sorted(written)
+    follow_ups = [change for change in first + later if change["type"] == "follow_up"]
+    assert len(follow_ups) == 2 * 8 and {change["data"]["session_id"] for change in follow_ups} <= set(
+        written
+    )
 
 
 def test_a_change_that_changes_nothing_bumps_no_version_and_reaches_no_device(client, patient):

@@ -36,24 +36,27 @@ def statements_sent(app, run):
 
 
 @pytest.mark.parametrize("path", list(BODIES))
-def test_a_create_is_three_statements(app, client, patient, path):
-    """The token check (which loads the user), the sync clock's UPDATE ... RETURNING, the INSERT:
-    no SELECT of the id before it, no read of the record after it."""
+def test_a_create_is_four_statements(app, client, patient, path):
+    """The token check (which loads the user), the sync clock's UPDATE ... RETURNING, the INSERT
+    and the look for an open follow-up whose window holds the record: no SELECT of the id before
+    it, no read of the record after it."""
     response, sent = statements_sent(
         app, lambda: client.post(path, headers=patient.headers, json=BODIES[path])
     )
     assert response.status_code == 201, response.json
     table = path.rsplit("/", 1)[1]
-    assert len(sent) == 3, sent
+    assert len(sent) == 4, sent
     assert sent[0].startswith("SELECT users.id")
     assert sent[1].startswith("UPDATE sync_clocks") and "RETURNING" in sent[1]
     assert sent[2].startswith(f"INSERT INTO {table} ")
+    assert sent[3].startswith("SELECT follow_ups.") and "LIMIT" in sent[3]
 
 
 @pytest.mark.parametrize("path", list(BODIES))
 def test_a_keyed_create_looks_for_its_answer_once(app, client, patient, path):
     """With an Idempotency-Key: the hold (PostgreSQL's advisory lock), one look for an answer,
-    the create, clearing the caller's expired answers and storing this one."""
+    the create and its look for a follow-up, clearing the caller's expired answers and storing
+    this one."""
     headers = {**patient.headers, "Idempotency-Key": uuid.uuid4().hex}
     response, sent = statements_sent(app, lambda: client.post(path, headers=headers, json=BODIES[path]))
     assert response.status_code == 201, response.json
@@ -61,7 +64,7 @@ def test_a_keyed_create_looks_for_its_answer_once(app, client, patient, path):
     assert len(looks) == 1, sent
     with app.app_context():
         advisory = 1 if db.engine.dialect.name == "postgresql" else 0
-    assert len(sent) == 6 + advisory, sent
+    assert len(sent) == 7 + advisory, sent
 
     replayed = client.post(path, headers=headers, json=BODIES[path])
     assert replayed.status_code == 201 and replayed.headers["Idempotent-Replayed"] == "true"

@@ -9,6 +9,8 @@ from api.assessments.schemas import (
     AssessmentQuerySchema,
     AssessmentSchema,
 )
+from api.plans import service as follow_ups
+from api.plans.models import StepKind
 from api.resources import JournalKind, Operation, Schemas, Sharing, Synced, register_views
 from api.smorest import Blueprint
 
@@ -59,5 +61,6 @@ kind = JournalKind(
     before_delete=safety.delete_with_assessment,
     forget_person=safety.forget_acknowledger,
     also_synced=(Synced("safety_event", SafetyEvent, safety.SafetyEventSchema),),
+    completes=follow_ups.completes(StepKind.ASSESSMENT),
 )
 register_views(kind)

@@ -5,6 +5,7 @@ import marshmallow as ma
 from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
 from api.fields import UUID, BoundedList, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
+from api.plans.schemas import FollowUpReference
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 
@@ -48,7 +49,7 @@ class AssessmentSchema(RecordSchema, AssessmentFields):
 
 
 class AssessmentCreateSchema(RecordCreateSchema, AssessmentFields):
-    pass
+    follow_up_id = FollowUpReference()
 
 
 class AssessmentQuerySchema(PageQuerySchema, TimeRangeQuerySchema):

@@ -16,13 +16,14 @@ from api.models import new_id, string_enum, utcnow
 
 
 class Action(enum.StrEnum):
-    """What was done with a patient's data: a therapist's `list`, `read` or `acknowledge`, or the
-    patient's own `export`."""
+    """What was done with a patient's data: a therapist's `list`, `read`, `acknowledge` or
+    `update` (of the integration plan), or the patient's own `export`."""
 
     LIST = "list"
     READ = "read"
     ACKNOWLEDGE = "acknowledge"
     EXPORT = "export"
+    UPDATE = "update"
 
 
 class Outcome(enum.StrEnum):
@@ -33,12 +34,15 @@ class Outcome(enum.StrEnum):
 
 
 # What an event is about: a line of the therapist's patient list, a record of a shared kind, a
-# safety event, one of the insights computed from shared records, or the patient's own export.
+# safety event, one of the insights computed from shared records, the integration plan, or the
+# patient's own export.
 PATIENT_SUMMARY = "patient_summary"
 SAFETY_EVENT = "safety_event"
 MOOD_INSIGHTS = "mood_insights"
 PRACTICE_INSIGHTS = "practice_insights"
 SESSION_INSIGHTS = "session_insights"
+FOLLOW_UP_INSIGHTS = "follow_up_insights"
+INTEGRATION_PLAN = "integration_plan"
 EXPORT = "export"
 RESOURCE_TYPES = (
     PATIENT_SUMMARY,
@@ -47,6 +51,8 @@ RESOURCE_TYPES = (
     MOOD_INSIGHTS,
     PRACTICE_INSIGHTS,
     SESSION_INSIGHTS,
+    FOLLOW_UP_INSIGHTS,
+    INTEGRATION_PLAN,
     EXPORT,
 )
 

@@ -9,6 +9,8 @@ from api.entries.schemas import (
     EntrySchema,
     EntryUpdateSchema,
 )
+from api.plans import service as follow_ups
+from api.plans.models import StepKind
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
 from api.smorest import Blueprint
 
@@ -58,5 +60,6 @@ kind = JournalKind(
     prepare_create=service.prepare,
     prepare_update=service.prepare,
     forget_person=service.forget_acknowledger,
+    completes=follow_ups.completes(StepKind.ENTRY),
 )
 register_views(kind)

@@ -6,6 +6,7 @@ from api.accounts.schemas import PersonSchema
 from api.entries.models import EntryKind, Visibility
 from api.fields import UUID, BoundedList, Text, Timestamp
 from api.pagination import PageQuerySchema, page_schema
+from api.plans.schemas import FollowUpReference
 from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -63,7 +64,7 @@ class EntrySchema(RecordSchema, EntryFields):
 
 
 class EntryCreateSchema(RecordCreateSchema, EntryFields):
-    pass
+    follow_up_id = FollowUpReference()
 
 
 class EntryUpdateSchema(EntryFields):

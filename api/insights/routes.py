@@ -7,9 +7,11 @@ from flask_jwt_extended import current_user
 
 from api import kinds
 from api.access import PATIENTS, THERAPISTS, auth_required
-from api.audit.models import MOOD_INSIGHTS, PRACTICE_INSIGHTS, SESSION_INSIGHTS
+from api.audit.models import FOLLOW_UP_INSIGHTS, MOOD_INSIGHTS, PRACTICE_INSIGHTS, SESSION_INSIGHTS
 from api.insights import service
 from api.insights.schemas import (
+    SESSIONS_SHOWN,
+    FollowUpInsightsSchema,
     MoodInsightQuerySchema,
     MoodInsightsSchema,
     PracticeInsightQuerySchema,
@@ -19,6 +21,8 @@ from api.insights.schemas import (
 )
 from api.kinds import scope_of
 from api.pagination import PAGE_HEADERS, page_position, page_response
+from api.plans import service as plans
+from api.plans.models import PLAN_SCOPE
 from api.smorest import Blueprint
 from api.smorest.conventions import operation
 
@@ -153,3 +157,35 @@ class PatientSessionInsights(MethodView):
             audit_type=SESSION_INSIGHTS,
         )
         return sessions(reader, query)
+
+
+def follow_ups(reader):
+    return plans.adherence(reader.patient_id, sessions_shown=SESSIONS_SHOWN, conditions=reader.shared())
+
+
+@blp.route("/insights/follow-ups")
+class FollowUpInsights(MethodView):
+    @auth_required(roles=PATIENTS)
+    @operation("getFollowUpInsights")
+    @blp.response(200, FollowUpInsightsSchema)
+    def get(self):
+        """How your follow-ups are kept: due, done, missed and the median delay.
+
+        Overall, over the last 14 days and per session. The rate is the share done of those
+        settled (done, missed or dismissed).
+        """
+        return follow_ups(service.own(current_user))
+
+
+@blp.route("/patients/<uuid:patient_id>/insights/follow-ups")
+class PatientFollowUpInsights(MethodView):
+    @auth_required(roles=THERAPISTS)
+    @operation("getPatientFollowUpInsights")
+    @blp.response(200, FollowUpInsightsSchema)
+    def get(self, patient_id):
+        """How a patient's follow-ups are kept, as they see it.
+
+        404, the same as for a patient who does not exist, unless the patient has an active link
+        to you with the `plan` scope.
+        """
+        return follow_ups(therapist(patient_id, scopes=(PLAN_SCOPE,), audit_type=FOLLOW_UP_INSIGHTS))

@@ -273,3 +273,60 @@ class SessionInsightSchema(ma.Schema):
 
 
 SessionInsightPageSchema = page_schema(SessionInsightSchema, "SessionInsightPage")
+
+
+# --- follow-ups ------------------------------------------------------------------------------
+
+SESSIONS_SHOWN = 50
+
+
+class FollowUpTallySchema(ma.Schema):
+    total = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 8})
+    upcoming = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 2})
+    due = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 1})
+    missed = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 1})
+    done = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 4})
+    dismissed = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 0})
+    rate = ma.fields.Float(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "minimum": 0,
+            "maximum": 1,
+            "example": 0.8,
+            "description": "done / (done + missed + dismissed); null while none is settled.",
+        },
+    )
+    median_delay_minutes = ma.fields.Integer(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "minimum": 0,
+            "example": 95,
+            "description": "Median minutes from `due_at` to completion of the done ones (one done early "
+            "counts 0); null while none is done.",
+        },
+    )
+
+
+class SessionFollowUpsSchema(FollowUpTallySchema):
+    session_id = ma.fields.UUID(dump_only=True)
+
+
+class FollowUpInsightsSchema(ma.Schema):
+    overall = ma.fields.Nested(
+        FollowUpTallySchema, dump_only=True, metadata={"description": "Every follow-up."}
+    )
+    recent = ma.fields.Nested(
+        FollowUpTallySchema,
+        dump_only=True,
+        metadata={
+            "description": "The follow-ups due in the last 14 days (the rate `GET /v1/patients` shows)."
+        },
+    )
+    sessions = ma.fields.List(
+        ma.fields.Nested(SessionFollowUpsSchema),
+        dump_only=True,
+        validate=ma.validate.Length(max=SESSIONS_SHOWN),
+        metadata={"description": f"Per session, the {SESSIONS_SHOWN} whose follow-ups began last first."},
+    )

@@ -2,6 +2,8 @@
 
 from api.moods.models import Mood
 from api.moods.schemas import MoodCreateSchema, MoodPageSchema, MoodQuerySchema, MoodSchema, MoodUpdateSchema
+from api.plans import service as follow_ups
+from api.plans.models import StepKind
 from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
 from api.smorest import Blueprint
 
@@ -43,5 +45,6 @@ kind = JournalKind(
         read=Operation("getPatientMood", "Read one of a patient's shared mood check-ins."),
     ),
     contains={"emotion": "emotions"},
+    completes=follow_ups.completes(StepKind.MOOD),
 )
 register_views(kind)

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.fields import Number, Score, Text, Timestamp, TimeZoneName
 from api.pagination import PageQuerySchema, page_schema
+from api.plans.schemas import FollowUpReference
 from api.reference.fields import EmotionList, EmotionName
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -30,7 +31,7 @@ class MoodSchema(RecordSchema, MoodFields):
 
 
 class MoodCreateSchema(RecordCreateSchema, MoodFields):
-    pass
+    follow_up_id = FollowUpReference()
 
 
 class MoodUpdateSchema(MoodFields):

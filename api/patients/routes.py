@@ -10,6 +10,7 @@ from api.kinds import SHARED, entries
 from api.pagination import PAGE_HEADERS, page_position, page_response
 from api.patients import service
 from api.patients.schemas import PatientListQuerySchema, PatientSummaryPageSchema
+from api.plans.schemas import PlanChangeSchema, PlanSchema
 from api.resources import decorate
 from api.smorest import Blueprint
 from api.smorest.conventions import document_responses, operation
@@ -124,3 +125,37 @@ class PatientEntryAcknowledgement(MethodView):
             actor=current_user, patient_id=patient_id, entry_id=entry_id, request_id=g.request_id
         )
         return entry, etag_headers(entry)
+
+
+@blp.route("/<uuid:patient_id>/integration-plan")
+class PatientIntegrationPlan(MethodView):
+    @auth_required(roles=THERAPISTS)
+    @operation("getPatientIntegrationPlan")
+    @versioned
+    @blp.response(200, PlanSchema)
+    def get(self, patient_id):
+        """Read a patient's integration plan.
+
+        404, the same as for a patient who does not exist, unless the patient has an active link to
+        you with the `plan` scope. In the patient's access log.
+        """
+        plan = service.read_plan(actor=current_user, patient_id=patient_id, request_id=g.request_id)
+        return item_response(plan)
+
+    @auth_required(roles=THERAPISTS)
+    @operation("setPatientIntegrationPlan")
+    @versioned
+    @blp.arguments(PlanChangeSchema)
+    @blp.response(200, PlanSchema)
+    def put(self, data, patient_id):
+        """Set a patient's integration plan.
+
+        Needs `If-Match` with the plan's current ETag (428 without, 412 with the plan as it is now).
+        The patient sees you as `updated_by`; sessions they record from now on follow it. 404
+        unless the patient has an active link to you with the `plan` scope. In the patient's
+        access log.
+        """
+        plan = service.set_plan(
+            actor=current_user, patient_id=patient_id, steps=data["steps"], request_id=g.request_id
+        )
+        return plan, etag_headers(plan)

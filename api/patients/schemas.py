@@ -66,6 +66,17 @@ class PatientSummarySchema(ma.Schema):
         allow_none=True,
         metadata={"description": "Null without the `assessments` scope, or before the first GAD-7."},
     )
+    follow_up_rate_14d = ma.fields.Float(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "minimum": 0,
+            "maximum": 1,
+            "example": 0.75,
+            "description": "Of the follow-ups due in the last 14 days that are settled (done, missed or "
+            "dismissed), the share done. Null without the `plan` scope, or when none is settled.",
+        },
+    )
     open_safety_events = ma.fields.List(
         ma.fields.Nested(SafetyEventSnapshotSchema),
         dump_only=True,

@@ -16,16 +16,18 @@ from api.assessments.models import Assessment
 from api.assessments.safety_models import SafetyEvent
 from api.assessments.scoring import Instrument
 from api.audit import service as audit
-from api.audit.models import PATIENT_SUMMARY, Action, Outcome
+from api.audit.models import INTEGRATION_PLAN, PATIENT_SUMMARY, Action, Outcome
 from api.care_team.models import CareLink
 from api.care_team.service import grants, shared_with
 from api.entries import service as entries
-from api.errors import NotShared
+from api.errors import NotShared, PreconditionFailed, PreconditionRequired
 from api.extensions import db
 from api.moods.models import Mood
 from api.pagination import fetch_page, keyset
 from api.patients.schemas import OPEN_SAFETY_EVENTS_SHOWN
-from api.records import live
+from api.plans import service as plans
+from api.plans.models import PLAN_SCOPE
+from api.records import hold_account, live
 
 
 def shared_records(kind, *, therapist_id, patient_id):
@@ -134,6 +136,69 @@ def acknowledge_entry(*, actor, patient_id, entry_id, request_id):
     return entries.acknowledge(entry, therapist=actor)
 
 
+# --- the patient's integration plan ------------------------------------------------------------
+
+
+class PlanChangeRefused(NotShared):
+    """A denied change of a plan: its audit event is kept, as for a denied read."""
+
+
+class StalePlanShown(PreconditionFailed):
+    """A 412 shows the plan as it is: a read, whose audit event is kept."""
+
+    keep_writes = True
+
+
+class PlanIfMatchMissing(PreconditionRequired):
+    keep_writes = True
+
+
+def _plan_allowed(actor, patient_id):
+    return db.session.execute(
+        select(shared_with(therapist_id=actor.id, patient_id=patient_id, scope=PLAN_SCOPE))
+    ).scalar_one()
+
+
+def _log_plan(*, actor, patient_id, action, allowed, request_id):
+    audit.record(
+        actor=actor,
+        patient_ids=[patient_id],
+        action=action,
+        resource_type=INTEGRATION_PLAN,
+        outcome=Outcome.ALLOWED if allowed else Outcome.DENIED,
+        request_id=request_id,
+    )
+
+
+def read_plan(*, actor, patient_id, request_id):
+    """The patient's plan, with the `plan` scope; else the same 404 as for no such patient."""
+    allowed = _plan_allowed(actor, patient_id)
+    _log_plan(actor=actor, patient_id=patient_id, action=Action.READ, allowed=allowed, request_id=request_id)
+    if not allowed:
+        raise NotShared()
+    return plans.plan_of(patient_id)
+
+
+def set_plan(*, actor, patient_id, steps, request_id):
+    """Set the patient's plan, with the `plan` scope (If-Match as for the patient's own change).
+
+    The patient's account is held before the link is read, as revoking a link or changing its
+    scopes holds it: a change that commits after a revocation is refused by it.
+    """
+    allowed = hold_account(patient_id) and _plan_allowed(actor, patient_id)
+    _log_plan(
+        actor=actor, patient_id=patient_id, action=Action.UPDATE, allowed=allowed, request_id=request_id
+    )
+    if not allowed:
+        raise PlanChangeRefused()
+    try:
+        return plans.set_plan(patient_id, steps, actor_id=actor.id)
+    except PreconditionFailed as stale:
+        raise StalePlanShown(stale.extra["current"]) from None
+    except PreconditionRequired:
+        raise PlanIfMatchMissing() from None
+
+
 # --- the therapist's patient list -------------------------------------------------------------
 
 
@@ -168,6 +233,7 @@ def patient_summaries(*, actor, limit, after, request_id):
     phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
     gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
     open_events = _open_safety_events(sharing_assessments)
+    follow_up_rates = plans.recent_rates([link.patient_id for link in links if PLAN_SCOPE in link.scopes])
 
     summaries = [
         {
@@ -185,6 +251,7 @@ def patient_summaries(*, actor, limit, after, request_id):
             "open_safety_flags": [as_flag(event) for event in open_events.get(link.patient_id, [])]
             if grants(link, kinds.assessments)
             else None,
+            "follow_up_rate_14d": follow_up_rates.get(link.patient_id),
         }
         for link in links
     ]

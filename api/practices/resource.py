@@ -1,5 +1,7 @@
 """/v1/practices: meditation, exercise, therapy and other practices, with mood before/after."""
 
+from api.plans import service as follow_ups
+from api.plans.models import StepKind
 from api.practices.models import Practice
 from api.practices.schemas import (
     PracticeCreateSchema,
@@ -42,5 +44,6 @@ kind = JournalKind(
         read=Operation("getPatientPractice", "Read one of a patient's shared practices."),
     ),
     match=("practice",),
+    completes=follow_ups.completes(StepKind.PRACTICE),
 )
 register_views(kind)

@@ -4,6 +4,7 @@ import marshmallow as ma
 
 from api.fields import Score, Text, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
+from api.plans.schemas import FollowUpReference
 from api.practices.models import Intensity, PracticeKind
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
@@ -27,7 +28,7 @@ class PracticeSchema(RecordSchema, PracticeFields):
 
 
 class PracticeCreateSchema(RecordCreateSchema, PracticeFields):
-    pass
+    follow_up_id = FollowUpReference()
 
 
 class PracticeUpdateSchema(PracticeFields):

@@ -1,6 +1,9 @@
 """/v1/sessions: treatment sessions (medicine, route, dose, setting, side effects, vitals)."""
 
-from api.resources import JournalKind, Operation, Schemas, Sharing, register_views
+from api.plans import service as follow_ups
+from api.plans.models import FollowUp
+from api.plans.schemas import FollowUpSchema
+from api.resources import JournalKind, Operation, Schemas, Sharing, Synced, register_views
 from api.sessions import service
 from api.sessions.models import Session
 from api.sessions.schemas import (
@@ -38,11 +41,17 @@ kind = JournalKind(
     create=Operation(
         "createSession",
         "Create a treatment session.",
-        "`medicine` defaults to `ketamine`; `vitals` is a list of readings taken during the session.",
+        "`medicine` defaults to `ketamine`; `vitals` is a list of readings taken during the session.\n\n"
+        "It makes the session's follow-ups from your integration plan, in the same transaction "
+        "(`GET /v1/follow-ups?session_id=`, and `follow_up` changes in `/v1/sync`).",
     ),
     read=Operation("getSession", "Read one treatment session."),
-    update=Operation("updateSession", "Change a treatment session."),
-    delete=Operation("deleteSession", "Delete a treatment session."),
+    update=Operation(
+        "updateSession",
+        "Change a treatment session.",
+        "A new `started_at` moves the session's open follow-ups with it.",
+    ),
+    delete=Operation("deleteSession", "Delete a treatment session.", "Its follow-ups go with it."),
     sharing=Sharing(
         scope="sessions",
         audit_type="session",
@@ -52,5 +61,9 @@ kind = JournalKind(
     match=("medicine",),
     prepare_create=service.vitals_as_json,
     prepare_update=service.vitals_as_json,
+    after_create=follow_ups.schedule,
+    after_update=follow_ups.reschedule_if_moved,
+    before_delete=follow_ups.remove,
+    also_synced=(Synced("follow_up", FollowUp, FollowUpSchema),),
 )
 register_views(kind)
