@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, meanwhile
 from tests.test_sync import drain
 
 LA = "America/Los_Angeles"
@@ -118,6 +118,8 @@ def test_the_plans_etag_flow(client, patient):
         (step(1, "24:00", "mood"), "local_time"),
         (step(1, "7:00", "mood"), "local_time"),
         (step(1, "07:00:00", "mood"), "local_time"),
+        (step(1, "07:00\n", "mood"), "local_time"),
+        (step(1, "０7:00", "mood"), "local_time"),
         (step(-1, "07:00", "mood"), "offset_days"),
         (step(366, "07:00", "mood"), "offset_days"),
         (step(1.5, "07:00", "mood"), "offset_days"),
@@ -656,3 +658,25 @@ def test_a_patient_with_no_follow_ups_has_no_rate(client, patient):
     body = client.get("/v1/insights/follow-ups", headers=patient.headers).json
     assert body["overall"]["total"] == 0 and body["overall"]["rate"] is None
     assert body["overall"]["median_delay_minutes"] is None and body["sessions"] == []
+
+
+def test_a_completion_that_commits_while_its_session_is_deleted_never_fails_the_delete(app, client, patient):
+    """The delete holds the account before it reads the session's follow-ups, as the create does
+    before it completes one: the mood waits, then finds them gone; the delete is never a 412."""
+    session = record_session(client, patient, iso(datetime.now(UTC) - timedelta(days=1, hours=1)))
+    mood = next(f for f in follow_ups(client, patient) if f["kind"] == "mood")
+    made = []
+
+    def check_in():
+        other = app.test_client()
+        made.append(
+            other.post("/v1/moods", headers=patient.headers, json={"mood": 6, "recorded_at": mood["due_at"]})
+        )
+
+    reads_them = lambda statement: statement.startswith("SELECT follow_ups.")  # noqa: E731
+    with meanwhile(app, reads_them, check_in, at="after_cursor_execute", patience=1):
+        gone = client.delete(f"/v1/sessions/{session['id']}", headers={**patient.headers, "If-Match": '"1"'})
+    assert gone.status_code == 204, gone.json
+    (created,) = made
+    assert created.status_code == 201, created.json
+    assert follow_ups(client, patient) == []

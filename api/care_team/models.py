@@ -37,8 +37,9 @@ class Invitation(Model):
 class CareLink(Model):
     """A patient's link to one therapist. Revoking keeps the row (revoked_at) but ends all access.
 
-    `scopes` names what the therapist may read: the scopes of the shared journal kinds
-    (api.kinds.SCOPES), which are also their paths under /v1/patients/{id}/.
+    `scopes` names what the therapist may read (api.kinds.SCOPES): the scopes of the shared
+    journal kinds, which are also their paths under /v1/patients/{id}/, and `plan`, the patient's
+    integration plan and how its follow-ups are kept.
     """
 
     __tablename__ = "care_links"

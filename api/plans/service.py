@@ -204,7 +204,14 @@ def reschedule_if_moved(session, changes):
 
 
 def remove(session):
-    """With the session: its follow-ups leave every read, and /v1/sync reports their tombstones."""
+    """With the session: its follow-ups leave every read, and /v1/sync reports their tombstones.
+
+    The patient's account is held first (records.hold_account), as a create that completes one of
+    them holds it, so they are read as the last completion left them (never a stale version that
+    would fail the delete with a 412).
+    """
+    if not hold_account(session.owner_id):
+        raise OwnerErased()
     now = utcnow()
     for follow_up in _of_session(session):
         follow_up.deleted_at = now
