@@ -41,7 +41,7 @@ class PlanStepSchema(ma.Schema):
     local_time = ma.fields.String(
         required=True,
         # \Z, not $: Python's $ also matches before a final newline.
-        validate=ma.validate.Regexp(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z", error="A 24-hour local time, HH:MM."),
+        validate=ma.validate.Regexp(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z", error="A local time, HH:MM."),
         metadata={
             "pattern": LOCAL_TIME,
             "description": "The local time of day the step is due, HH:MM, in the patient's time zone.",
