@@ -91,10 +91,11 @@ def test_a_write_begins_before_its_first_write_and_commits_once(client, patient,
     created = client.post("/v1/moods", headers=patient.headers, json={"mood": 5})
     assert created.status_code == 201
     verbs = [(verb, inside) for verb, inside, _ in wire]
-    # the token check outside; then BEGIN, the sync clock, the INSERT and the COMMIT inside it
+    # the token check outside; then BEGIN, the sync clock, the INSERT, the look for a follow-up the
+    # check-in completes and the COMMIT inside it
     outside, inside = (
         [("SELECT", False), ("BEGIN", False)],
-        [("UPDATE", True), ("INSERT", True), ("COMMIT", True)],
+        [("UPDATE", True), ("INSERT", True), ("SELECT", True), ("COMMIT", True)],
     )
     assert verbs == outside + inside
 

@@ -278,15 +278,20 @@ SessionInsightPageSchema = page_schema(SessionInsightSchema, "SessionInsightPage
 # --- follow-ups ------------------------------------------------------------------------------
 
 SESSIONS_SHOWN = 50
+MAX_COUNT = 2**31 - 1
+
+
+def Count(*, example):
+    return ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "example": example})
 
 
 class FollowUpTallySchema(ma.Schema):
-    total = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 8})
-    upcoming = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 2})
-    due = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 1})
-    missed = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 1})
-    done = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 4})
-    dismissed = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "example": 0})
+    total = Count(example=8)
+    upcoming = Count(example=2)
+    due = Count(example=1)
+    missed = Count(example=1)
+    done = Count(example=4)
+    dismissed = Count(example=0)
     rate = ma.fields.Float(
         dump_only=True,
         allow_none=True,
@@ -302,6 +307,7 @@ class FollowUpTallySchema(ma.Schema):
         allow_none=True,
         metadata={
             "minimum": 0,
+            "maximum": MAX_COUNT,
             "example": 95,
             "description": "Median minutes from `due_at` to completion of the done ones (one done early "
             "counts 0); null while none is done.",

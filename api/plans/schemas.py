@@ -44,6 +44,7 @@ class PlanStepSchema(ma.Schema):
         validate=ma.validate.Regexp(r"\A([01][0-9]|2[0-3]):[0-5][0-9]\Z", error="A local time, HH:MM."),
         metadata={
             "pattern": LOCAL_TIME,
+            "maxLength": 5,
             "description": "The local time of day the step is due, HH:MM, in the patient's time zone.",
             "example": "20:00",
         },
@@ -122,7 +123,7 @@ class StoredPlanStepSchema(ma.Schema):
     """A step as a plan returns it (PlanStepSchema is what a change sends)."""
 
     offset_days = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_OFFSET_DAYS})
-    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "example": "20:00"})
+    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"})
     kind = StoredStepKind(dump_only=True)
     instrument = ma.fields.String(
         dump_only=True,
@@ -191,7 +192,7 @@ class FollowUpSchema(RecordSchema):
         metadata={"maxLength": 2000, "description": "For `entry`: the reflection prompt to show."},
     )
     offset_days = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_OFFSET_DAYS})
-    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "example": "20:00"})
+    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"})
     time_zone = ma.fields.String(
         dump_only=True,
         metadata={

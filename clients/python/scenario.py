@@ -30,6 +30,7 @@ from integration_journal_client.api.invitations import create_invitation
 from integration_journal_client.api.me import get_me
 from integration_journal_client.api.moods import create_mood, get_mood, list_moods, update_mood
 from integration_journal_client.api.patients import list_patient_moods, list_patients
+from integration_journal_client.api.plans import get_my_integration_plan, list_follow_ups
 from integration_journal_client.api.practices import create_practice
 from integration_journal_client.api.sessions import create_session
 from integration_journal_client.api.sync import sync_changes
@@ -47,6 +48,9 @@ from integration_journal_client.models import (
     Entry,
     EntryChange,
     EntryCreate,
+    FollowUp,
+    FollowUpChange,
+    FollowUpPage,
     InvitationCreated,
     Login,
     Mood,
@@ -56,6 +60,7 @@ from integration_journal_client.models import (
     MoodPreconditionFailed,
     MoodUpdate,
     PatientSummaryPage,
+    Plan,
     Practice,
     PracticeChange,
     PracticeCreate,
@@ -215,6 +220,23 @@ def check_in(device: Device) -> tuple[Mood, str]:
         raise ApiError("check in: no ETag", r.status_code, r.parsed)
     say("mood", mood.id, mood.mood, "at", mood.recorded_at, "version", mood.version, "ETag", etag)
     return mood, etag
+
+
+def follow_the_plan(device: Device, session: Session) -> Mood:
+    """The plan the session's follow-ups came from, and a check-in that completes the mood one."""
+    r = get_my_integration_plan.sync_detailed(client=device.api)
+    plan = expect("plan", r.status_code, r.parsed, Plan)
+    say("plan version", plan.version, "default" if plan.is_default else "own", len(plan.steps), "steps")
+    r2 = list_follow_ups.sync_detailed(client=device.api, session_id=session.id, limit=50)
+    page = expect("follow-ups", r2.status_code, r2.parsed, FollowUpPage)
+    for follow_up in page.items:
+        say("  follow-up", follow_up.kind, shown(follow_up.instrument, ""), "due", follow_up.due_at, follow_up.status)
+    mood_step = next(follow_up for follow_up in page.items if follow_up.kind == "mood")
+    body = MoodCreate(mood=6, timezone="Europe/Berlin", follow_up_id=mood_step.id)
+    r3 = create_mood.sync_detailed(client=device.api, body=body)
+    mood = expect("check in for the follow-up", r3.status_code, r3.parsed, Mood)
+    say("mood", mood.id, "completes follow-up", mood_step.id)
+    return mood
 
 
 def log_practice(device: Device) -> Practice:
@@ -389,6 +411,7 @@ class LocalStore:
         self.practices: dict[UUID, Practice] = {}
         self.assessments: dict[UUID, Assessment] = {}
         self.safety_events: dict[UUID, SafetyEvent] = {}
+        self.follow_ups: dict[UUID, FollowUp] = {}
         self.cursor: str | None = None
 
     def apply(
@@ -399,7 +422,8 @@ class LocalStore:
         | ContactChange
         | PracticeChange
         | AssessmentChange
-        | SafetyEventChange,
+        | SafetyEventChange
+        | FollowUpChange,
     ) -> None:
         # The variant tells which record `data` is; `data` is None for a delete.
         say(change.op, change.type_, change.id, "v", change.version)
@@ -433,6 +457,12 @@ class LocalStore:
             if change.data is not None:
                 self.assessments[change.id] = change.data
                 say("  assessment", change.data.instrument, "score", change.data.score)
+        elif isinstance(change, FollowUpChange):
+            # What the phone schedules its own notifications from, offline.
+            self.follow_ups.pop(change.id, None)
+            if change.data is not None:
+                self.follow_ups[change.id] = change.data
+                say("  follow-up", change.data.kind, "due", change.data.due_at, change.data.status)
         else:
             self.safety_events.pop(change.id, None)
             if change.data is not None:
@@ -559,6 +589,7 @@ def main(base_url: str) -> None:
     me(patient)
 
     session, _entry = record_session_day(patient)
+    follow_the_plan(patient, session)
     mood, etag = check_in(patient)
     log_practice(patient)
     add_support_person(patient)

@@ -170,6 +170,26 @@ async function recordSessionDay(api: Api): Promise<{ session: Schemas["Session"]
   return { session, entry };
 }
 
+/** The plan the session's follow-ups came from, and a check-in that completes the mood one. */
+async function followThePlan(api: Api, session: Schemas["Session"]): Promise<Schemas["Mood"]> {
+  const plan = await api.GET("/v1/me/integration-plan");
+  if (plan.error) throw new ApiError("plan", plan.response, plan.error);
+  say`plan version ${plan.data.version} (${plan.data.is_default ? "default" : "own"}): ${plan.data.steps.length} steps`;
+  const listed = await api.GET("/v1/follow-ups", { params: { query: { session_id: session.id, limit: 50 } } });
+  if (listed.error) throw new ApiError("follow-ups", listed.response, listed.error);
+  for (const followUp of listed.data.items) {
+    say`  follow-up ${followUp.kind} ${shown(followUp.instrument, "")} due ${followUp.due_at}: ${followUp.status}`;
+  }
+  const moodStep = listed.data.items.find((followUp) => followUp.kind === "mood");
+  if (moodStep === undefined) throw new Error("the default plan has a mood check-in");
+  const { data, error, response } = await api.POST("/v1/moods", {
+    body: { mood: 6, timezone: deviceTimeZone(), follow_up_id: moodStep.id },
+  });
+  if (error) throw new ApiError("check in for the follow-up", response, error);
+  say`mood ${data.id} completes follow-up ${moodStep.id}`;
+  return data;
+}
+
 async function checkIn(api: Api): Promise<{ mood: Schemas["Mood"]; etag: string }> {
   const { data, error, response } = await api.POST("/v1/moods", {
     params: { header: { "Idempotency-Key": crypto.randomUUID() } },
@@ -330,6 +350,7 @@ class LocalStore {
   readonly practices = new Map<string, Schemas["Practice"]>();
   readonly assessments = new Map<string, Schemas["Assessment"]>();
   readonly safetyEvents = new Map<string, Schemas["SafetyEvent"]>();
+  readonly followUps = new Map<string, Schemas["FollowUp"]>();
   cursor: string | null = null;
 
   apply(change: Change): void {
@@ -372,6 +393,12 @@ class LocalStore {
           const by = change.data.acknowledgements.map((a) => a.acknowledged_by?.display_name ?? "a former care-team member");
           say`  safety event ${change.data.status}, acknowledged by ${by.length ? by.join(", ") : "nobody yet"}`;
         }
+        return;
+      case "follow_up":
+        // What the phone schedules its own notifications from, offline.
+        if (change.data) this.followUps.set(change.id, change.data);
+        else this.followUps.delete(change.id);
+        if (change.data) say`  follow-up ${change.data.kind} due ${change.data.due_at}: ${change.data.status}`;
         return;
       default: {
         const unknown: never = change;
@@ -475,6 +502,7 @@ export async function main(baseUrl: string): Promise<void> {
   await me(patient);
 
   const { session } = await recordSessionDay(patient);
+  await followThePlan(patient, session);
   const { mood, etag } = await checkIn(patient);
   await logPractice(patient);
   await addSupportPerson(patient);
