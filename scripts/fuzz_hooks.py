@@ -97,6 +97,7 @@ class SignedIn:
 FUZZ_SESSION_ID = os.environ.get("FUZZ_SESSION_ID")
 IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 SESSION_ID_OPERATIONS = {"createEntry", "updateEntry", "createAssessment"}
+FOLLOW_UP_OPERATIONS = {"createEntry", "createMood", "createPractice", "createAssessment"}
 # Mood insights take `from` and `to` each within 1900-2199 (the schema says so), `from` on or
 # before `to`, and at most 366 days or 260 weeks between them, which no schema can tie together.
 MOOD_INSIGHT_OPERATIONS = {"getMoodInsights", "getPatientMoodInsights"}
@@ -155,6 +156,11 @@ def before_call(context, case, kwargs):
         and body.get("session_id") is not None
     ):
         body["session_id"] = FUZZ_SESSION_ID
+    if operation_id in FOLLOW_UP_OPERATIONS and isinstance(body, dict) and body.get("follow_up_id") is not None:
+        # A client names a follow-up only when it records what that one asks for, once; which of
+        # the patient's follow-ups are open and of this kind, no schema can say (any other is a
+        # 422 or a 404 by contract). A positive create completes one by its window instead.
+        body["follow_up_id"] = None
     if (
         operation_id == "createAssessment"
         and isinstance(body, dict)

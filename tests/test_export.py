@@ -106,6 +106,7 @@ def test_json_has_the_profile_and_every_live_record_once_as_its_get_shows_it(cli
         "format_version",
         "exported_at",
         "profile",
+        "integration_plan",
         "sessions",
         "follow_ups",
         "entries",

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.helpers import assert_problem, meanwhile
+from tests.helpers import PASSWORD, assert_problem, meanwhile
 from tests.test_sync import drain
 
 LA = "America/Los_Angeles"
@@ -55,6 +55,17 @@ def follow_ups(client, patient, query=""):
     response = client.get(f"/v1/follow-ups?limit=100{query}", headers=patient.headers)
     assert response.status_code == 200, response.json
     return sorted(response.json["items"], key=lambda f: (f["due_at"], f["step"]))
+
+
+def status_of(client, patient, follow_up_id):
+    """The status the list's filter gives a follow-up now (its body holds the times it comes from)."""
+    found = [
+        status
+        for status in ("upcoming", "due", "missed", "done", "dismissed")
+        if follow_up_id in {f["id"] for f in follow_ups(client, patient, f"&status={status}")}
+    ]
+    assert len(found) == 1, found
+    return found[0]
 
 
 @pytest.fixture
@@ -204,7 +215,8 @@ def test_a_therapists_stale_change_shows_the_plan_and_is_logged(client, patient,
     stale = assert_problem(put_plan(client, therapist, [], '"1"', path), 412)
     assert stale["current"]["version"] == 2
     log = client.get("/v1/me/access-log", headers=patient.headers).json["items"]
-    assert [(e["action"], e["outcome"]) for e in log] == [("update", "allowed")]
+    # The 412 showed the plan: a read.
+    assert [(e["action"], e["outcome"]) for e in log] == [("read", "allowed")]
 
 
 # --- follow-ups made with a session --------------------------------------------------------------
@@ -249,7 +261,8 @@ def test_a_session_at_9pm_in_los_angeles_makes_follow_ups_at_local_times_across_
     ]
     for item in items:
         assert item["session_id"] == session["id"] and item["time_zone"] == LA
-        assert item["status"] == "missed" and item["completed_by"] is None
+        assert status_of(client, la_patient, item["id"]) == "missed" and item["completed_by"] is None
+        assert "status" not in item  # it changes with the clock alone, which an ETag cannot follow
     entry = items[0]
     assert entry["prompt_id"] == "insights-one-sentence" and entry["prompt_text"].startswith(
         "If you put one thing"
@@ -318,10 +331,12 @@ def test_moving_a_session_moves_its_open_follow_ups_and_deleting_it_removes_them
     assert instant(after[items[0]["id"]]["due_at"]) == instant("2026-04-04T03:00:00Z")  # 3 April 20:00 PDT
     assert instant(after[items[2]["id"]]["due_at"]) == instant("2026-04-06T01:00:00Z")
     assert after[mood_follow_up["id"]]["due_at"] == mood_follow_up["due_at"]  # done: stays as it was
-    assert after[mood_follow_up["id"]]["version"] == mood_follow_up["version"] + 1
+    # completed, then told the session's new start
+    assert after[mood_follow_up["id"]]["version"] == mood_follow_up["version"] + 2
+    assert {f["session_started_at"] for f in after.values()} == {moved.json["started_at"]}
     changes, cursor = drain(client, la_patient, cursor)
     moved_ids = {c["id"] for c in changes if c["type"] == "follow_up" and c["op"] == "upsert"}
-    assert moved_ids == {f["id"] for f in items} - {mood_follow_up["id"]}
+    assert moved_ids == {f["id"] for f in items}
     assert {c["type"] for c in changes} == {"session", "follow_up"}
 
     gone = client.delete(
@@ -363,7 +378,7 @@ def test_completion_by_id_shows_what_completed_it(client, patient):
     assert taken.status_code == 201, taken.json
     assert "follow_up_id" not in taken.json
     done = client.get(f"/v1/follow-ups/{phq9['id']}", headers=patient.headers).json
-    assert done["status"] == "done"
+    assert status_of(client, patient, phq9["id"]) == "done"
     assert done["completed_by"] == {"type": "assessment", "id": taken.json["id"]}
     assert done["completed_at"] == taken.json["taken_at"]
     # Once done, it takes no second record.
@@ -423,7 +438,7 @@ def test_another_patients_follow_up_is_a_404_and_nothing_is_made(
         ),
         404,
     )
-    assert client.get(f"/v1/follow-ups/{theirs['id']}", headers=other.headers).json["status"] == "upcoming"
+    assert status_of(client, other, theirs["id"]) == "upcoming"
 
 
 def test_a_record_inside_the_window_completes_the_follow_up_without_its_id(client, patient):
@@ -449,7 +464,9 @@ def test_a_record_inside_the_window_completes_the_follow_up_without_its_id(clien
     first, second = follow_ups(client, patient)
     assert first["completed_by"] == {"type": "mood", "id": inside.json["id"]}
     assert first["completed_at"] == inside.json["recorded_at"]
-    assert second["completed_by"] is None and second["status"] == "missed"  # 10:00 on the 6th is past 48 h
+    assert (
+        second["completed_by"] is None and status_of(client, patient, second["id"]) == "missed"
+    )  # 10:00 on the 6th is past 48 h
 
 
 def test_overlapping_windows_complete_the_earliest_due_first(client, patient):
@@ -477,7 +494,7 @@ def test_status_is_worked_out_from_time_and_completion(client, patient):
     # practice at S+1 00:00, which is due until S+3 00:00; now is between S+1 12:00 and S+2 12:00.
     session = record_session(client, patient, iso(now - timedelta(days=1, hours=12)))
     by_kind = {f["kind"]: f for f in follow_ups(client, patient)}
-    assert {k: f["status"] for k, f in by_kind.items()} == {
+    assert {k: status_of(client, patient, f["id"]) for k, f in by_kind.items()} == {
         "mood": "missed",
         "practice": "due",
         "entry": "upcoming",
@@ -497,7 +514,7 @@ def test_status_is_worked_out_from_time_and_completion(client, patient):
         client.patch(path, headers={**patient.headers, "If-Match": '"1"'}, json={"dismissed": "yes"}), 422
     )
     dismissed = client.patch(path, headers={**patient.headers, "If-Match": '"1"'}, json={"dismissed": True})
-    assert dismissed.status_code == 200 and dismissed.json["status"] == "dismissed"
+    assert dismissed.status_code == 200 and dismissed.json["dismissed_at"] is not None
     assert dismissed.headers["ETag"] == '"2"'
     assert [f["kind"] for f in follow_ups(client, patient, "&status=dismissed")] == ["practice"]
     # A dismissed follow-up is not completed by a record in its window, nor by its id.
@@ -505,7 +522,7 @@ def test_status_is_worked_out_from_time_and_completion(client, patient):
         "/v1/practices", headers=patient.headers, json={"practice": "meditation", "performed_at": NOW}
     )
     assert performed.status_code == 201
-    assert client.get(path, headers=patient.headers).json["status"] == "dismissed"
+    assert status_of(client, patient, practice["id"]) == "dismissed"
     refused = client.post(
         "/v1/practices",
         headers=patient.headers,
@@ -517,7 +534,7 @@ def test_status_is_worked_out_from_time_and_completion(client, patient):
     )
     assert_problem(refused, 422)
     back = client.patch(path, headers={**patient.headers, "If-Match": '"2"'}, json={"dismissed": False})
-    assert back.json["status"] == "due"
+    assert back.json["dismissed_at"] is None and status_of(client, patient, practice["id"]) == "due"
     done = client.post(
         "/v1/practices",
         headers=patient.headers,
@@ -533,13 +550,13 @@ def test_status_is_worked_out_from_time_and_completion(client, patient):
     )
 
 
-def test_follow_ups_page_earliest_due_first(client, patient):
+def test_follow_ups_page_latest_due_first_like_every_list(client, patient):
     record_session(client, patient, "2026-05-01T12:00:00Z")
     record_session(client, patient, "2026-04-01T12:00:00Z")
     everything = client.get("/v1/follow-ups?limit=100", headers=patient.headers).json["items"]
     assert len(everything) == 16
     keys = [(f["due_at"], f["id"]) for f in everything]
-    assert keys == sorted(keys)
+    assert keys == sorted(keys, reverse=True)
     seen, cursor = [], None
     while True:
         query = "?limit=3" + (f"&cursor={cursor}" if cursor else "")
@@ -576,7 +593,7 @@ def test_sync_carries_each_follow_up_as_its_own_get_shows_it(client, patient):
     client.post("/v1/moods", headers=patient.headers, json={"mood": 7, "follow_up_id": mood["id"]})
     changes, _ = drain(client, patient, cursor)
     assert [(c["type"], c["op"]) for c in changes] == [("mood", "upsert"), ("follow_up", "upsert")]
-    assert changes[1]["data"]["status"] == "done"
+    assert changes[1]["data"]["completed_by"] == {"type": "mood", "id": changes[0]["id"]}
 
 
 # --- adherence --------------------------------------------------------------------------------------
@@ -680,3 +697,121 @@ def test_a_completion_that_commits_while_its_session_is_deleted_never_fails_the_
     (created,) = made
     assert created.status_code == 201, created.json
     assert follow_ups(client, patient) == []
+
+
+def test_follow_ups_filter_by_from_and_to_on_due_at(client, patient):
+    record_session(client, patient, "2026-05-01T12:00:00Z")
+    response = client.get(
+        "/v1/follow-ups?from=2026-05-08T00:00:00Z&to=2026-05-09T00:00:00Z", headers=patient.headers
+    )
+    assert response.status_code == 200, response.json
+    assert sorted((f["offset_days"], f["kind"]) for f in response.json["items"]) == [
+        (7, "assessment"),
+        (7, "assessment"),
+        (7, "entry"),
+    ]
+
+
+# --- found by an outside tester ---------------------------------------------------------------------
+
+
+def test_a_plan_naming_a_prompt_the_data_no_longer_has_still_lets_a_session_be_recorded(
+    client, patient, monkeypatch
+):
+    """A stored plan keeps a prompt's id; a later prompts file may drop it. The follow-up then
+    shows the first prompt that suits its day, and the session is recorded (it was a 500)."""
+    plan = [step(1, "10:00", "entry", prompt_id="body-first-sensations")]
+    assert put_plan(client, patient, plan, '"1"').status_code == 200
+
+    from api.plans import data, service
+
+    texts = {key: text for key, text in data.prompt_texts().items() if key != "body-first-sensations"}
+    monkeypatch.setattr(service, "prompt_texts", lambda: texts)  # the prompts file, one release later
+    record_session(client, patient, iso(datetime.now(UTC)))
+    (item,) = follow_ups(client, patient)
+    assert item["prompt_id"] == data.prompt_for_day(1)[0] and item["prompt_text"]
+
+
+def test_a_record_from_before_the_session_completes_none_of_its_follow_ups(client, patient):
+    """Not by id (422), and not by window: a PHQ-9 from the day before is the session's baseline
+    (/v1/insights/sessions), never also its day-14 follow-up."""
+    started = datetime.now(UTC) - timedelta(days=20)
+    record_session(client, patient, iso(started))
+    day14 = next(
+        f for f in follow_ups(client, patient) if f["instrument"] == "phq9" and f["offset_days"] == 14
+    )
+    body = {
+        "instrument": "phq9",
+        "answers": [1, 1, 0, 1, 0, 0, 1, 0, 0],
+        "taken_at": iso(started - timedelta(days=1)),
+    }
+    refused = client.post(
+        "/v1/assessments", headers=patient.headers, json={**body, "follow_up_id": day14["id"]}
+    )
+    assert "follow_up_id" in assert_problem(refused, 422)["errors"]
+    assert client.post("/v1/assessments", headers=patient.headers, json=body).status_code == 201
+    assert all(f["completed_by"] is None for f in follow_ups(client, patient))
+
+
+def test_a_day_zero_step_is_never_due_before_its_session_started(client, patient):
+    assert (
+        put_plan(client, patient, [step(0, "08:00", "mood"), step(0, "22:00", "entry")], '"1"').status_code
+        == 200
+    )
+    session = record_session(client, patient, "2026-05-01T21:00:00Z")
+    mood, entry = follow_ups(client, patient)
+    assert mood["due_at"] == session["started_at"]  # 08:00 had passed: due as the session starts
+    assert instant(mood["window_ends_at"]) == instant("2026-05-01T22:00:00Z")
+    assert instant(entry["due_at"]) == instant("2026-05-01T22:00:00Z")
+    early = client.post(
+        "/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": "2026-05-01T09:00:00Z"}
+    )
+    assert early.status_code == 201
+    assert follow_ups(client, patient)[0]["completed_by"] is None
+
+
+def test_erasing_the_therapist_who_set_the_plan_gives_the_plan_a_new_etag(client, patient, therapist, link):
+    """Their name leaves the plan as an edit would: a new version, so a device's copy is stale."""
+    link(patient, therapist, ALL_SCOPES)
+    path = f"/v1/patients/{patient.id}/integration-plan"
+    assert put_plan(client, therapist, [step(1, "10:00", "mood")], '"1"', path).status_code == 200
+    seen = get_plan(client, patient)
+    assert seen.json["updated_by"]["id"] == therapist.id
+    assert client.delete("/v1/me", headers=therapist.headers, json={"password": PASSWORD}).status_code == 204
+    now = get_plan(client, patient)
+    assert now.json["updated_by"] is None and now.json["steps"] == seen.json["steps"]
+    assert now.headers["ETag"] != seen.headers["ETag"]
+    revalidated = client.get(
+        "/v1/me/integration-plan", headers={**patient.headers, "If-None-Match": seen.headers["ETag"]}
+    )
+    assert revalidated.status_code == 200
+
+
+def test_a_therapists_change_without_if_match_is_not_logged(client, patient, therapist, link):
+    """A 428 changes nothing and shows nothing: no `update` in the patient's access log."""
+    link(patient, therapist, ("plan",))
+    path = f"/v1/patients/{patient.id}/integration-plan"
+    assert_problem(client.put(path, headers=therapist.headers, json={"steps": []}), 428)
+    assert get_plan(client, patient).json["is_default"] is True
+    log = client.get("/v1/me/access-log", headers=patient.headers).json["items"]
+    assert [e for e in log if e["resource_type"] == "integration_plan"] == []
+
+
+def test_the_export_holds_the_patients_integration_plan(client, patient):
+    """As JSON (the plan as its GET shows it) and as integration_plan.csv (a row per step)."""
+    import csv
+    import io
+    import zipfile
+
+    mine = [step(2, "07:45", "practice"), step(5, "21:10", "entry", prompt_id="body-first-sensations")]
+    assert put_plan(client, patient, mine, '"1"').status_code == 200
+    exported = client.get("/v1/me/export?format=json", headers=patient.headers)
+    assert exported.status_code == 200
+    assert json.loads(exported.get_data())["integration_plan"] == get_plan(client, patient).json
+    zipped = client.get("/v1/me/export?format=csv", headers=patient.headers)
+    with zipfile.ZipFile(io.BytesIO(zipped.get_data())) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("integration_plan.csv").decode())))
+    assert [(row["offset_days"], row["local_time"], row["kind"], row["prompt_id"]) for row in rows] == [
+        ("2", "07:45", "practice", ""),
+        ("5", "21:10", "entry", "body-first-sensations"),
+    ]

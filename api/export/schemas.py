@@ -8,6 +8,7 @@ from api.accounts.schemas import UserSchema
 from api.export.document import FORMAT_NAME, FORMAT_VERSION
 from api.export.service import SECTIONS
 from api.fields import Timestamp
+from api.plans.schemas import PlanSchema
 
 # No journal has this many records of one kind; the bound is there because every array in the
 # spec has one (OWASP API4), and it is not enforced.
@@ -57,6 +58,13 @@ JournalExportSchema = ma.Schema.from_dict(
         ),
         "exported_at": Timestamp(dump_only=True),
         "profile": ma.fields.Nested(UserSchema, dump_only=True),
+        "integration_plan": ma.fields.Nested(
+            PlanSchema,
+            dump_only=True,
+            metadata={
+                "description": "Your integration plan (the default one while you have none of your own)."
+            },
+        ),
         **_sections(),
     },
     name="JournalExport",

@@ -22,6 +22,8 @@ from api.audit import service as audit
 from api.audit.models import EXPORT, Action, Outcome
 from api.extensions import db
 from api.kinds import SYNCED
+from api.plans import service as plans
+from api.plans.schemas import PlanSchema
 from api.records import live
 
 BATCH_SIZE = 500
@@ -70,6 +72,11 @@ def owner(owner_id: uuid.UUID) -> User:
     if user is None:  # erased between the request's commit and its first byte
         raise LookupError("the exported account is gone")
     return user
+
+
+def integration_plan(owner_id: uuid.UUID) -> dict:
+    """The patient's integration plan as its GET shows it (the default one while they have none)."""
+    return PlanSchema().dump(plans.plan_of(owner_id))
 
 
 def each_record(model, *, owner_id) -> Iterator[Any]:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from api.accounts.schemas import UserSchema
 from api.export import streams
-from api.export.service import SECTIONS, each_dumped, owner
+from api.export.service import SECTIONS, each_dumped, integration_plan, owner
 
 RECORD_COLUMNS = ("id", "version", "created_at", "updated_at")
 
@@ -48,6 +48,12 @@ TABLES = (
         about="your account, one row",
     ),
     Table(
+        "integration_plan.csv",
+        "integration_plan",
+        ("offset_days", "local_time", "kind", "instrument", "prompt_id"),
+        about="the steps of your integration plan (the default one while you have none of your own)",
+    ),
+    Table(
         "sessions.csv",
         "sessions",
         (
@@ -78,6 +84,7 @@ TABLES = (
         (
             *RECORD_COLUMNS,
             "session_id",
+            "session_started_at",
             "step",
             "kind",
             "instrument",
@@ -88,7 +95,6 @@ TABLES = (
             "time_zone",
             "due_at",
             "window_ends_at",
-            "status",
             "completed_at",
             "completed_by.type",
             "completed_by.id",
@@ -237,6 +243,8 @@ def cell(value):
 def _records(table, owner_id):
     if table.section == "profile":
         return (UserSchema().dump(owner(owner_id)),)
+    if table.section == "integration_plan":
+        return integration_plan(owner_id)["steps"]
     section = next(section for section in SECTIONS if section.name == table.section)
     return each_dumped(section, owner_id=owner_id)
 

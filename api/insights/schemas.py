@@ -282,7 +282,9 @@ MAX_COUNT = 2**31 - 1
 
 
 def Count(*, example):
-    return ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "example": example})
+    return ma.fields.Integer(
+        dump_only=True, metadata={"minimum": 0, "maximum": MAX_COUNT, "example": example}
+    )
 
 
 class FollowUpTallySchema(ma.Schema):

@@ -20,7 +20,7 @@ from api.audit.models import INTEGRATION_PLAN, PATIENT_SUMMARY, Action, Outcome
 from api.care_team.models import CareLink
 from api.care_team.service import grants, shared_with
 from api.entries import service as entries
-from api.errors import NotShared, PreconditionFailed, PreconditionRequired
+from api.errors import NotShared, PreconditionFailed
 from api.extensions import db
 from api.moods.models import Mood
 from api.pagination import fetch_page, keyset
@@ -139,17 +139,9 @@ def acknowledge_entry(*, actor, patient_id, entry_id, request_id):
 # --- the patient's integration plan ------------------------------------------------------------
 
 
-class PlanChangeRefused(NotShared):
-    """A denied change of a plan: its audit event is kept, as for a denied read."""
-
-
 class StalePlanShown(PreconditionFailed):
-    """A 412 shows the plan as it is: a read, whose audit event is kept."""
+    """A 412 shows the plan as it is now: a read, whose audit event is kept."""
 
-    keep_writes = True
-
-
-class PlanIfMatchMissing(PreconditionRequired):
     keep_writes = True
 
 
@@ -183,20 +175,23 @@ def set_plan(*, actor, patient_id, steps, request_id):
     """Set the patient's plan, with the `plan` scope (If-Match as for the patient's own change).
 
     The patient's account is held before the link is read, as revoking a link or changing its
-    scopes holds it: a change that commits after a revocation is refused by it.
+    scopes holds it: a change that commits after a revocation is refused by it. The access log
+    gets an `update` (or, refused, a denied one); a 412 shows the plan, so it is logged as a
+    `read`; a 428 shows and changes nothing, and is not logged.
     """
     allowed = hold_account(patient_id) and _plan_allowed(actor, patient_id)
-    _log_plan(
-        actor=actor, patient_id=patient_id, action=Action.UPDATE, allowed=allowed, request_id=request_id
-    )
     if not allowed:
-        raise PlanChangeRefused()
+        _log_plan(
+            actor=actor, patient_id=patient_id, action=Action.UPDATE, allowed=False, request_id=request_id
+        )
+        raise NotShared()
     try:
-        return plans.set_plan(patient_id, steps, actor_id=actor.id)
+        plan = plans.set_plan(patient_id, steps, actor_id=actor.id)
     except PreconditionFailed as stale:
+        _log_plan(actor=actor, patient_id=patient_id, action=Action.READ, allowed=True, request_id=request_id)
         raise StalePlanShown(stale.extra["current"]) from None
-    except PreconditionRequired:
-        raise PlanIfMatchMissing() from None
+    _log_plan(actor=actor, patient_id=patient_id, action=Action.UPDATE, allowed=True, request_id=request_id)
+    return plan
 
 
 # --- the therapist's patient list -------------------------------------------------------------

@@ -78,6 +78,8 @@ class FollowUp(OwnedRecord, Model):
     TIME_FIELD = "due_at"
 
     session_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    # The session's start, as it is now: nothing recorded before it completes the follow-up.
+    session_started_at: Mapped[datetime]
     step: Mapped[int] = mapped_column(SmallInteger)  # its position in the plan, from 0
     kind: Mapped[StepKind] = mapped_column(string_enum(StepKind, "follow_up_kind"))
     # Checked against the instrument registry when the plan is set (no CHECK: the registry grows).
@@ -106,10 +108,6 @@ class FollowUp(OwnedRecord, Model):
         if now < self.due_at:
             return FollowUpStatus.UPCOMING
         return FollowUpStatus.DUE if now < self.window_ends_at else FollowUpStatus.MISSED
-
-    @property
-    def status(self):
-        return self.status_at(utcnow())
 
     @property
     def is_open(self):

@@ -70,16 +70,15 @@ class FollowUpList(MethodView):
     @blp.arguments(FollowUpQuerySchema, location="query")
     @blp.response(200, FollowUpPageSchema, headers=PAGE_HEADERS)
     def get(self, query):
-        """List your follow-ups, earliest due first.
+        """List your follow-ups, the latest due first.
 
-        Filter by `status` (worked out from the time now and what completed each) and `session_id`.
+        Filter by `from`/`to` (on `due_at`), `session_id` and `status`, which is worked out from
+        the time now and each one's times: `done` once a record completed it (`completed_at`),
+        `dismissed` once you dismissed it (`dismissed_at`), else `upcoming` before `due_at`, `due`
+        until `window_ends_at` and `missed` after it. A device works it out the same way offline.
         """
         rows, more = service.list_follow_ups(
-            owner_id=current_user.id,
-            status=query.get("status"),
-            session_id=query.get("session_id"),
-            limit=query["limit"],
-            after=page_position(query),
+            owner_id=current_user.id, query=query, limit=query["limit"], after=page_position(query)
         )
         return page_response(rows, more, time_field="due_at")
 

@@ -7,7 +7,7 @@ from api.fields import UUID, BoundedList, StrictBoolean, Timestamp, Version, Who
 from api.pagination import PageQuerySchema, page_schema
 from api.plans.data import INSTRUMENTS, prompt_texts
 from api.plans.models import FollowUpStatus, StepKind
-from api.schemas import RecordSchema
+from api.schemas import RecordSchema, TimeRangeQuerySchema
 
 MAX_STEPS = 50
 MAX_OFFSET_DAYS = 365
@@ -123,7 +123,9 @@ class StoredPlanStepSchema(ma.Schema):
     """A step as a plan returns it (PlanStepSchema is what a change sends)."""
 
     offset_days = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_OFFSET_DAYS})
-    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"})
+    local_time = ma.fields.String(
+        dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"}
+    )
     kind = StoredStepKind(dump_only=True)
     instrument = ma.fields.String(
         dump_only=True,
@@ -174,7 +176,15 @@ class CompletedBySchema(ma.Schema):
 
 
 class FollowUpSchema(RecordSchema):
+    """A follow-up holds its times, not its status, which changes with the clock alone (so an
+    ETag could not follow it): `done` once `completed_at` is set, `dismissed` once `dismissed_at`
+    is, else `upcoming` before `due_at`, `due` until `window_ends_at`, `missed` after it."""
+
     session_id = ma.fields.UUID(dump_only=True, metadata={"description": "The session it follows."})
+    session_started_at = Timestamp(
+        dump_only=True,
+        metadata={"description": "The session's `started_at`: a record from before it completes nothing."},
+    )
     step = ma.fields.Integer(
         dump_only=True,
         metadata={"minimum": 0, "maximum": MAX_STEPS - 1, "description": "Its step's position in the plan."},
@@ -192,7 +202,9 @@ class FollowUpSchema(RecordSchema):
         metadata={"maxLength": 2000, "description": "For `entry`: the reflection prompt to show."},
     )
     offset_days = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": MAX_OFFSET_DAYS})
-    local_time = ma.fields.String(dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"})
+    local_time = ma.fields.String(
+        dump_only=True, metadata={"pattern": LOCAL_TIME, "maxLength": 5, "example": "20:00"}
+    )
     time_zone = ma.fields.String(
         dump_only=True,
         metadata={
@@ -216,12 +228,6 @@ class FollowUpSchema(RecordSchema):
             "`due_at`, whichever is sooner."
         },
     )
-    status = ma.fields.Enum(
-        FollowUpStatus,
-        by_value=True,
-        dump_only=True,
-        metadata={"description": "At the time of the response; a device works it out again from the times."},
-    )
     completed_at = Timestamp(
         dump_only=True,
         allow_none=True,
@@ -236,7 +242,7 @@ class FollowUpSchema(RecordSchema):
     dismissed_at = Timestamp(dump_only=True, allow_none=True)
 
 
-class FollowUpQuerySchema(PageQuerySchema):
+class FollowUpQuerySchema(PageQuerySchema, TimeRangeQuerySchema):
     status = ma.fields.Enum(
         FollowUpStatus, by_value=True, metadata={"description": "Only follow-ups in this status now."}
     )

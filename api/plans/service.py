@@ -12,17 +12,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import or_, select, tuple_
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from api.accounts.models import User
 from api.errors import NotFound, PreconditionFailed, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
+from api.pagination import fetch_page
 from api.plans.data import default_plan_data, prompt_for_day, prompt_texts
 from api.plans.models import FollowUp, FollowUpStatus, IntegrationPlan, StepKind
 from api.plans.schemas import WINDOW_HOURS, PlanSchema, step_key
-from api.records import OwnerErased, flush_versioned, hold_account, live
+from api.records import OwnerErased, flush_versioned, hold_account, live, time_filters
 from api.smorest.etags import require_if_match
 
 WINDOW = timedelta(hours=WINDOW_HOURS)
@@ -84,6 +85,33 @@ def set_plan(patient_id, steps, *, actor_id):
     return current
 
 
+def forget_author(person_id):
+    """Before an account is erased: it leaves `updated_by` of every other patient's plan it set.
+
+    Each plan changes as an edit does (a new version, so a device's copy is stale), the patients'
+    accounts held one by one in one order, as the acknowledgements' erasure does
+    (assessments/safety.py). A patient's own plan goes with their account.
+    """
+    authored = (
+        select(IntegrationPlan.patient_id)
+        .where(IntegrationPlan.updated_by_id == person_id, IntegrationPlan.patient_id != person_id)
+        .order_by(IntegrationPlan.patient_id)
+    )
+    patients = [
+        patient_id for patient_id in db.session.execute(authored).scalars() if hold_account(patient_id)
+    ]
+    if not patients:
+        return
+    plans = db.session.execute(
+        select(IntegrationPlan).where(
+            IntegrationPlan.patient_id.in_(patients), IntegrationPlan.updated_by_id == person_id
+        )
+    ).scalars()
+    for plan in plans:
+        plan.updated_by_id = None
+    db.session.flush()
+
+
 # --- scheduling --------------------------------------------------------------------------------
 
 
@@ -107,11 +135,15 @@ def local_instant(day: date, local_time: str, zone: ZoneInfo) -> datetime:
 
 def schedule_times(steps, started_at, zone):
     """[(due_at, window_ends_at)] for steps after a session started at `started_at`: each step's
-    local time on the session's local day plus its days, due until the next step that is due
-    later, or for WINDOW, whichever ends sooner."""
+    local time on the session's local day plus its days (never before the session started), due
+    until the next step that is due later, or for WINDOW, whichever ends sooner."""
     first_day = started_at.astimezone(zone).date()
+    # A step of the session's own day whose time is already past when it starts is due at its start.
     dues = [
-        local_instant(first_day + timedelta(days=step["offset_days"]), step["local_time"], zone)
+        max(
+            started_at,
+            local_instant(first_day + timedelta(days=step["offset_days"]), step["local_time"], zone),
+        )
         for step in steps
     ]
     ordered = sorted(set(dues))
@@ -125,8 +157,10 @@ def schedule_times(steps, started_at, zone):
 def _prompt(step):
     if step["kind"] != StepKind.ENTRY:
         return None, None
-    if step.get("prompt_id"):
-        return step["prompt_id"], prompt_texts()[step["prompt_id"]]
+    text = prompt_texts().get(step.get("prompt_id") or "")
+    if text is not None:
+        return step["prompt_id"], text
+    # None named, or one the prompts file no longer has (a plan outlives a data change).
     return prompt_for_day(step["offset_days"])
 
 
@@ -145,6 +179,7 @@ def schedule(session):
             FollowUp(
                 owner_id=session.owner_id,
                 session_id=session.id,
+                session_started_at=session.started_at,
                 step=position,
                 kind=StepKind(step["kind"]),
                 instrument=step.get("instrument"),
@@ -173,8 +208,8 @@ def _of_session(session):
 
 def reschedule(session):
     """After the session's `started_at` changed: its open follow-ups move with it (done and
-    dismissed ones keep the times they had), each a change in /v1/sync. The zone is the patient's
-    profile time zone now."""
+    dismissed ones keep the times they had, and learn the new start), each a change in /v1/sync.
+    The zone is the patient's profile time zone now."""
     follow_ups = _of_session(session)
     if not follow_ups:
         return
@@ -183,6 +218,8 @@ def reschedule(session):
     steps = [{"offset_days": f.offset_days, "local_time": f.local_time} for f in follow_ups]
     times = schedule_times(steps, session.started_at, zone_of(zone_name))
     for follow_up, (due_at, window_ends_at) in zip(follow_ups, times, strict=True):
+        if follow_up.session_started_at != session.started_at:
+            follow_up.session_started_at = session.started_at
         if not follow_up.is_open:
             continue
         if (follow_up.due_at, follow_up.window_ends_at, follow_up.time_zone) != (
@@ -234,7 +271,7 @@ def complete(record, *, kind, follow_up_id, instrument=None):
         ).scalar_one_or_none()
         if follow_up is None:
             raise NotFound("No follow-up of yours has this follow_up_id.")
-        _check_match(follow_up, kind=kind, instrument=instrument)
+        _check_match(follow_up, kind=kind, instrument=instrument, at=at)
     else:
         # No window is longer than WINDOW: the read is one short range of ix_follow_ups_owner_time.
         conditions = [
@@ -256,7 +293,7 @@ def complete(record, *, kind, follow_up_id, instrument=None):
     return follow_up
 
 
-def _check_match(follow_up, *, kind, instrument):
+def _check_match(follow_up, *, kind, instrument, at):
     if follow_up.kind != kind:
         raise ValidationFailed(
             "follow_up_id", f"This follow-up asks for a {follow_up.kind.value}, not a {StepKind(kind).value}."
@@ -267,6 +304,10 @@ def _check_match(follow_up, *, kind, instrument):
         )
     if follow_up.completed_at is not None:
         raise ValidationFailed("follow_up_id", "This follow-up is already done.")
+    if at < follow_up.session_started_at:
+        raise ValidationFailed(
+            "follow_up_id", "A record from before the session cannot complete its follow-up."
+        )
     if follow_up.dismissed_at is not None:
         raise ValidationFailed("follow_up_id", "This follow-up was dismissed; take that back first.")
 
@@ -291,21 +332,21 @@ def status_filter(status, now):
     return [*_open(), FollowUp.window_ends_at <= now]
 
 
-def list_follow_ups(*, owner_id, status=None, session_id=None, limit, after=None):
-    """A page of the owner's live follow-ups, earliest due first: (rows, more). One range scan of
-    ix_follow_ups_owner_time."""
-    conditions = []
-    if status is not None:
-        conditions += status_filter(status, utcnow())
-    if session_id is not None:
-        conditions.append(FollowUp.session_id == session_id)
-    if after is not None:
-        conditions.append(tuple_(FollowUp.due_at, FollowUp.id) > tuple_(*after))
-    query = (
-        live(FollowUp, owner_id).where(*conditions).order_by(FollowUp.due_at, FollowUp.id).limit(limit + 1)
+def list_follow_ups(*, owner_id, query, limit, after=None):
+    """A page of the owner's live follow-ups, the latest due first as every list reads: (rows,
+    more). One range scan of ix_follow_ups_owner_time."""
+    conditions = time_filters(FollowUp.due_at, query)
+    if query.get("status") is not None:
+        conditions += status_filter(query["status"], utcnow())
+    if query.get("session_id") is not None:
+        conditions.append(FollowUp.session_id == query["session_id"])
+    return fetch_page(
+        live(FollowUp, owner_id).where(*conditions),
+        time_column=FollowUp.due_at,
+        id_column=FollowUp.id,
+        limit=limit,
+        after=after,
     )
-    rows = db.session.execute(query).scalars().all()
-    return rows[:limit], len(rows) > limit
 
 
 def set_dismissed(follow_up, *, dismissed, current):
@@ -325,7 +366,8 @@ RECENT_DAYS = 14
 
 
 def _delay_minutes(follow_up):
-    """Minutes from due to done; one done before it was due counts as on time (0)."""
+    """Minutes from due to done; one done before it was due counts as on time (0). The median of
+    an even count of them is the lower middle one."""
     return max(0, int((follow_up.completed_at - follow_up.due_at).total_seconds() // 60))
 
 

@@ -64,6 +64,7 @@ kind = JournalKind(
     after_create=follow_ups.schedule,
     after_update=follow_ups.reschedule_if_moved,
     before_delete=follow_ups.remove,
+    forget_person=follow_ups.forget_author,
     also_synced=(Synced("follow_up", FollowUp, FollowUpSchema),),
 )
 register_views(kind)

@@ -26,10 +26,12 @@ class Sync(MethodView):
         several devices write at the same moment; a record changed twice appears once, in
         its latest state, at its latest position.
 
-        Besides your own records, the feed carries what the server makes for you (a
-        `safety_event` when a PHQ-9's item 9 is above 0, and its acknowledgements). New types
-        may be added: a client should skip a change whose `type` it does not know and go on
-        paging.
+        Besides your own records, the feed carries what the server makes for you: a
+        `safety_event` when a PHQ-9's item 9 is above 0, and its acknowledgements; a `follow_up`
+        for each step of your integration plan after a session, changed when it is moved,
+        completed or dismissed and deleted with the session, so a device can schedule its own
+        reminders offline. New types may be added: a client should skip a change whose `type` it
+        does not know and go on paging.
         """
         after_seq = service.decode_sync_cursor(query["cursor"]) if "cursor" in query else 0
         return service.changes_since(owner_id=current_user.id, after_seq=after_seq, limit=query["limit"])

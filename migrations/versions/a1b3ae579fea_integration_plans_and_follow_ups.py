@@ -88,6 +88,7 @@ def upgrade():
     op.create_table(
         "follow_ups",
         sa.Column("session_id", sa.Uuid(), nullable=False),
+        sa.Column("session_started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("step", sa.SmallInteger(), nullable=False),
         sa.Column(
             "kind",
