@@ -156,7 +156,7 @@ def before_call(context, case, kwargs):
         and body.get("session_id") is not None
     ):
         body["session_id"] = FUZZ_SESSION_ID
-    if operation_id in FOLLOW_UP_OPERATIONS and isinstance(body, dict) and body.get("follow_up_id") is not None:
+    if operation_id in FOLLOW_UP_OPERATIONS and isinstance(body, dict) and body.get("follow_up_id"):
         # A client names a follow-up only when it records what that one asks for, once; which of
         # the patient's follow-ups are open and of this kind, no schema can say (any other is a
         # 422 or a 404 by contract). A positive create completes one by its window instead.

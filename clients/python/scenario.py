@@ -230,7 +230,15 @@ def follow_the_plan(device: Device, session: Session) -> Mood:
     r2 = list_follow_ups.sync_detailed(client=device.api, session_id=session.id, limit=50)
     page = expect("follow-ups", r2.status_code, r2.parsed, FollowUpPage)
     for follow_up in page.items:
-        say("  follow-up", follow_up.kind, shown(follow_up.instrument, ""), "due", follow_up.due_at, follow_up.status)
+        instrument = shown(follow_up.instrument, "")
+        say(
+            "  follow-up",
+            follow_up.kind,
+            instrument,
+            "due",
+            follow_up.due_at,
+            "done" if follow_up.completed_at else "",
+        )
     mood_step = next(follow_up for follow_up in page.items if follow_up.kind == "mood")
     body = MoodCreate(mood=6, timezone="Europe/Berlin", follow_up_id=mood_step.id)
     r3 = create_mood.sync_detailed(client=device.api, body=body)
@@ -462,7 +470,7 @@ class LocalStore:
             self.follow_ups.pop(change.id, None)
             if change.data is not None:
                 self.follow_ups[change.id] = change.data
-                say("  follow-up", change.data.kind, "due", change.data.due_at, change.data.status)
+                say("  follow-up", change.data.kind, "due", change.data.due_at)
         else:
             self.safety_events.pop(change.id, None)
             if change.data is not None:

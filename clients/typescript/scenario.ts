@@ -178,7 +178,7 @@ async function followThePlan(api: Api, session: Schemas["Session"]): Promise<Sch
   const listed = await api.GET("/v1/follow-ups", { params: { query: { session_id: session.id, limit: 50 } } });
   if (listed.error) throw new ApiError("follow-ups", listed.response, listed.error);
   for (const followUp of listed.data.items) {
-    say`  follow-up ${followUp.kind} ${shown(followUp.instrument, "")} due ${followUp.due_at}: ${followUp.status}`;
+    say`  follow-up ${followUp.kind} ${shown(followUp.instrument, "")} due ${followUp.due_at}, done ${shown(followUp.completed_at, "not yet")}`;
   }
   const moodStep = listed.data.items.find((followUp) => followUp.kind === "mood");
   if (moodStep === undefined) throw new Error("the default plan has a mood check-in");
@@ -398,7 +398,7 @@ class LocalStore {
         // What the phone schedules its own notifications from, offline.
         if (change.data) this.followUps.set(change.id, change.data);
         else this.followUps.delete(change.id);
-        if (change.data) say`  follow-up ${change.data.kind} due ${change.data.due_at}: ${change.data.status}`;
+        if (change.data) say`  follow-up ${change.data.kind} due ${change.data.due_at}, window until ${change.data.window_ends_at}`;
         return;
       default: {
         const unknown: never = change;
