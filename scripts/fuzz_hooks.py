@@ -98,6 +98,7 @@ FUZZ_SESSION_ID = os.environ.get("FUZZ_SESSION_ID")
 IDEMPOTENCY_KEY = re.compile(r"^[\x20-\x7e]{1,255}$")
 SESSION_ID_OPERATIONS = {"createEntry", "updateEntry", "createAssessment"}
 FOLLOW_UP_OPERATIONS = {"createEntry", "createMood", "createPractice", "createAssessment"}
+PLAN_OPERATIONS = {"setMyIntegrationPlan", "setPatientIntegrationPlan"}
 # Mood insights take `from` and `to` each within 1900-2199 (the schema says so), `from` on or
 # before `to`, and at most 366 days or 260 weeks between them, which no schema can tie together.
 MOOD_INSIGHT_OPERATIONS = {"getMoodInsights", "getPatientMoodInsights"}
@@ -161,6 +162,35 @@ def before_call(context, case, kwargs):
         # the patient's follow-ups are open and of this kind, no schema can say (any other is a
         # 422 or a 404 by contract). A positive create completes one by its window instead.
         body["follow_up_id"] = None
+    if operation_id in PLAN_OPERATIONS and isinstance(body, dict) and isinstance(body.get("steps"), list):
+        # What a step may carry depends on its `kind` (an instrument for an assessment only, a
+        # prompt for an entry only), which the schema does not tie together; a client sends a
+        # step as its kind has it.
+        for step in body["steps"]:
+            if isinstance(step, dict) and isinstance(step.get("kind"), str):
+                if step["kind"] != "assessment":
+                    step["instrument"] = None
+                elif step.get("instrument") is None:
+                    step["instrument"] = "phq9"
+                if step["kind"] != "entry":
+                    step["prompt_id"] = None
+        # ... and lists each step once (two that differ only in what their kind drops are one).
+        seen, unique = set(), []
+        for step in body["steps"]:
+            key = json.dumps(
+                {
+                    name: step.get(name)
+                    for name in ("offset_days", "local_time", "kind", "instrument", "prompt_id")
+                }
+                if isinstance(step, dict)
+                else step,
+                sort_keys=True,
+                default=str,
+            )
+            if key not in seen:
+                seen.add(key)
+                unique.append(step)
+        body["steps"] = unique
     if (
         operation_id == "createAssessment"
         and isinstance(body, dict)

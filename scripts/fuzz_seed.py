@@ -51,7 +51,7 @@ def main(base_url, password, patient_email, therapist_email):
     _, therapist = accounts["therapist"]
 
     invitation = call(base_url, "POST", "/v1/invitations", token=therapist)
-    scopes = ["sessions", "entries", "moods", "practices", "assessments"]
+    scopes = ["sessions", "entries", "moods", "practices", "assessments", "plan"]
     call(base_url, "POST", "/v1/care-team", {"code": invitation["code"], "scopes": scopes}, token=patient)
     call(base_url, "POST", "/v1/invitations", token=therapist)  # one left open
 

@@ -33,6 +33,9 @@ def known_prompt(prompt_id):
 
 
 class PlanStepSchema(ma.Schema):
+    """One step: an `assessment` names its `instrument` (and only it has one); only an `entry` may
+    name a `prompt_id`. A plan lists each step once."""
+
     offset_days = WholeNumber(
         required=True,
         validate=ma.validate.Range(0, MAX_OFFSET_DAYS),
