@@ -1,4 +1,4 @@
-"""Standard questionnaires (PHQ-9, GAD-7) with their server-side scores."""
+"""Standard questionnaires (the instrument registry's) with their server-side scores."""
 
 import uuid
 from datetime import datetime
@@ -24,5 +24,8 @@ class Assessment(OwnedRecord, Model):
         ForeignKey("sessions.id", ondelete="SET NULL"), index=True
     )
     score: Mapped[int] = mapped_column(SmallInteger)
-    severity: Mapped[str] = mapped_column(String(32))
+    # Null for an instrument without severity bands (PCL-5).
+    severity: Mapped[str | None] = mapped_column(String(32))
+    # Whether the total reaches the instrument's threshold; null for one without (PHQ-9, GAD-7).
+    threshold_met: Mapped[bool | None] = mapped_column(Boolean)
     safety_flag: Mapped[bool] = mapped_column(Boolean)

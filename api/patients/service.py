@@ -27,6 +27,10 @@ from api.pagination import fetch_page, keyset
 from api.patients.schemas import OPEN_SAFETY_EVENTS_SHOWN
 from api.records import live
 
+# The measures the patient list shows the latest of (API.md §4), by value: Instrument's members
+# come from the registry, so mypy cannot name them.
+PHQ9, GAD7 = Instrument("phq9"), Instrument("gad7")
+
 
 def shared_records(kind, *, therapist_id, patient_id):
     """The patient's live records of this kind that the therapist may see, scoped in SQL."""
@@ -165,8 +169,8 @@ def patient_summaries(*, actor, limit, after, request_id):
     sharing_moods = [link.patient_id for link in links if grants(link, kinds.moods)]
     sharing_assessments = [link.patient_id for link in links if grants(link, kinds.assessments)]
     moods = _latest_per_patient(Mood, sharing_moods)
-    phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
-    gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
+    phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == PHQ9)
+    gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == GAD7)
     open_events = _open_safety_events(sharing_assessments)
 
     summaries = [
@@ -246,7 +250,7 @@ def as_flag(event):
     """An open event as the older `open_safety_flags` showed it: its PHQ-9."""
     return {
         "id": event.assessment_id,
-        "instrument": Instrument.PHQ9,
+        "instrument": PHQ9,
         "score": event.score,
         "severity": event.severity,
         "safety_flag": True,
