@@ -19,9 +19,9 @@ from datetime import UTC, date, datetime, timedelta
 
 import schemathesis
 
-from api.assessments.scoring import ITEM_COUNT
 from api.errors import ValidationFailed
 from api.pagination import decode_time_cursor, encode_cursor
+from api.reference.instruments import REGISTRY
 from api.smorest.etags import ETAG
 from api.sync.service import decode_sync_cursor, encode_sync_cursor
 
@@ -196,11 +196,15 @@ def before_call(context, case, kwargs):
         and isinstance(body, dict)
         and isinstance(body.get("answers"), list)
     ):
-        # How many answers an instrument has (9 or 7) depends on `instrument`, which the schema
-        # (7 to 9 items) cannot tie together; a client sends as many as its questionnaire has.
-        count = ITEM_COUNT.get(body.get("instrument"))
-        if count:
-            body["answers"] = (body["answers"] * count)[:count] or [0] * count
+        # How many answers an instrument has (9, 7, 20) and which values they take (0-3, 0-4)
+        # depend on `instrument`, which the schema (7 to 20 items of 0 to 4) cannot tie together;
+        # a client sends as many as its questionnaire has, each one of its answer options.
+        entry = REGISTRY.instruments.get(body.get("instrument"))
+        if entry:
+            count = len(entry["items"])
+            lowest, highest = entry["answer_options"][0]["value"], entry["answer_options"][-1]["value"]
+            answers = (body["answers"] * count)[:count] or [lowest] * count
+            body["answers"] = [min(highest, max(lowest, answer)) for answer in answers]
     if operation_id in MOOD_INSIGHT_OPERATIONS:
         _within_bounds(query)
     headers = case.headers or {}

@@ -360,6 +360,55 @@ def test_fhir_is_a_valid_bundle_with_the_standard_codes(client, patient):
     assert [entry["fullUrl"] for entry in again["entry"]] == full_urls
 
 
+def test_pcl5_exports_with_its_verified_codes_and_its_threshold(client, patient):
+    """A PCL-5 is a QuestionnaireResponse of the PCL-5 panel (LOINC 101697-1) with its items under
+    their numbers and answers as values (the registry has no verified LOINC codes for them), and
+    an Observation of its total (101698-9) that says which side of 33 it is; json and csv carry
+    `severity` null and `threshold_met`."""
+    take = lambda answers: (
+        client.post(  # noqa: E731
+            "/v1/assessments", headers=patient.headers, json={"instrument": "pcl5", "answers": answers}
+        ).json
+    )
+    below, above = take([1] * 20), take([2] * 16 + [1] * 4)
+    document = json.loads(export(client, patient, "fhir").get_data())
+    Bundle.model_validate(document)
+    by_id = {entry["resource"]["id"]: entry["resource"] for entry in document["entry"]}
+    for assessment, side in ((below, "Below"), (above, "At or above")):
+        response = by_id[assessment["id"]]
+        assert response["resourceType"] == "QuestionnaireResponse"
+        assert response["questionnaire"] == "http://loinc.org/q/101697-1"
+        assert [item["linkId"] for item in response["item"]] == [str(n) for n in range(1, 21)]
+        assert [item["answer"] for item in response["item"]] == [
+            [{"valueInteger": answer}] for answer in assessment["answers"]
+        ]
+        assert response["item"][17]["text"] == "Feeling jumpy or easily startled?"
+        [total] = [
+            r
+            for r in by_id.values()
+            if r.get("derivedFrom") == [{"reference": f"urn:uuid:{assessment['id']}"}]
+        ]
+        assert total["code"]["coding"] == [
+            {"system": "http://loinc.org", "code": "101698-9", "display": "PTSD PCL-5 score [PCL-5]"}
+        ]
+        assert total["valueInteger"] == assessment["score"]
+        assert total["interpretation"] == [
+            {"text": f"{side} the threshold of 33: Provisional PTSD diagnosis"}
+        ]
+
+    exported = {
+        record["id"]: record
+        for record in json.loads(export(client, patient, "json").get_data())["assessments"]
+    }
+    assert (exported[below["id"]]["severity"], exported[below["id"]]["threshold_met"]) == (None, False)
+    assert (exported[above["id"]]["severity"], exported[above["id"]]["threshold_met"]) == (None, True)
+    with zipfile.ZipFile(io.BytesIO(export(client, patient, "csv").get_data())) as archive:
+        rows = list(csv.DictReader(io.StringIO(archive.read("assessments.csv").decode("utf-8"), newline="")))
+    by_row = {row["id"]: row for row in rows}
+    assert (by_row[above["id"]]["severity"], by_row[above["id"]]["threshold_met"]) == ("", "true")
+    assert by_row[below["id"]]["threshold_met"] == "false"
+
+
 def test_each_patient_exports_only_their_own_data(client, make_account):
     ana, ben = make_account(), make_account()
     fill_journal(client, ana, each=1)

@@ -398,6 +398,25 @@ def test_session_insights(client, treatment):
     assert_problem(client.get("/v1/insights/sessions?cursor=nope", headers=patient.headers), 422)
 
 
+def test_a_pcl5_around_a_session_leaves_its_insights_as_they_were(client, make_account):
+    """Session insights compare PHQ-9 and GAD-7 only: a PCL-5 nearer the session is not taken
+    for either, and adds nothing to the answer."""
+    patient = make_account()
+    made = session(client, patient, A)
+    before = assess(client, patient, "phq9", 12, A - 2 * DAY)
+    after = assess(client, patient, "phq9", 5, A + 3 * DAY)
+    for at in (A - DAY, A + DAY):
+        pcl5 = {"instrument": "pcl5", "answers": [2] * 20, "taken_at": at.isoformat()}
+        assert client.post("/v1/assessments", headers=patient.headers, json=pcl5).status_code == 201
+    [item] = client.get("/v1/insights/sessions", headers=patient.headers).json["items"]
+    assert item == {
+        "session_id": made["id"],
+        "started_at": made["started_at"],
+        "phq9": change("phq9", point(before), point(after), -7, True, False),
+        "gad7": change("gad7", None, None, None, None, None),
+    }
+
+
 # --- who may read them ---------------------------------------------------------------------------
 
 ALL_SCOPES = ("entries", "moods", "assessments", "practices", "sessions")

@@ -438,3 +438,94 @@ def test_no_plaintext_is_left_in_the_table_files_after_the_encryption_migration(
         db.session.remove()
         db.engine.dispose()
     assert pages_with_plaintext == 0
+
+
+def test_the_instrument_registry_revision_keeps_stored_results_and_their_safety_events(scratch_database_url):
+    """bdb58171c62c (PCL-5, a nullable severity, threshold_met) keeps every stored result, and the
+    safety event and acknowledgement that hang on a PHQ-9 (SQLite rebuilds the table, and a drop
+    with foreign keys on would cascade to them); its downgrade removes only the PCL-5 results."""
+    app = create_app(type("Scratch", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": scratch_database_url}))
+    before_registry = "f8f0db02a7b9"
+    with app.app_context():
+        flask_migrate.upgrade(revision=before_registry)
+    client = app.test_client()
+    account = {"email": "old@example.org", "password": PASSWORD, "display_name": "Old", "role": "patient"}
+    client.post("/v1/auth/register", json=account)
+    token = client.post("/v1/auth/login", json={"email": account["email"], "password": PASSWORD}).json
+    headers = {"Authorization": f"Bearer {token['access_token']}"}
+    phq9_id, gad7_id, event_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    then = datetime(2026, 3, 1, 9, tzinfo=UTC)
+    with app.app_context():
+        # a flagged PHQ-9 with its acknowledged safety event, and a GAD-7, as the revision before has them
+        stored = [
+            (phq9_id, 1, "phq9", "[2, 2, 2, 1, 1, 1, 1, 1, 1]", 12, "moderate", True),
+            (gad7_id, 2, "gad7", "[1, 1, 1, 1, 1, 1, 1]", 7, "mild", False),
+        ]
+        for record_id, seq, instrument, answers, score, severity, flag in stored:
+            db.session.execute(
+                text(
+                    "INSERT INTO assessments (id, owner_id, version, sync_seq, created_at, updated_at,"
+                    " taken_at, instrument, answers, score, severity, safety_flag)"
+                    " SELECT :id, id, 1, :seq, :then, :then, :then, :instrument, :answers, :score,"
+                    " :severity, :flag FROM users"
+                ),
+                {
+                    "id": record_id.hex,
+                    "seq": seq,
+                    "then": then,
+                    "instrument": instrument,
+                    "answers": answers,
+                    "score": score,
+                    "severity": severity,
+                    "flag": flag,
+                },
+            )
+        db.session.execute(
+            text(
+                "INSERT INTO safety_events (id, owner_id, version, sync_seq, created_at, updated_at,"
+                " occurred_at, assessment_id, score, severity, item9_answer, acknowledged_at)"
+                " SELECT :id, id, 1, 3, :then, :then, :then, :assessment, 12, 'moderate', 1, :then FROM users"
+            ),
+            {"id": event_id.hex, "then": then, "assessment": phq9_id.hex},
+        )
+        db.session.execute(
+            text(
+                "INSERT INTO safety_acknowledgements (id, event_id, acknowledged_at)"
+                " VALUES (:id, :event, :then)"
+            ),
+            {"id": uuid.uuid4().hex, "event": event_id.hex, "then": then},
+        )
+        db.session.execute(text("UPDATE sync_clocks SET last_seq = 3"))
+        db.session.commit()
+        flask_migrate.upgrade()
+        counts = {
+            table: db.session.execute(text(f"SELECT count(*) FROM {table}")).scalar()
+            for table in ("assessments", "safety_events", "safety_acknowledgements")
+        }
+        assert counts == {"assessments": 2, "safety_events": 1, "safety_acknowledgements": 1}
+        db.session.remove()
+
+    # read as before, with no threshold; the event and its acknowledgement still hang on the PHQ-9
+    phq9 = client.get(f"/v1/assessments/{phq9_id}", headers=headers).json
+    assert (phq9["score"], phq9["severity"], phq9["threshold_met"], phq9["safety_flag"]) == (
+        12,
+        "moderate",
+        None,
+        True,
+    )
+    events = client.get("/v1/me/safety-events", headers=headers).json["items"]
+    assert [(event["assessment_id"], len(event["acknowledgements"])) for event in events] == [
+        (str(phq9_id), 1)
+    ]
+    pcl5 = client.post("/v1/assessments", headers=headers, json={"instrument": "pcl5", "answers": [2] * 20})
+    assert pcl5.status_code == 201 and pcl5.json["severity"] is None and pcl5.json["threshold_met"] is True
+
+    with app.app_context():
+        flask_migrate.downgrade(revision=before_registry)
+        left = db.session.execute(text("SELECT instrument FROM assessments ORDER BY instrument")).scalars()
+        assert list(left) == ["gad7", "phq9"]
+        assert db.session.execute(text("SELECT count(*) FROM safety_acknowledgements")).scalar() == 1
+        columns = {column["name"] for column in inspect(db.engine).get_columns("assessments")}
+        assert "threshold_met" not in columns
+        db.session.remove()
+        db.engine.dispose()

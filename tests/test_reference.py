@@ -141,3 +141,76 @@ def test_a_prompt_filter_out_of_range_is_422(client, patient, query):
 def test_prompts_need_a_signed_in_user_of_either_role(client, therapist):
     assert client.get("/v1/reference/prompts", headers=therapist.headers).status_code == 200
     assert_problem(client.get("/v1/reference/prompts"), 401)
+
+
+# --- the instrument registry --------------------------------------------------------------------
+
+
+def test_instruments_are_the_registry_as_published(client, patient):
+    """PHQ-9, GAD-7 and PCL-5 with their items, answer options, bands, threshold, safety rule and
+    LOINC codes; the file passes the published schema, and the answer is the file."""
+    from api.reference.schemas import InstrumentListSchema
+
+    listed = client.get("/v1/reference/instruments", headers=patient.headers)
+    assert listed.status_code == 200
+    document = json.loads((BASE_DIR / "api" / "reference" / "instruments.json").read_text())
+    assert InstrumentListSchema().validate(document) == {}
+    assert listed.json == document
+    by_id = {entry["id"]: entry for entry in listed.json["instruments"]}
+    assert list(by_id) == ["phq9", "gad7", "pcl5"]
+    assert {key: len(entry["items"]) for key, entry in by_id.items()} == {"phq9": 9, "gad7": 7, "pcl5": 20}
+    assert [option["value"] for option in by_id["pcl5"]["answer_options"]] == [0, 1, 2, 3, 4]
+    assert [option["label"] for option in by_id["pcl5"]["answer_options"]] == [
+        "Not at all",
+        "A little bit",
+        "Moderately",
+        "Quite a bit",
+        "Extremely",
+    ]
+    bands = {
+        key: [(b["min"], b["max"], b["severity"]) for b in entry["bands"]] for key, entry in by_id.items()
+    }
+    assert bands == {
+        "phq9": [
+            (0, 4, "minimal"),
+            (5, 9, "mild"),
+            (10, 14, "moderate"),
+            (15, 19, "moderately_severe"),
+            (20, 27, "severe"),
+        ],
+        "gad7": [(0, 4, "minimal"), (5, 9, "mild"), (10, 14, "moderate"), (15, 21, "severe")],
+        "pcl5": [],
+    }
+    assert [(e["min_total"], e["max_total"]) for e in by_id.values()] == [(0, 27), (0, 21), (0, 80)]
+    assert by_id["pcl5"]["threshold"]["min_total"] == 33
+    assert by_id["phq9"]["threshold"] is None and by_id["gad7"]["threshold"] is None
+    assert by_id["phq9"]["safety_rule"]["item"] == 9 and by_id["phq9"]["safety_rule"]["min_answer"] == 1
+    assert by_id["gad7"]["safety_rule"] is None and by_id["pcl5"]["safety_rule"] is None
+    totals = {key: entry["loinc_total"]["code"] for key, entry in by_id.items()}
+    assert totals == {"phq9": "44261-6", "gad7": "70274-6", "pcl5": "101698-9"}
+    assert by_id["pcl5"]["loinc_form"]["code"] == "101697-1"
+    # PCL-5's item and answer codes were not verified: published as null, not guessed
+    assert {item["loinc"] for item in by_id["pcl5"]["items"]} == {None}
+    assert all(item["loinc"] for key in ("phq9", "gad7") for item in by_id[key]["items"])
+    assert by_id["pcl5"]["items"][17]["text"] == "Feeling jumpy or easily startled?"
+    assert "public domain" in by_id["pcl5"]["source"]["copyright"]
+    assert "Pfizer" in by_id["phq9"]["source"]["copyright"]
+
+
+@pytest.mark.parametrize("instrument", ["phq9", "gad7", "pcl5"])
+def test_one_instrument_by_its_id(client, therapist, instrument):
+    everything = client.get("/v1/reference/instruments", headers=therapist.headers).json["instruments"]
+    one = client.get(f"/v1/reference/instruments/{instrument}", headers=therapist.headers)
+    assert one.status_code == 200
+    assert one.json == next(entry for entry in everything if entry["id"] == instrument)
+
+
+@pytest.mark.parametrize("instrument", ["bdi", "PHQ9", "phq", "x" * 32, "x" * 33])
+def test_an_instrument_that_is_not_in_the_registry_is_404(client, patient, instrument):
+    assert_problem(client.get(f"/v1/reference/instruments/{instrument}", headers=patient.headers), 404)
+
+
+def test_instruments_need_a_signed_in_user(client):
+    assert_problem(client.get("/v1/reference/instruments"), 401)
+    assert_problem(client.get("/v1/reference/instruments/pcl5"), 401)
+    assert_problem(client.get("/v1/reference/instruments/bdi"), 401)

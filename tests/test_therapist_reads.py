@@ -345,6 +345,24 @@ def test_patient_list_shows_latest_measures_as_scopes_allow(client, make_account
     )
 
 
+def test_a_newer_pcl5_is_neither_the_latest_phq9_nor_the_latest_gad7(client, make_account, link):
+    patient, therapist = make_account(), make_account("therapist")
+    post = lambda body: client.post("/v1/assessments", headers=patient.headers, json=body).json  # noqa: E731
+    phq9 = post({"instrument": "phq9", "answers": [1] * 8 + [0], "taken_at": "2026-03-01T09:00:00Z"})
+    pcl5 = post({"instrument": "pcl5", "answers": [2] * 20, "taken_at": "2026-03-02T09:00:00Z"})
+    link(patient, therapist, scopes=("assessments",))
+    summary = client.get("/v1/patients", headers=therapist.headers).json["items"][0]
+    assert summary["latest_phq9"]["id"] == phq9["id"] and summary["latest_gad7"] is None
+    assert summary["open_safety_events"] == []  # a PCL-5 has no safety rule
+    # the therapist reads the PCL-5 itself among the shared results
+    shared = client.get(f"/v1/patients/{patient.id}/assessments", headers=therapist.headers).json["items"]
+    assert [(item["id"], item["threshold_met"], item["severity"]) for item in shared][0] == (
+        pcl5["id"],
+        True,
+        None,
+    )
+
+
 def test_patient_list_pages_without_a_query_per_patient(app, client, make_account, link):
     from sqlalchemy import event
 

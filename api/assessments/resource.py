@@ -1,4 +1,5 @@
-"""/v1/assessments: PHQ-9 and GAD-7, scored by the server (create, read, list, delete)."""
+"""/v1/assessments: the registry's questionnaires (PHQ-9, GAD-7, PCL-5), scored by the server
+(create, read, list, delete)."""
 
 from api.assessments import safety, service
 from api.assessments.models import Assessment
@@ -15,7 +16,10 @@ from api.resources import JournalKind, Operation, Schemas, Sharing, Synced, regi
 from api.smorest import Blueprint
 
 blp = Blueprint(
-    "assessments", __name__, url_prefix="/v1/assessments", description="PHQ-9 and GAD-7 questionnaires."
+    "assessments",
+    __name__,
+    url_prefix="/v1/assessments",
+    description="Standard questionnaires: PHQ-9, GAD-7 and PCL-5.",
 )
 
 kind = JournalKind(
@@ -37,7 +41,11 @@ kind = JournalKind(
     create=Operation(
         "createAssessment",
         "Create a questionnaire result.",
-        "The server computes `score`, `severity` and `safety_flag` (PHQ-9 item 9 above 0). "
+        "`answers` has one answer per item of the instrument, each one of its answer option values "
+        "(`GET /v1/reference/instruments`). The server computes `score` (the sum), `severity` (the "
+        "instrument's band; null for PCL-5, which has none), `threshold_met` (PCL-5: 33 or more, a "
+        "provisional PTSD diagnosis; null for an instrument without a threshold) and `safety_flag` "
+        "(PHQ-9 item 9 above 0). "
         "Answers are not edited afterwards: delete and take it again.\n\n"
         "A PHQ-9 with item 9 above 0 also opens a safety event, in the same transaction: your linked "
         "therapists with the `assessments` scope see it until one acknowledges it, you see it at "

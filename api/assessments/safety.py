@@ -1,5 +1,6 @@
 """The loop a PHQ-9's item 9 opens: a safety event made with the assessment, and the crisis
-lines its 201 shows the patient (API.md §5)."""
+lines its 201 shows the patient (API.md §5). Which answer opens it is the instrument's safety
+rule, in the registry (api/reference/instruments.json)."""
 
 import marshmallow as ma
 from sqlalchemy import select, update
@@ -8,7 +9,7 @@ from api.accounts.models import User
 from api.accounts.schemas import PersonSchema
 from api.assessments.safety_models import SafetyAcknowledgement, SafetyEvent, SafetyStatus
 from api.assessments.schemas import AssessmentSchema, Severity
-from api.assessments.scoring import SELF_HARM_ITEM
+from api.assessments.scoring import REGISTRY
 from api.extensions import db
 from api.fields import Timestamp
 from api.models import utcnow
@@ -21,13 +22,15 @@ from api.schemas import RecordSchema
 
 
 def open_safety_event(assessment):
-    """In the assessment's unit of work: a PHQ-9 with item 9 above 0 makes its safety event.
+    """In the assessment's unit of work: a result that meets its instrument's safety rule (a PHQ-9
+    with item 9 above 0) makes its safety event, which records the answer to the rule's item.
 
     A replayed create (Idempotency-Key) never runs this again, and the unique assessment_id
     would refuse a second event if anything did.
     """
     if not assessment.safety_flag:
         return
+    rule = REGISTRY[assessment.instrument]["safety_rule"]
     db.session.add(
         SafetyEvent(
             owner_id=assessment.owner_id,
@@ -35,7 +38,7 @@ def open_safety_event(assessment):
             occurred_at=assessment.taken_at,
             score=assessment.score,
             severity=assessment.severity,
-            item9_answer=assessment.answers[SELF_HARM_ITEM],
+            item9_answer=assessment.answers[rule["item"] - 1],
         )
     )
     db.session.flush()

@@ -1,30 +1,47 @@
-"""Assessment schemas."""
+"""Assessment schemas; their bounds and enums come from the instrument registry."""
 
 import marshmallow as ma
 
-from api.assessments.scoring import ITEM_COUNT, SEVERITIES, Instrument
+from api.assessments.scoring import REGISTRY, Instrument, answer_problems
 from api.fields import UUID, BoundedList, Timestamp, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
 from api.plans.schemas import FollowUpReference
 from api.schemas import RecordCreateSchema, RecordSchema, TimeRangeQuerySchema
 
 
-def Severity(**kwargs):
-    """The band a score falls in (the spec's Severity enum)."""
-    return ma.fields.String(
-        dump_only=True, metadata={"enum": list(SEVERITIES), "enum_name": "Severity"}, **kwargs
+def Severity(description=None, **kwargs):
+    """The band a score falls in (the spec's Severity enum: every band name in the registry)."""
+    metadata = {"enum": list(REGISTRY.severities), "enum_name": "Severity"}
+    if description:
+        metadata["description"] = description
+    return ma.fields.String(dump_only=True, metadata=metadata, **kwargs)
+
+
+def _answers_per_instrument():
+    return "; ".join(
+        f"{entry['name']} {len(entry['items'])} answers "
+        f"{entry['answer_options'][0]['value']}-{entry['answer_options'][-1]['value']}"
+        for entry in REGISTRY
     )
 
 
 class AssessmentFields(ma.Schema):
     instrument = ma.fields.Enum(Instrument, by_value=True, required=True)
     answers = BoundedList(
-        WholeNumber(validate=ma.validate.Range(0, 3)),
+        WholeNumber(
+            validate=ma.validate.Range(
+                REGISTRY.min_answer,
+                REGISTRY.max_answer,
+                error="No instrument takes it: answers are {min} to {max} at most, and each instrument's "
+                "own range is in GET /v1/reference/instruments.",
+            )
+        ),
         required=True,
-        min_items=7,
-        max_items=9,
+        min_items=REGISTRY.min_items,
+        max_items=REGISTRY.max_items,
         metadata={
-            "description": "Item answers 0-3 in questionnaire order: 9 for PHQ-9, 7 for GAD-7.",
+            "description": "One answer per item, in questionnaire order, each one of the instrument's "
+            f"answer option values ({_answers_per_instrument()}; GET /v1/reference/instruments).",
             "example": [1, 2, 1, 1, 0, 1, 2, 1, 0],
         },
     )
@@ -34,17 +51,34 @@ class AssessmentFields(ma.Schema):
     @ma.validates_schema
     def answers_match_the_instrument(self, data, **kwargs):
         instrument, answers = data.get("instrument"), data.get("answers")
-        if instrument is not None and answers is not None and len(answers) != ITEM_COUNT[instrument]:
-            raise ma.ValidationError(
-                f"{instrument.value} has exactly {ITEM_COUNT[instrument]} answers.", "answers"
-            )
+        if instrument is not None and answers is not None:
+            problems = answer_problems(REGISTRY[instrument], answers)
+            if problems:
+                raise ma.ValidationError(problems, "answers")
 
 
 class AssessmentSchema(RecordSchema, AssessmentFields):
-    score = ma.fields.Integer(dump_only=True, metadata={"minimum": 0, "maximum": 27, "example": 9})
-    severity = Severity()
+    score = ma.fields.Integer(
+        dump_only=True,
+        metadata={"minimum": REGISTRY.min_total, "maximum": REGISTRY.max_total, "example": 9},
+    )
+    severity = Severity(
+        allow_none=True,
+        description="The band the total falls in (GET /v1/reference/instruments lists each "
+        "instrument's); null for an instrument without severity bands (PCL-5).",
+    )
+    threshold_met = ma.fields.Boolean(
+        dump_only=True,
+        allow_none=True,
+        metadata={
+            "description": "Whether the total reaches the instrument's threshold: for PCL-5, 33 or "
+            "more, a provisional PTSD diagnosis (a screen, not a diagnosis: it calls for a clinical "
+            "interview). Null for an instrument without a threshold (PHQ-9, GAD-7)."
+        },
+    )
     safety_flag = ma.fields.Boolean(
-        dump_only=True, metadata={"description": "PHQ-9 item 9 (self-harm) above 0."}
+        dump_only=True,
+        metadata={"description": "The instrument's safety rule is met: PHQ-9 item 9 (self-harm) above 0."},
     )
 
 

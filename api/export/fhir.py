@@ -2,8 +2,10 @@
 
 The Patient; each treatment session as a MedicationAdministration, with its vitals as
 vital-signs Observations that are `partOf` it; each mood check-in as an Observation; each
-PHQ-9 or GAD-7 as a QuestionnaireResponse (item answers under their LOINC item codes) and an
-Observation of its total score `derivedFrom` it. Entries, practices, contacts and safety events
+assessment as a QuestionnaireResponse (item answers under their LOINC item codes) and an
+Observation of its total score `derivedFrom` it, with the codes of the instrument registry
+(api/reference/instruments.json), which has a verified LOINC code for some items, answers and
+totals and not others (PCL-5's items and answers). Entries, practices, contacts and safety events
 have no FHIR resource here: the json and csv formats carry them.
 
 Resources made from a record have the record's id; those derived from one (a score, a reading)
@@ -15,6 +17,7 @@ import uuid
 from datetime import timedelta
 
 from api.assessments.models import Assessment
+from api.assessments.scoring import REGISTRY
 from api.export import service
 from api.export.streams import in_chunks, json_bytes
 from api.moods.models import Mood
@@ -60,91 +63,68 @@ def category(code, display):
 
 # --- questionnaires ---------------------------------------------------------------------------
 
-# LOINC answer codes of the PHQ-9 and GAD-7 frequency scale (LL358-3), by answer 0-3.
-FREQUENCY_ANSWERS = (
-    ("LA6568-5", "Not at all"),
-    ("LA6569-3", "Several days"),
-    ("LA6570-1", "More than half the days"),
-    ("LA6571-9", "Nearly every day"),
-)
+
+def answer_value(entry, answer):
+    """An answer as its LOINC answer code (PHQ-9 and GAD-7: LL358-3), else as its value: the
+    registry has no verified LOINC answer codes for every instrument (PCL-5)."""
+    option = next(option for option in entry["answer_options"] if option["value"] == answer)
+    if option["loinc"] is None:
+        return {"valueInteger": answer}
+    return {"valueCoding": coding(LOINC, option["loinc"], option["label"])}
 
 
-QUESTIONNAIRES = {
-    "phq9": {
-        "form": ("44249-1", "PHQ-9 quick depression assessment panel"),
-        "total": ("44261-6", "Patient Health Questionnaire 9 item (PHQ-9) total score [Reported]"),
-        "items": (
-            ("44250-9", "Little interest or pleasure in doing things"),
-            ("44255-8", "Feeling down, depressed, or hopeless"),
-            ("44259-0", "Trouble falling or staying asleep, or sleeping too much"),
-            ("44254-1", "Feeling tired or having little energy"),
-            ("44251-7", "Poor appetite or overeating"),
-            (
-                "44258-2",
-                "Feeling bad about yourself - or that you are a failure or have let yourself or "
-                "your family down",
-            ),
-            (
-                "44252-5",
-                "Trouble concentrating on things, such as reading the newspaper or watching television",
-            ),
-            (
-                "44253-3",
-                "Moving or speaking so slowly that other people could have noticed. Or the "
-                "opposite - being so fidgety or restless that you have been moving around a lot more "
-                "than usual",
-            ),
-            ("44260-8", "Thoughts that you would be better off dead, or of hurting yourself in some way"),
-        ),
-    },
-    "gad7": {
-        "form": ("69737-5", "Generalized anxiety disorder 7 item (GAD-7)"),
-        "total": ("70274-6", "Generalized anxiety disorder 7 item (GAD-7) total score [Reported.PHQ]"),
-        "items": (
-            ("69725-0", "Feeling nervous, anxious or on edge"),
-            ("68509-9", "Not being able to stop or control worrying"),
-            ("69733-4", "Worrying too much about different things"),
-            ("69734-2", "Trouble relaxing"),
-            ("69735-9", "Being so restless that it is hard to sit still"),
-            ("69689-8", "Becoming easily annoyed or irritable"),
-            ("69736-7", "Feeling afraid as if something awful might happen"),
-        ),
-    },
-}
+def total_interpretation(entry, assessment):
+    """The band and, where the instrument has one, which side of its threshold the total is."""
+    found = []
+    if assessment.severity is not None:
+        found.append({"text": assessment.severity})
+    threshold = entry["threshold"]
+    if threshold is not None and assessment.threshold_met is not None:
+        side = "At or above" if assessment.threshold_met else "Below"
+        found.append({"text": f"{side} the threshold of {threshold['min_total']}: {threshold['label']}"})
+    return found
 
 
 def assessment_resources(assessment, patient):
-    questionnaire = QUESTIONNAIRES[assessment.instrument.value]
-    form_code, form_name = questionnaire["form"]
-    response = {
-        "resourceType": "QuestionnaireResponse",
-        "id": str(assessment.id),
-        "questionnaire": f"{LOINC}/q/{form_code}",
+    """Codes, texts and answers from the instrument registry: an item is under its LOINC code
+    (its `linkId`), or its number where the registry has no verified code (PCL-5's items); a
+    total without a verified LOINC code is named by text alone."""
+    entry = REGISTRY[assessment.instrument]
+    response: dict = {"resourceType": "QuestionnaireResponse", "id": str(assessment.id)}
+    if entry["loinc_form"] is not None:
+        response["questionnaire"] = f"{LOINC}/q/{entry['loinc_form']['code']}"
+    response |= {
         "status": "completed",
         "subject": ref(patient),
         "authored": instant(assessment.taken_at),
         "item": [
             {
-                "linkId": code,
-                "text": text,
-                "answer": [{"valueCoding": coding(LOINC, *FREQUENCY_ANSWERS[answer])}],
+                "linkId": item["loinc"] or str(item["number"]),
+                "text": item["text"],
+                "answer": [answer_value(entry, answer)],
             }
-            for (code, text), answer in zip(questionnaire["items"], assessment.answers, strict=True)
+            for item, answer in zip(entry["items"], assessment.answers, strict=True)
         ],
     }
-    total_code, total_name = questionnaire["total"]
-    total = {
+    loinc_total = entry["loinc_total"]
+    total: dict = {
         "resourceType": "Observation",
         "id": str(derived_id(assessment.id, "total")),
         "status": "final",
         "category": category("survey", "Survey"),
-        "code": concept(LOINC, total_code, total_name),
+        "code": (
+            concept(LOINC, loinc_total["code"], loinc_total["display"])
+            if loinc_total is not None
+            else {"text": f"{entry['name']} total score"}
+        ),
         "subject": ref(patient),
         "effectiveDateTime": instant(assessment.taken_at),
         "valueInteger": assessment.score,
-        "interpretation": [{"text": assessment.severity}],
-        "derivedFrom": [ref(assessment.id)],
     }
+    interpretation = total_interpretation(entry, assessment)
+    if interpretation:
+        total["interpretation"] = interpretation
+    total["derivedFrom"] = [ref(assessment.id)]
     return response, total
 
 

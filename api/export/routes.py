@@ -158,9 +158,11 @@ class Export(MethodView):
           mg) with its vitals as vital-signs `Observation`s part of it (blood pressure panel
           85354-9 with systolic 8480-6 and diastolic 8462-4; heart rate 8867-4); each mood
           check-in as an `Observation`; each assessment as a `QuestionnaireResponse` (answers
-          under the LOINC item codes) and a survey `Observation` of its total (LOINC 44261-6
-          PHQ-9, 70274-6 GAD-7) derived from it. Entries are `urn:uuid:` ids; ids are stable
-          from one export to the next.
+          under the LOINC item codes, or under the item numbers where
+          `GET /v1/reference/instruments` has no LOINC code, as for PCL-5) and a survey
+          `Observation` of its total (LOINC 44261-6 PHQ-9, 70274-6 GAD-7, 101698-9 PCL-5)
+          derived from it. Entries are `urn:uuid:` ids; ids are stable from one export to the
+          next.
         """
         if request.method == "HEAD":
             # A HEAD keeps no audit event (api/transactions.py), but its 200 would still use up

@@ -173,6 +173,7 @@ TABLES = (
             "answers",
             "score",
             "severity",
+            "threshold_met",
             "safety_flag",
             "session_id",
         ),

@@ -56,6 +56,8 @@ DECIMALS = 2
 BEFORE_SESSION = timedelta(days=14)
 AFTER_SESSION_FROM = timedelta(days=1)
 AFTER_SESSION_TO = timedelta(days=14)
+# The measures the session insights compare (API.md §5); other instruments (PCL-5) are left out.
+SESSION_MEASURES = (Instrument("phq9"), Instrument("gad7"))
 
 
 @dataclass(frozen=True)
@@ -350,7 +352,7 @@ def _nearest(bounds, reader, *, side, lower, upper, newest_first):
         .where(
             Assessment.owner_id == reader.patient_id,
             Assessment.deleted_at.is_(None),
-            Assessment.instrument.in_([Instrument.PHQ9, Instrument.GAD7]),
+            Assessment.instrument.in_(SESSION_MEASURES),
             *reader.shared(),
         )
     )
@@ -425,7 +427,7 @@ def session_insights(reader, *, limit, after):
     items = []
     for session in sessions:
         item = {"session_id": session.id, "started_at": session.started_at}
-        for instrument in (Instrument.PHQ9, Instrument.GAD7):
+        for instrument in SESSION_MEASURES:
             before = nearest.get((session.id, instrument, "before"))
             after_ = nearest.get((session.id, instrument, "after"))
             change, response, remission = _score_change(before, after_)

@@ -29,6 +29,10 @@ from api.plans import service as plans
 from api.plans.models import PLAN_SCOPE
 from api.records import hold_account, live
 
+# The measures the patient list shows the latest of (API.md §4), by value: Instrument's members
+# come from the registry, so mypy cannot name them.
+PHQ9, GAD7 = Instrument("phq9"), Instrument("gad7")
+
 
 def shared_records(kind, *, therapist_id, patient_id):
     """The patient's live records of this kind that the therapist may see, scoped in SQL."""
@@ -225,8 +229,8 @@ def patient_summaries(*, actor, limit, after, request_id):
     sharing_moods = [link.patient_id for link in links if grants(link, kinds.moods)]
     sharing_assessments = [link.patient_id for link in links if grants(link, kinds.assessments)]
     moods = _latest_per_patient(Mood, sharing_moods)
-    phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.PHQ9)
-    gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == Instrument.GAD7)
+    phq9 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == PHQ9)
+    gad7 = _latest_per_patient(Assessment, sharing_assessments, Assessment.instrument == GAD7)
     open_events = _open_safety_events(sharing_assessments)
     follow_up_rates = plans.recent_rates([link.patient_id for link in links if PLAN_SCOPE in link.scopes])
 
@@ -308,7 +312,7 @@ def as_flag(event):
     """An open event as the older `open_safety_flags` showed it: its PHQ-9."""
     return {
         "id": event.assessment_id,
-        "instrument": Instrument.PHQ9,
+        "instrument": PHQ9,
         "score": event.score,
         "severity": event.severity,
         "safety_flag": True,

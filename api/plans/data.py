@@ -8,9 +8,6 @@ from api.reference.data import reflection_prompts
 
 DEFAULT_PLAN_FILE = Path(__file__).resolve().parent / "default_plan.json"
 
-# The questionnaires a step may ask for.
-INSTRUMENTS = ("phq9", "gad7")
-
 
 @functools.cache
 def prompt_texts():

@@ -5,8 +5,9 @@ import marshmallow as ma
 from api.accounts.schemas import PersonSchema
 from api.fields import UUID, BoundedList, StrictBoolean, Timestamp, Version, WholeNumber
 from api.pagination import PageQuerySchema, page_schema
-from api.plans.data import INSTRUMENTS, prompt_texts
+from api.plans.data import prompt_texts
 from api.plans.models import FollowUpStatus, StepKind
+from api.reference.instruments import Instrument
 from api.schemas import RecordSchema, TimeRangeQuerySchema
 
 MAX_STEPS = 50
@@ -18,11 +19,6 @@ WINDOW_HOURS = 48
 
 def StepKindField(**kwargs):
     return ma.fields.Enum(StepKind, by_value=True, **kwargs)
-
-
-def InstrumentName(**kwargs):
-    """A questionnaire of the instrument registry."""
-    return ma.fields.String(validate=ma.validate.OneOf(INSTRUMENTS), **kwargs)
 
 
 def known_prompt(prompt_id):
@@ -53,10 +49,12 @@ class PlanStepSchema(ma.Schema):
         },
     )
     kind = StepKindField(required=True)
-    instrument = InstrumentName(
+    instrument = ma.fields.Enum(
+        Instrument,
+        by_value=True,
         allow_none=True,
         load_default=None,
-        metadata={"enum_name": "PlanInstrument", "description": "Required for `assessment`, else null."},
+        metadata={"description": "Required for `assessment` (GET /v1/reference/instruments), else null."},
     )
     prompt_id = ma.fields.String(
         allow_none=True,

@@ -296,7 +296,7 @@ def take_phq9(device: Device, session: Session) -> AssessmentCreated:
         assessment.id,
         "score",
         assessment.score,
-        assessment.severity,
+        shown(assessment.severity, "no bands"),
         len(assessment.answers),
         "answers",
     )

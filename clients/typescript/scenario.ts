@@ -241,7 +241,7 @@ async function takePhq9(api: Api, session: Schemas["Session"]): Promise<Schemas[
     body: { instrument: "phq9", answers: [1, 1, 2, 1, 0, 1, 1, 0, 1], session_id: session.id },
   });
   if (error) throw new ApiError("PHQ-9", response, error);
-  say`PHQ-9 ${data.id}: score ${data.score} (${data.severity}) for ${data.answers.length} answers`;
+  say`PHQ-9 ${data.id}: score ${data.score} (${shown(data.severity, "no bands")}) for ${data.answers.length} answers`;
   if (data.crisis_resources) {
     // Item 9 above 0: the answer carries the crisis lines for the profile's country; show them at once.
     for (const line of data.crisis_resources.resources) say`  ${line.name}: call ${shown(line.phone, "-")}, text ${shown(line.sms, "-")}, ${shown(line.url, "")}`;
