@@ -94,6 +94,15 @@ def run_migrations_online():
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         postgresql = connection.dialect.name == "postgresql"
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode changes a SQLite table by copying it, dropping it and renaming the copy.
+            # With foreign keys enforced, the drop runs the ON DELETE of every row that names the
+            # table's rows: entries and assessments lost their session, safety events their
+            # PHQ-9. So they are off for the run (a PRAGMA that only takes effect outside a
+            # transaction: sent on the driver's connection, before any), and checked after it.
+            driver = connection.connection.driver_connection
+            driver.execute("PRAGMA foreign_keys=OFF")
         with context.begin_transaction():
             if postgresql:
                 # DB_STATEMENT_TIMEOUT_MS is for requests; a migration may rewrite a large table.
@@ -105,6 +114,11 @@ def run_migrations_online():
             # Back to the connection's own setting before the pool lends it to a request.
             connection.execute(text("RESET statement_timeout"))
             connection.commit()
+        if sqlite:
+            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
+            driver.execute("PRAGMA foreign_keys=ON")
+            if broken:
+                raise RuntimeError(f"the migrations left rows that name missing rows: {broken[:10]}")
 
 
 if context.is_offline_mode():

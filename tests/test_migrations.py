@@ -206,6 +206,7 @@ def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_i
                 "title",
                 "kind",
                 "visibility",
+                "session_id",
                 json_columns=("emotions", "tags"),
             ),
             {
@@ -216,6 +217,7 @@ def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_i
                 "title": "old title",
                 "kind": "general",
                 "visibility": "private",
+                "session_id": ids["session"],
                 "emotions": [],
                 "tags": ["Old tag", "lake"],
             },
@@ -272,10 +274,12 @@ def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_i
                 "score",
                 "severity",
                 "safety_flag",
+                "session_id",
                 json_columns=("answers",),
             ),
             {
                 "id": ids["phq9"],
+                "session_id": ids["session"],
                 "sync_seq": 6,
                 "taken_at": then,
                 "instrument": "phq9",
@@ -360,6 +364,10 @@ def test_journal_text_already_stored_is_encrypted_by_the_migration_and_back_by_i
         ["Old tag", "lake"],
     )
     assert entry.headers["ETag"] == '"3"'
+    # The sessions table is rebuilt on SQLite; the records that name a session keep naming it.
+    assert entry.json["session_id"] == str(ids["session"])
+    phq9 = client.get(f"/v1/assessments/{ids['phq9']}", headers=headers).json
+    assert phq9["session_id"] == str(ids["session"])
     assert [item["id"] for item in client.get("/v1/entries?tag=old TAG", headers=headers).json["items"]] == [
         str(ids["entry"])
     ]
@@ -445,7 +453,7 @@ def test_the_instrument_registry_revision_keeps_stored_results_and_their_safety_
     safety event and acknowledgement that hang on a PHQ-9 (SQLite rebuilds the table, and a drop
     with foreign keys on would cascade to them); its downgrade removes only the PCL-5 results."""
     app = create_app(type("Scratch", (TestingConfig,), {"SQLALCHEMY_DATABASE_URI": scratch_database_url}))
-    before_registry = "f8f0db02a7b9"
+    before_registry = "a1b3ae579fea"
     with app.app_context():
         flask_migrate.upgrade(revision=before_registry)
     client = app.test_client()

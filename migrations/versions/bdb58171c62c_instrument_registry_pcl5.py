@@ -28,21 +28,11 @@ INSTRUMENTS = ("phq9", "gad7")  # all there were before
 
 @contextmanager
 def _rebuilt_assessments():
-    """The table, to change; SQLite rebuilds it (batch mode: copy, drop, rename).
-
-    Dropping it there with foreign keys enforced would delete every safety event and its
-    acknowledgements (ON DELETE CASCADE), so they are off while it is rebuilt: a PRAGMA that only
-    takes effect outside a transaction. The rows keep their ids, so every reference holds after.
-    """
-    sqlite = op.get_bind().dialect.name == "sqlite"
-    if sqlite:
-        with op.get_context().autocommit_block():
-            op.execute("PRAGMA foreign_keys=OFF")
+    """The table, to change; SQLite rebuilds it (batch mode: copy, drop, rename), with foreign
+    keys off for the run (migrations/env.py), so the drop deletes no safety event and no
+    acknowledgement (ON DELETE CASCADE). The rows keep their ids: every reference holds after."""
     with op.batch_alter_table("assessments", recreate="auto") as batch_op:
         yield batch_op
-    if sqlite:
-        with op.get_context().autocommit_block():
-            op.execute("PRAGMA foreign_keys=ON")
 
 
 def upgrade():
