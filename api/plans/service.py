@@ -222,16 +222,9 @@ def reschedule(session):
             follow_up.session_started_at = session.started_at
         if not follow_up.is_open:
             continue
-        if (follow_up.due_at, follow_up.window_ends_at, follow_up.time_zone) != (
-            due_at,
-            window_ends_at,
-            zone_name,
-        ):
-            follow_up.due_at, follow_up.window_ends_at, follow_up.time_zone = (
-                due_at,
-                window_ends_at,
-                zone_name,
-            )
+        moved = (due_at, window_ends_at, zone_name)
+        if (follow_up.due_at, follow_up.window_ends_at, follow_up.time_zone) != moved:
+            follow_up.due_at, follow_up.window_ends_at, follow_up.time_zone = moved
 
 
 def reschedule_if_moved(session, changes):
@@ -296,11 +289,12 @@ def complete(record, *, kind, follow_up_id, instrument=None):
 def _check_match(follow_up, *, kind, instrument, at):
     if follow_up.kind != kind:
         raise ValidationFailed(
-            "follow_up_id", f"This follow-up asks for a {follow_up.kind.value}, not a {StepKind(kind).value}."
+            "follow_up_id",
+            f"This follow-up's kind is `{follow_up.kind.value}`, not `{StepKind(kind).value}`.",
         )
     if follow_up.instrument != instrument:
         raise ValidationFailed(
-            "follow_up_id", f"This follow-up asks for {follow_up.instrument}, not {instrument}."
+            "follow_up_id", f"This follow-up's instrument is `{follow_up.instrument}`, not `{instrument}`."
         )
     if follow_up.completed_at is not None:
         raise ValidationFailed("follow_up_id", "This follow-up is already done.")
