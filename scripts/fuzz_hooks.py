@@ -21,6 +21,7 @@ import schemathesis
 
 from api.errors import ValidationFailed
 from api.pagination import decode_time_cursor, encode_cursor
+from api.plans.data import prompt_texts
 from api.reference.instruments import REGISTRY
 from api.smorest.etags import ETAG
 from api.sync.service import decode_sync_cursor, encode_sync_cursor
@@ -172,7 +173,8 @@ def before_call(context, case, kwargs):
                     step["instrument"] = None
                 elif step.get("instrument") is None:
                     step["instrument"] = "phq9"
-                if step["kind"] != "entry":
+                if step["kind"] != "entry" or step.get("prompt_id") not in prompt_texts():
+                    # ... and names a prompt the server lists (GET /v1/reference/prompts), or none.
                     step["prompt_id"] = None
         # ... and lists each step once (two that differ only in what their kind drops are one).
         seen, unique = set(), []
