@@ -134,6 +134,8 @@ class JournalKind:
     # `follow_up_id` its create named (or None), in the create's unit of work. The create schema
     # then carries `follow_up_id`.
     completes: Callable | None = None
+    # ... and, given a record about to be deleted, opens again the follow-up it completed.
+    reopens: Callable | None = None
 
     @property
     def synced(self):
@@ -243,6 +245,8 @@ def register_views(kind):
         require_if_match(record, schemas.record())
         if kind.before_delete is not None:
             kind.before_delete(record)
+        if kind.reopens is not None:
+            kind.reopens(record)
         records.delete_owned(record, current=schemas.record().dump)
 
     list_records.__doc__ = kind.list.doc()

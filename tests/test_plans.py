@@ -815,3 +815,32 @@ def test_the_export_holds_the_patients_integration_plan(client, patient):
         ("2", "07:45", "practice", ""),
         ("5", "21:10", "entry", "body-first-sensations"),
     ]
+
+
+def test_deleting_the_record_that_completed_a_follow_up_opens_it_again(client, patient):
+    """No `completed_by` names a deleted record: the follow-up is open again (a change in
+    /v1/sync), and the next record of its kind can complete it."""
+    record_session(client, patient, iso(datetime.now(UTC) - timedelta(days=1, hours=1)))
+    mood = next(f for f in follow_ups(client, patient) if f["kind"] == "mood")
+    first = client.post(
+        "/v1/moods", headers=patient.headers, json={"mood": 3, "follow_up_id": mood["id"]}
+    ).json
+    _, cursor = drain(client, patient)
+    gone = client.delete(f"/v1/moods/{first['id']}", headers={**patient.headers, "If-Match": '"1"'})
+    assert gone.status_code == 204
+    reopened = client.get(f"/v1/follow-ups/{mood['id']}", headers=patient.headers).json
+    assert reopened["completed_by"] is None and reopened["completed_at"] is None
+    changes, _ = drain(client, patient, cursor)
+    assert sorted((c["type"], c["op"]) for c in changes) == [("follow_up", "upsert"), ("mood", "delete")]
+    again = client.post("/v1/moods", headers=patient.headers, json={"mood": 4, "follow_up_id": mood["id"]})
+    assert again.status_code == 201
+    done = client.get(f"/v1/follow-ups/{mood['id']}", headers=patient.headers).json
+    assert done["completed_by"] == {"type": "mood", "id": again.json["id"]}
+    # a record that completed nothing deletes as before
+    other = client.post(
+        "/v1/moods", headers=patient.headers, json={"mood": 5, "recorded_at": "2026-01-01T00:00:00Z"}
+    ).json
+    assert (
+        client.delete(f"/v1/moods/{other['id']}", headers={**patient.headers, "If-Match": '"1"'}).status_code
+        == 204
+    )

@@ -70,5 +70,6 @@ kind = JournalKind(
     forget_person=safety.forget_acknowledger,
     also_synced=(Synced("safety_event", SafetyEvent, safety.SafetyEventSchema),),
     completes=follow_ups.completes(StepKind.ASSESSMENT),
+    reopens=follow_ups.reopen,
 )
 register_views(kind)

@@ -61,5 +61,6 @@ kind = JournalKind(
     prepare_update=service.prepare,
     forget_person=service.forget_acknowledger,
     completes=follow_ups.completes(StepKind.ENTRY),
+    reopens=follow_ups.reopen,
 )
 register_views(kind)

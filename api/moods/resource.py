@@ -46,5 +46,6 @@ kind = JournalKind(
     ),
     contains={"emotion": "emotions"},
     completes=follow_ups.completes(StepKind.MOOD),
+    reopens=follow_ups.reopen,
 )
 register_views(kind)

@@ -97,8 +97,12 @@ class FollowUp(OwnedRecord, Model):
 
     @classmethod
     def extra_indexes(cls):
-        # A session's follow-ups, to reschedule or remove them with it.
-        return (Index("ix_follow_ups_session", "session_id"),)
+        # A session's follow-ups, to reschedule or remove them with it; the one a record
+        # completed, to open it again when the record is deleted.
+        return (
+            Index("ix_follow_ups_session", "session_id"),
+            Index("ix_follow_ups_completed_by", "completed_by_id"),
+        )
 
     def status_at(self, now):
         if self.completed_at is not None:

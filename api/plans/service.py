@@ -433,6 +433,18 @@ def recent_rates(patient_ids):
     return {patient_id: tally(grouped.get(patient_id, []), now)["rate"] for patient_id in patient_ids}
 
 
+def reopen(record):
+    """Deleting a record that completed a follow-up opens it again: no `completed_by` naming a
+    record that is gone, and its status from the clock again (a change in /v1/sync). The account
+    is held first, as for every change of a follow-up outside a create."""
+    if not hold_account(record.owner_id):
+        raise OwnerErased()
+    completed = live(FollowUp, record.owner_id).where(FollowUp.completed_by_id == record.id)
+    for follow_up in db.session.execute(completed).scalars():
+        follow_up.completed_at = None
+        follow_up.completed_by_id = None
+
+
 def completes(kind):
     """The `completes` hook of a kind whose records complete follow-ups of `kind` (an assessment
     matches on its instrument too)."""

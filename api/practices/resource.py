@@ -45,5 +45,6 @@ kind = JournalKind(
     ),
     match=("practice",),
     completes=follow_ups.completes(StepKind.PRACTICE),
+    reopens=follow_ups.reopen,
 )
 register_views(kind)
