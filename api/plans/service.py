@@ -13,10 +13,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
 
 from api.accounts.models import User
-from api.errors import NotFound, PreconditionFailed, ValidationFailed
+from api.errors import NotFound, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
 from api.pagination import fetch_page
@@ -69,14 +68,10 @@ def set_plan(patient_id, steps, *, actor_id):
     current = plan_of(patient_id)
     require_if_match(current, PlanSchema())
     steps = sorted_steps(steps)
-    if isinstance(current, DefaultPlan):
+    if isinstance(current, DefaultPlan):  # no row yet, and none can come while the account is held
         plan = IntegrationPlan(patient_id=patient_id, steps=steps, updated_by_id=actor_id)
         db.session.add(plan)
-        try:
-            db.session.flush()
-        except IntegrityError:  # only without the account's lock, which every caller takes
-            db.session.rollback()
-            raise PreconditionFailed(current=PlanSchema().dump(plan_of(patient_id))) from None
+        db.session.flush()
         return plan
     current.steps = steps
     current.updated_by_id = actor_id
@@ -115,11 +110,14 @@ def forget_author(person_id):
 # --- scheduling --------------------------------------------------------------------------------
 
 
-def zone_of(name):
+def zone_of(owner_id):
+    """(name, ZoneInfo) of the patient's profile time zone (UTC if it is not one zoneinfo knows)."""
+    owner = db.session.get(User, owner_id)  # the caller, already loaded
+    name = owner.timezone if owner is not None else "UTC"
     try:
-        return ZoneInfo(name)
+        return name, ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return "UTC", ZoneInfo("UTC")
 
 
 def local_instant(day: date, local_time: str, zone: ZoneInfo) -> datetime:
@@ -169,9 +167,8 @@ def schedule(session):
     steps = plan_of(session.owner_id).steps
     if not steps:
         return []
-    owner = db.session.get(User, session.owner_id)  # the caller, already loaded
-    zone_name = owner.timezone if owner is not None else "UTC"
-    times = schedule_times(steps, session.started_at, zone_of(zone_name))
+    zone_name, zone = zone_of(session.owner_id)
+    times = schedule_times(steps, session.started_at, zone)
     follow_ups = []
     for position, (step, (due_at, window_ends_at)) in enumerate(zip(steps, times, strict=True)):
         prompt_id, prompt_text = _prompt(step)
@@ -213,10 +210,9 @@ def reschedule(session):
     follow_ups = _of_session(session)
     if not follow_ups:
         return
-    owner = db.session.get(User, session.owner_id)
-    zone_name = owner.timezone if owner is not None else "UTC"
+    zone_name, zone = zone_of(session.owner_id)
     steps = [{"offset_days": f.offset_days, "local_time": f.local_time} for f in follow_ups]
-    times = schedule_times(steps, session.started_at, zone_of(zone_name))
+    times = schedule_times(steps, session.started_at, zone)
     for follow_up, (due_at, window_ends_at) in zip(follow_ups, times, strict=True):
         if follow_up.session_started_at != session.started_at:
             follow_up.session_started_at = session.started_at

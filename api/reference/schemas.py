@@ -132,6 +132,11 @@ def registry_text(max_length, **metadata):
     )
 
 
+def registry_number(validate, **metadata):
+    """A required whole number of the registry (a JSON integer, not 7.0), in its range."""
+    return ma.fields.Integer(required=True, strict=True, validate=validate, metadata=metadata)
+
+
 def loinc_code(pattern, max_length, **metadata):
     return ma.fields.String(
         required=True,
@@ -142,11 +147,8 @@ def loinc_code(pattern, max_length, **metadata):
 
 
 class InstrumentItemSchema(ma.Schema):
-    number = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=ITEM_NUMBER,
-        metadata={"description": "1 for the first item; `answers[number - 1]` answers it.", "example": 9},
+    number = registry_number(
+        ITEM_NUMBER, description="1 for the first item; `answers[number - 1]` answers it.", example=9
     )
     text = registry_text(
         500,
@@ -162,11 +164,8 @@ class InstrumentItemSchema(ma.Schema):
 
 
 class AnswerOptionSchema(ma.Schema):
-    value = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=ANSWER_VALUE,
-        metadata={"description": "What an answer holds, and what it adds to the total.", "example": 1},
+    value = registry_number(
+        ANSWER_VALUE, description="What an answer holds, and what it adds to the total.", example=1
     )
     label = registry_text(100, description="The option as the respondent reads it.", example="Several days")
     loinc = loinc_code(
@@ -178,15 +177,8 @@ class AnswerOptionSchema(ma.Schema):
 
 
 class SeverityBandSchema(ma.Schema):
-    min = ma.fields.Integer(
-        required=True, strict=True, validate=TOTAL, metadata={"description": "Lowest total.", "example": 10}
-    )
-    max = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=TOTAL,
-        metadata={"description": "Highest total, included.", "example": 14},
-    )
+    min = registry_number(TOTAL, description="Lowest total.", example=10)
+    max = registry_number(TOTAL, description="Highest total, included.", example=14)
     severity = ma.fields.String(
         required=True,
         validate=[ma.validate.Regexp(SEVERITY_NAME), ma.validate.Length(max=32)],
@@ -196,11 +188,8 @@ class SeverityBandSchema(ma.Schema):
 
 
 class ThresholdSchema(ma.Schema):
-    min_total = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=TOTAL,
-        metadata={"description": "A total this high or higher meets it (`threshold_met`).", "example": 33},
+    min_total = registry_number(
+        TOTAL, description="A total this high or higher meets it (`threshold_met`).", example=33
     )
     label = registry_text(100, description="What meeting it suggests.", example="Provisional PTSD diagnosis")
     description = registry_text(
@@ -211,20 +200,11 @@ class ThresholdSchema(ma.Schema):
 
 
 class SafetyRuleSchema(ma.Schema):
-    item = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=ITEM_NUMBER,
-        metadata={"description": "The item the rule watches.", "example": 9},
-    )
-    min_answer = ma.fields.Integer(
-        required=True,
-        strict=True,
-        validate=ANSWER_VALUE,
-        metadata={
-            "description": "An answer this high or higher sets `safety_flag` and opens a safety event.",
-            "example": 1,
-        },
+    item = registry_number(ITEM_NUMBER, description="The item the rule watches.", example=9)
+    min_answer = registry_number(
+        ANSWER_VALUE,
+        description="An answer this high or higher sets `safety_flag` and opens a safety event.",
+        example=1,
     )
     description = registry_text(
         500,
@@ -314,12 +294,8 @@ class InstrumentDefinitionSchema(ma.Schema):
         validate=ma.validate.OneOf(SCORING_METHODS),
         metadata={"description": "How the total is made: `sum`, the answers added up."},
     )
-    min_total = ma.fields.Integer(
-        required=True, strict=True, validate=TOTAL, metadata={"description": "Lowest total.", "example": 0}
-    )
-    max_total = ma.fields.Integer(
-        required=True, strict=True, validate=TOTAL, metadata={"description": "Highest total.", "example": 27}
-    )
+    min_total = registry_number(TOTAL, description="Lowest total.", example=0)
+    max_total = registry_number(TOTAL, description="Highest total.", example=27)
     bands = ma.fields.List(
         ma.fields.Nested(SeverityBandSchema),
         required=True,
