@@ -100,25 +100,30 @@ def run_migrations_online():
             # With foreign keys enforced, the drop runs the ON DELETE of every row that names the
             # table's rows: entries and assessments lost their session, safety events their
             # PHQ-9. So they are off for the run (a PRAGMA that only takes effect outside a
-            # transaction: sent on the driver's connection, before any), and checked after it.
+            # transaction: sent on the driver's connection, before any), and checked before the
+            # run commits: rows naming missing rows fail it, and nothing of it stays.
             driver = connection.connection.driver_connection
             driver.execute("PRAGMA foreign_keys=OFF")
-        with context.begin_transaction():
-            if postgresql:
-                # DB_STATEMENT_TIMEOUT_MS is for requests; a migration may rewrite a large table.
-                # For the session, not the transaction: a revision may step out of its
-                # transaction (autocommit_block, for VACUUM) and must keep it off there too.
-                connection.execute(text("SET statement_timeout = 0"))
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                if postgresql:
+                    # DB_STATEMENT_TIMEOUT_MS is for requests; a migration may rewrite a large table.
+                    # For the session, not the transaction: a revision may step out of its
+                    # transaction (autocommit_block, for VACUUM) and must keep it off there too.
+                    connection.execute(text("SET statement_timeout = 0"))
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"the migrations left rows that name missing rows: {broken[:10]}")
+        finally:
+            if sqlite:
+                # Whatever happened, the connection goes back to the pool enforcing them again.
+                driver.execute("PRAGMA foreign_keys=ON")
         if postgresql:
             # Back to the connection's own setting before the pool lends it to a request.
             connection.execute(text("RESET statement_timeout"))
             connection.commit()
-        if sqlite:
-            broken = driver.execute("PRAGMA foreign_key_check").fetchall()
-            driver.execute("PRAGMA foreign_keys=ON")
-            if broken:
-                raise RuntimeError(f"the migrations left rows that name missing rows: {broken[:10]}")
 
 
 if context.is_offline_mode():

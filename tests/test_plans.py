@@ -196,8 +196,11 @@ def test_a_stranger_or_a_revoked_therapist_gets_the_same_404(client, patient, th
     stranger = make_account("therapist")
     made = link(patient, therapist, ALL_SCOPES)
     path = f"/v1/patients/{patient.id}/integration-plan"
-    for who in (stranger,):
-        assert_problem(get_plan(client, who, path), 404)
+    missing = "/v1/patients/00000000-0000-4000-8000-000000000000/integration-plan"
+    never_there = assert_problem(get_plan(client, stranger, missing), 404)
+    for response in (get_plan(client, stranger, path), put_plan(client, stranger, [], '"1"', path)):
+        assert assert_problem(response, 404) == never_there  # the same 404 as for no such patient
+    assert get_plan(client, patient).json["is_default"] is True
     client.delete(
         f"/v1/care-team/{made['id']}", headers={**patient.headers, "If-Match": f'"{made["version"]}"'}
     )
@@ -720,16 +723,18 @@ def test_a_plan_naming_a_prompt_the_data_no_longer_has_still_lets_a_session_be_r
 ):
     """A stored plan keeps a prompt's id; a later prompts file may drop it. The follow-up then
     shows the first prompt that suits its day, and the session is recorded (it was a 500)."""
-    plan = [step(1, "10:00", "entry", prompt_id="body-first-sensations")]
+    dropped = "insights-one-sentence"  # suits day 1, but is not the day's first prompt
+    plan = [step(1, "10:00", "entry", prompt_id=dropped)]
     assert put_plan(client, patient, plan, '"1"').status_code == 200
 
     from api.plans import data, service
 
-    texts = {key: text for key, text in data.prompt_texts().items() if key != "body-first-sensations"}
+    texts = {key: text for key, text in data.prompt_texts().items() if key != dropped}
     monkeypatch.setattr(service, "prompt_texts", lambda: texts)  # the prompts file, one release later
     record_session(client, patient, iso(datetime.now(UTC)))
     (item,) = follow_ups(client, patient)
     assert item["prompt_id"] == data.prompt_for_day(1)[0] and item["prompt_text"]
+    assert item["prompt_id"] != dropped and item["prompt_text"] == texts[item["prompt_id"]]
 
 
 def test_a_record_from_before_the_session_completes_none_of_its_follow_ups(client, patient):

@@ -186,6 +186,8 @@ class PatientFollowUpInsights(MethodView):
         """How a patient's follow-ups are kept, as they see it.
 
         404, the same as for a patient who does not exist, unless the patient has an active link
-        to you with the `plan` scope.
+        to you with the `plan` scope. It shares the plan's follow-ups and when each was done (so
+        that a record of its kind was made then), never the records themselves, which their own
+        scopes share.
         """
         return follow_ups(therapist(patient_id, scopes=(PLAN_SCOPE,), audit_type=FOLLOW_UP_INSIGHTS))

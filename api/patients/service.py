@@ -178,12 +178,15 @@ def read_plan(*, actor, patient_id, request_id):
 def set_plan(*, actor, patient_id, steps, request_id):
     """Set the patient's plan, with the `plan` scope (If-Match as for the patient's own change).
 
-    The patient's account is held before the link is read, as revoking a link or changing its
-    scopes holds it: a change that commits after a revocation is refused by it. The access log
+    The link is read first, so a therapist without it holds nothing of the patient's; then the
+    patient's account is held and the link read again, as revoking a link or changing its scopes
+    holds it: a change that commits after a revocation is refused by it. The access log
     gets an `update` (or, refused, a denied one); a 412 shows the plan, so it is logged as a
     `read`; a 428 shows and changes nothing, and is not logged.
     """
-    allowed = hold_account(patient_id) and _plan_allowed(actor, patient_id)
+    allowed = (
+        _plan_allowed(actor, patient_id) and hold_account(patient_id) and _plan_allowed(actor, patient_id)
+    )
     if not allowed:
         _log_plan(
             actor=actor, patient_id=patient_id, action=Action.UPDATE, allowed=False, request_id=request_id

@@ -4,7 +4,7 @@ import functools
 import json
 from pathlib import Path
 
-from api.reference.data import reflection_prompts
+from api.reference.data import prompts, reflection_prompts
 
 DEFAULT_PLAN_FILE = Path(__file__).resolve().parent / "default_plan.json"
 
@@ -19,9 +19,8 @@ def prompt_texts():
 def prompt_for_day(day):
     """The prompt an entry step without a `prompt_id` shows: the first, in file order, that suits the
     day after the session (the last prompt's range when none does)."""
-    prompts = reflection_prompts()["prompts"]
-    suiting = [prompt for prompt in prompts if prompt["days_from"] <= day <= prompt["days_to"]]
-    chosen = suiting[0] if suiting else max(prompts, key=lambda prompt: prompt["days_to"])
+    suiting = prompts(day=day, language="en")
+    chosen = suiting[0] if suiting else max(prompts(language="en"), key=lambda prompt: prompt["days_to"])
     return chosen["id"], chosen["text"]
 
 

@@ -1,6 +1,7 @@
 """/v1/me/integration-plan and /v1/follow-ups: a patient's plan for the days after a session, and
 the follow-ups each session makes from it."""
 
+from flask import request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 
@@ -91,10 +92,11 @@ class FollowUpItem(MethodView):
     @blp.response(200, FollowUpSchema)
     def get(self, follow_up_id):
         """Read one follow-up."""
-        version = records.live_version(FollowUp, owner_id=current_user.id, record_id=follow_up_id)
-        unchanged = not_modified_version(version)
-        if unchanged is not None:
-            return unchanged
+        if request.if_none_match:  # answered from the version alone, as every record's GET is
+            version = records.live_version(FollowUp, owner_id=current_user.id, record_id=follow_up_id)
+            unchanged = not_modified_version(version)
+            if unchanged is not None:
+                return unchanged
         return item_response(records.get_owned(FollowUp, owner_id=current_user.id, record_id=follow_up_id))
 
     @auth_required(roles=PATIENTS)

@@ -18,11 +18,10 @@ from api.accounts.models import User
 from api.errors import NotFound, ValidationFailed
 from api.extensions import db
 from api.models import utcnow
-from api.pagination import fetch_page
 from api.plans.data import default_plan_data, prompt_for_day, prompt_texts
 from api.plans.models import FollowUp, FollowUpStatus, IntegrationPlan, StepKind
 from api.plans.schemas import WINDOW_HOURS, PlanSchema, step_key
-from api.records import OwnerErased, flush_versioned, hold_account, live, time_filters
+from api.records import OwnerErased, flush_versioned, hold_account, list_page, live, time_range
 from api.smorest.etags import require_if_match
 
 WINDOW = timedelta(hours=WINDOW_HOURS)
@@ -325,18 +324,12 @@ def status_filter(status, now):
 def list_follow_ups(*, owner_id, query, limit, after=None):
     """A page of the owner's live follow-ups, the latest due first as every list reads: (rows,
     more). One range scan of ix_follow_ups_owner_time."""
-    conditions = time_filters(FollowUp.due_at, query)
+    conditions = time_range(FollowUp, query)
     if query.get("status") is not None:
         conditions += status_filter(query["status"], utcnow())
     if query.get("session_id") is not None:
         conditions.append(FollowUp.session_id == query["session_id"])
-    return fetch_page(
-        live(FollowUp, owner_id).where(*conditions),
-        time_column=FollowUp.due_at,
-        id_column=FollowUp.id,
-        limit=limit,
-        after=after,
-    )
+    return list_page(FollowUp, owner_id=owner_id, filters=conditions, limit=limit, after=after)
 
 
 def set_dismissed(follow_up, *, dismissed, current):
@@ -431,11 +424,14 @@ def recent_rates(patient_ids):
 
 def reopen(record):
     """Deleting a record that completed a follow-up opens it again: no `completed_by` naming a
-    record that is gone, and its status from the clock again (a change in /v1/sync). The account
-    is held first, as for every change of a follow-up outside a create."""
+    record that is gone, and its status from the clock again (a change in /v1/sync). When there is
+    one, the account is held before it is read, as for every change of a follow-up outside a
+    create."""
+    completed = live(FollowUp, record.owner_id).where(FollowUp.completed_by_id == record.id)
+    if db.session.execute(completed.with_only_columns(FollowUp.id).limit(1)).first() is None:
+        return  # most records complete nothing: no hold, one index probe
     if not hold_account(record.owner_id):
         raise OwnerErased()
-    completed = live(FollowUp, record.owner_id).where(FollowUp.completed_by_id == record.id)
     for follow_up in db.session.execute(completed).scalars():
         follow_up.completed_at = None
         follow_up.completed_by_id = None
